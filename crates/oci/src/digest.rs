@@ -1,0 +1,251 @@
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest as _, Sha256, Sha512};
+
+/// A content digest `algorithm:encoded`, as in the OCI Image Specification, "Digests".
+///
+/// Only the registered algorithms `sha256` (64 lowercase hex characters) and `sha512`
+/// (128) are accepted; anything else is a [`DigestError`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    algorithm: DigestAlgorithm,
+    encoded: String,
+}
+
+/// A registered digest algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DigestAlgorithm {
+    /// SHA-256, the default everywhere.
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
+impl DigestAlgorithm {
+    /// The algorithm's name as written before the colon.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Sha256 => "sha256",
+            DigestAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    fn hex_len(self) -> usize {
+        match self {
+            DigestAlgorithm::Sha256 => 64,
+            DigestAlgorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// Why a string is not a digest.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DigestError {
+    /// No `:` between algorithm and encoded part.
+    #[error("invalid digest `{0}`: expected `algorithm:hex`, e.g. `sha256:` followed by 64 hex digits")]
+    Malformed(String),
+    /// An algorithm other than sha256 or sha512.
+    #[error("unsupported digest algorithm `{algorithm}` in `{digest}` (supported: sha256, sha512)")]
+    UnsupportedAlgorithm { algorithm: String, digest: String },
+    /// Wrong length or a character that is not lowercase hex.
+    #[error("invalid digest `{digest}`: {algorithm} needs {expected} lowercase hex digits")]
+    BadEncoding { algorithm: &'static str, expected: usize, digest: String },
+}
+
+impl Digest {
+    /// The SHA-256 digest of `bytes`.
+    pub fn sha256_of(bytes: &[u8]) -> Digest {
+        Digest { algorithm: DigestAlgorithm::Sha256, encoded: hex::encode(Sha256::digest(bytes)) }
+    }
+
+    /// The digest of `bytes` with this digest's algorithm; used to check content against it.
+    pub fn compute_same(&self, bytes: &[u8]) -> Digest {
+        match self.algorithm {
+            DigestAlgorithm::Sha256 => Digest::sha256_of(bytes),
+            DigestAlgorithm::Sha512 => Digest {
+                algorithm: DigestAlgorithm::Sha512,
+                encoded: hex::encode(Sha512::digest(bytes)),
+            },
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        self.algorithm
+    }
+
+    /// The lowercase hex part after the colon.
+    pub fn encoded(&self) -> &str {
+        &self.encoded
+    }
+
+    /// A streaming hasher of this digest's algorithm, to check content as it arrives.
+    pub fn hasher(&self) -> DigestHasher {
+        DigestHasher::new_for(self.algorithm)
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm.as_str(), self.encoded)
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (alg, enc) = s.split_once(':').ok_or_else(|| DigestError::Malformed(s.to_owned()))?;
+        let algorithm = match alg {
+            "sha256" => DigestAlgorithm::Sha256,
+            "sha512" => DigestAlgorithm::Sha512,
+            other => {
+                return Err(DigestError::UnsupportedAlgorithm {
+                    algorithm: other.to_owned(),
+                    digest: s.to_owned(),
+                });
+            }
+        };
+        let ok = enc.len() == algorithm.hex_len()
+            && enc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(DigestError::BadEncoding {
+                algorithm: algorithm.as_str(),
+                expected: algorithm.hex_len(),
+                digest: s.to_owned(),
+            });
+        }
+        Ok(Digest { algorithm, encoded: enc.to_owned() })
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// An incremental hasher for either registered algorithm that also counts bytes.
+///
+/// Feed it with [`update`](Self::update) (or as an `std::io::Write`) and call
+/// [`finish`](Self::finish) for the [`Digest`] and the byte count.
+#[derive(Clone)]
+pub struct DigestHasher {
+    inner: HasherInner,
+    len: u64,
+}
+
+#[derive(Clone)]
+enum HasherInner {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Default for DigestHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DigestHasher {
+    /// A SHA-256 hasher.
+    pub fn new() -> Self {
+        Self::new_for(DigestAlgorithm::Sha256)
+    }
+
+    /// A hasher for `algorithm`.
+    pub fn new_for(algorithm: DigestAlgorithm) -> Self {
+        let inner = match algorithm {
+            DigestAlgorithm::Sha256 => HasherInner::Sha256(Sha256::new()),
+            DigestAlgorithm::Sha512 => HasherInner::Sha512(Sha512::new()),
+        };
+        DigestHasher { inner, len: 0 }
+    }
+
+    /// Hash `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.len += data.len() as u64;
+        match &mut self.inner {
+            HasherInner::Sha256(h) => h.update(data),
+            HasherInner::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when nothing was hashed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest of everything hashed, and its length in bytes.
+    pub fn finish(self) -> (Digest, u64) {
+        let digest = match self.inner {
+            HasherInner::Sha256(h) => {
+                Digest { algorithm: DigestAlgorithm::Sha256, encoded: hex::encode(h.finalize()) }
+            }
+            HasherInner::Sha512(h) => {
+                Digest { algorithm: DigestAlgorithm::Sha512, encoded: hex::encode(h.finalize()) }
+            }
+        };
+        (digest, self.len)
+    }
+}
+
+impl std::io::Write for DigestHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_sha256() {
+        let d = Digest::sha256_of(b"");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(d.to_string().parse::<Digest>(), Ok(d));
+    }
+
+    #[test]
+    fn rejects_bad_digests() {
+        for bad in ["", "sha256", "sha256:abc", "md5:00", "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "../../etc/passwd"] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn streaming_hasher_matches_one_shot() {
+        let mut h = DigestHasher::new();
+        h.update(b"hello ");
+        h.update(b"world");
+        let (d, n) = h.finish();
+        assert_eq!(n, 11);
+        assert_eq!(d, Digest::sha256_of(b"hello world"));
+        let d512: Digest = format!("sha512:{}", "0".repeat(128)).parse().unwrap();
+        let mut h = d512.hasher();
+        h.update(b"x");
+        assert_eq!(h.finish().0, d512.compute_same(b"x"));
+    }
+}

@@ -1,0 +1,22 @@
+//! Pure OCI and Wasm-artifact types shared by the wharf CLI, client and registry.
+//!
+//! No IO and no async: everything here is parsing, validation and (de)serialisation,
+//! following the OCI Distribution Specification v1.1, the OCI Image Specification and the
+//! CNCF TAG-Runtime "Wasm OCI Artifact layout".
+
+mod digest;
+mod manifest;
+mod name;
+mod package;
+mod reference;
+
+pub mod media_types;
+
+pub use digest::{Digest, DigestAlgorithm, DigestError, DigestHasher};
+pub use manifest::{
+    Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig, WasmConfig,
+    ANNOTATION_TITLE,
+};
+pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag};
+pub use package::{OciRegistryMetadata, PackageError, PackageRef, RegistryMetadata};
+pub use reference::{ImageReference, ReferenceError, is_loopback_host};
