@@ -1,1 +1,24 @@
-//! placeholder
+//! WIT, bindings, componentize, inspect and validate: the wasm side of wharf.
+//!
+//! Bytes in, bytes out: nothing here touches the network, and the only file access is
+//! reading WIT sources from a path the caller names. The heavy lifting is done by the
+//! wasm-tools crates (`wit-parser`, `wit-component`, `wasmparser`, `wasm-metadata`) and
+//! the `wit-bindgen` generators; this crate adds the checks and error messages that the
+//! reference tools leave out (see `docs/ARCHITECTURE.md`).
+
+mod adapter;
+mod bindgen;
+mod componentize;
+mod error;
+mod inspect;
+mod wit;
+
+pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
+pub use bindgen::{BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build, write_bindings};
+pub use componentize::{AdapterChoice, Componentized, ComponentizeOptions, componentize};
+pub use error::ComponentError;
+pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, validate};
+pub use wit::{LoadedWit, WitSummary, build_wit_package, load_wit, print_wit};
+
+/// Result alias of this crate.
+pub type Result<T, E = ComponentError> = std::result::Result<T, E>;

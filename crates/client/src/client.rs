@@ -1,0 +1,510 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
+use tokio::io::AsyncWriteExt;
+use wharf_oci::{Descriptor, Digest, ImageReference, PackageRef, Reference, RegistryMetadata, RepositoryName, is_loopback_host, media_types};
+
+use crate::auth::{Challenge, parse_challenge};
+use crate::{ClientError, Credentials, DockerConfig, MAX_MANIFEST_SIZE};
+
+/// When to speak plain HTTP instead of HTTPS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlainHttp {
+    /// Plain HTTP for loopback hosts only (Docker's default).
+    #[default]
+    Loopback,
+    /// Always plain HTTP (`--plain-http`).
+    Always,
+    /// Never: HTTPS even on loopback.
+    Never,
+}
+
+/// Settings of a [`Client`].
+#[derive(Clone, Debug, Default)]
+pub struct ClientConfig {
+    /// Transport choice.
+    pub plain_http: PlainHttp,
+    /// Credentials per registry.
+    pub credentials: DockerConfig,
+}
+
+/// A manifest as pulled: its bytes were checked against `digest`.
+#[derive(Clone, Debug)]
+pub struct PulledManifest {
+    /// The manifest digest (what a tag resolved to).
+    pub digest: Digest,
+    /// The media type from `Content-Type`, else from the body's `mediaType`.
+    pub media_type: String,
+    /// The raw manifest bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// An OCI Distribution v1.1 client. Cheap to share: it keeps a connection pool and the
+/// bearer tokens it obtained, per registry and repository.
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+    /// `Authorization` values by `registry/repository`.
+    auth: Mutex<HashMap<String, String>>,
+}
+
+fn transport(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
+    move |source| ClientError::Transport { url: url.to_owned(), source }
+}
+
+/// The `detail` of an error answer: the first OCI error's code and message, else the text.
+async fn error_detail(resp: Response) -> Option<String> {
+    let text = resp.text().await.ok()?;
+    let parsed: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    if let Some(first) = parsed.as_ref().and_then(|v| v.get("errors")).and_then(|e| e.get(0)) {
+        let code = first.get("code").and_then(|c| c.as_str()).unwrap_or("");
+        let msg = first.get("message").and_then(|c| c.as_str()).unwrap_or("");
+        return Some(format!("{code} {msg}").trim().to_owned());
+    }
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.chars().take(300).collect())
+}
+
+async fn status_error(method: &str, url: &str, resp: Response) -> ClientError {
+    let status = resp.status().as_u16();
+    ClientError::Status { method: method.to_owned(), url: url.to_owned(), status, detail: error_detail(resp).await }
+}
+
+impl Client {
+    /// A client with `config`.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(transport("(client setup)"))?;
+        Ok(Client { http, config, auth: Mutex::new(HashMap::new()) })
+    }
+
+    /// `http://host` or `https://host` for `registry`, by the [`PlainHttp`] setting.
+    pub fn base_url(&self, registry: &str) -> String {
+        let plain = match self.config.plain_http {
+            PlainHttp::Always => true,
+            PlainHttp::Never => false,
+            PlainHttp::Loopback => is_loopback_host(registry),
+        };
+        format!("{}://{registry}", if plain { "http" } else { "https" })
+    }
+
+    fn repo_url(&self, registry: &str, repo: &RepositoryName, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.base_url(registry), repo)
+    }
+
+    fn cached_auth(&self, key: &str) -> Option<String> {
+        self.auth.lock().ok()?.get(key).cloned()
+    }
+
+    /// Send a request built by `build`, answering one authentication challenge
+    /// (Basic, or the bearer-token flow) with the configured credentials.
+    async fn send(
+        &self,
+        registry: &str,
+        repo: Option<&RepositoryName>,
+        push: bool,
+        url: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let key = format!("{registry}/{}", repo.map(RepositoryName::as_str).unwrap_or(""));
+        let with_auth = |rb: RequestBuilder| match self.cached_auth(&key) {
+            Some(h) => rb.header(AUTHORIZATION, h),
+            None => rb,
+        };
+        let resp = with_auth(build(&self.http)).send().await.map_err(transport(url))?;
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Ok(resp);
+        }
+        let Some(challenge) = resp.headers().get(WWW_AUTHENTICATE).and_then(|h| h.to_str().ok()).and_then(parse_challenge)
+        else {
+            return Ok(resp);
+        };
+        let creds = self.config.credentials.credentials(registry).cloned();
+        let header = match challenge {
+            Challenge::Basic => match creds {
+                Some(c) => c.basic_header(),
+                None => return Ok(resp),
+            },
+            Challenge::Bearer { realm, service, scope } => {
+                let actions = if push { "pull,push" } else { "pull" };
+                let scope = match (scope, repo) {
+                    (Some(s), _) => Some(s),
+                    (None, Some(r)) => Some(format!("repository:{r}:{actions}")),
+                    (None, None) => None,
+                };
+                format!("Bearer {}", self.fetch_token(&realm, service.as_deref(), scope.as_deref(), creds.as_ref()).await?)
+            }
+        };
+        if let Ok(mut map) = self.auth.lock() {
+            map.insert(key.clone(), header);
+        }
+        with_auth(build(&self.http)).send().await.map_err(transport(url))
+    }
+
+    /// The Docker token flow: `GET realm?service=…&scope=…`, Basic-authenticated when
+    /// credentials are known; the answer's `token` or `access_token`.
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: Option<&str>,
+        creds: Option<&Credentials>,
+    ) -> Result<String, ClientError> {
+        let mut url = Url::parse(realm)
+            .map_err(|e| ClientError::Protocol { url: realm.to_owned(), reason: format!("bad token realm: {e}") })?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            if let Some(s) = scope {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut rb = self.http.get(url.clone());
+        if let Some(c) = creds {
+            rb = rb.header(AUTHORIZATION, c.basic_header());
+        }
+        let url_s = url.to_string();
+        let resp = rb.send().await.map_err(transport(&url_s))?;
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url_s, resp).await);
+        }
+        let v: serde_json::Value = resp.json().await.map_err(transport(&url_s))?;
+        v.get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Protocol { url: url_s, reason: "token response has no `token`".into() })
+    }
+
+    /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
+    /// (404) hosts its packages itself with no namespace prefix.
+    pub async fn registry_metadata(&self, registry: &str) -> Result<RegistryMetadata, ClientError> {
+        let url = format!("{}/.well-known/wasm-pkg/registry.json", self.base_url(registry));
+        let resp = self.http.get(&url).send().await.map_err(transport(&url))?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(RegistryMetadata::default());
+        }
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        resp.json().await.map_err(transport(&url))
+    }
+
+    /// Resolve a package reference through `registry`'s discovery document and its tags:
+    /// the exact version when one is given, else the highest semver tag matching the
+    /// requirement (pre-releases only when asked for, as cargo does).
+    pub async fn resolve_package(&self, registry: &str, pkg: &PackageRef) -> Result<ImageReference, ClientError> {
+        let meta = self.registry_metadata(registry).await?;
+        let oci_registry = meta.oci_registry_or(registry).to_owned();
+        let repository = pkg
+            .repository(meta.namespace_prefix())
+            .map_err(|e| ClientError::Protocol { url: registry.to_owned(), reason: e.to_string() })?;
+        let tag = match &pkg.exact {
+            Some(v) => v.to_string(),
+            None => {
+                let tags = self.tags(&oci_registry, &repository).await?;
+                let mut versions: Vec<semver::Version> =
+                    tags.iter().filter_map(|t| semver::Version::parse(t).ok()).collect();
+                versions.sort();
+                let req = pkg.version.clone().unwrap_or(semver::VersionReq::STAR);
+                versions.iter().rev().find(|v| req.matches(v)).map(ToString::to_string).ok_or_else(|| {
+                    ClientError::NoMatchingVersion {
+                        package: pkg.package_name(),
+                        requirement: req.to_string(),
+                        found: if versions.is_empty() {
+                            "none".into()
+                        } else {
+                            versions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        },
+                    }
+                })?
+            }
+        };
+        let tag = tag.parse().map_err(|e: wharf_oci::NameError| ClientError::Protocol { url: registry.to_owned(), reason: e.to_string() })?;
+        Ok(ImageReference { registry: oci_registry, repository, tag: Some(tag), digest: None })
+    }
+
+    /// All tags of `repo`, following `Link` pagination.
+    pub async fn tags(&self, registry: &str, repo: &RepositoryName) -> Result<Vec<String>, ClientError> {
+        let mut url = self.repo_url(registry, repo, "tags/list?n=1000");
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let u = url.clone();
+            let resp = self.send(registry, Some(repo), false, &u, |h| h.get(&u)).await?;
+            if resp.status() == StatusCode::NOT_FOUND {
+                return Ok(out);
+            }
+            if !resp.status().is_success() {
+                return Err(status_error("GET", &url, resp).await);
+            }
+            let next = next_link(resp.headers());
+            let body: serde_json::Value = resp.json().await.map_err(transport(&url))?;
+            if let Some(tags) = body.get("tags").and_then(|t| t.as_array()) {
+                out.extend(tags.iter().filter_map(|t| t.as_str().map(str::to_owned)));
+            }
+            match next {
+                Some(n) => url = resolve_location(&url, &n)?,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Size of blob `digest` in `r`'s repository, or `None` when the registry lacks it.
+    pub async fn blob_size(&self, r: &ImageReference, digest: &Digest) -> Result<Option<u64>, ClientError> {
+        let url = self.repo_url(&r.registry, &r.repository, &format!("blobs/{digest}"));
+        let resp = self.send(&r.registry, Some(&r.repository), false, &url, |h| h.head(&url)).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(resp.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(status_error("HEAD", &url, resp).await),
+        }
+    }
+
+    /// Open an upload session; returns its absolute URL.
+    async fn start_upload(&self, r: &ImageReference) -> Result<String, ClientError> {
+        let url = self.repo_url(&r.registry, &r.repository, "blobs/uploads/");
+        let resp = self
+            .send(&r.registry, Some(&r.repository), true, &url, |h| h.post(&url).header(CONTENT_LENGTH, 0))
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error("POST", &url, resp).await);
+        }
+        let loc = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()).ok_or_else(|| ClientError::Protocol {
+            url: url.clone(),
+            reason: "upload answer has no Location".into(),
+        })?;
+        resolve_location(&url, loc)
+    }
+
+    async fn finish_upload(&self, r: &ImageReference, location: &str, digest: &Digest, body: reqwest::Body, size: u64) -> Result<(), ClientError> {
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
+        let mut rb = self.http.put(&url).header(CONTENT_TYPE, "application/octet-stream").header(CONTENT_LENGTH, size).body(body);
+        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+            rb = rb.header(AUTHORIZATION, h);
+        }
+        let resp = rb.send().await.map_err(transport(&url))?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(status_error("PUT", &url, resp).await);
+        }
+        Ok(())
+    }
+
+    /// Push `bytes` as a blob unless the repository has it. Returns true when sent.
+    pub async fn push_blob_bytes(&self, r: &ImageReference, bytes: Vec<u8>) -> Result<bool, ClientError> {
+        let digest = Digest::sha256_of(&bytes);
+        if self.blob_size(r, &digest).await?.is_some() {
+            return Ok(false);
+        }
+        let location = self.start_upload(r).await?;
+        let size = bytes.len() as u64;
+        self.finish_upload(r, &location, &digest, reqwest::Body::from(bytes), size).await?;
+        Ok(true)
+    }
+
+    /// Push the file at `path` (whose `digest` and `size` the caller computed) as a blob,
+    /// streamed in one `PUT`, unless the repository has it. `progress` is called with the
+    /// bytes sent so far. Returns true when sent.
+    pub async fn push_blob_file(
+        &self,
+        r: &ImageReference,
+        path: &Path,
+        digest: &Digest,
+        size: u64,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<bool, ClientError> {
+        if self.blob_size(r, digest).await?.is_some() {
+            return Ok(false);
+        }
+        let location = self.start_upload(r).await?;
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| ClientError::Io { action: "open", path: path.display().to_string(), source })?;
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
+            if let Ok(c) = &chunk {
+                sent += c.len() as u64;
+                progress(sent);
+            }
+            chunk
+        });
+        self.finish_upload(r, &location, digest, reqwest::Body::wrap_stream(stream), size).await?;
+        Ok(true)
+    }
+
+    /// `PUT` a manifest under `reference` (a tag or its digest). Returns its digest, checked
+    /// against the registry's `Docker-Content-Digest`.
+    pub async fn push_manifest(&self, r: &ImageReference, reference: &Reference, media_type: &str, bytes: Vec<u8>) -> Result<Digest, ClientError> {
+        let digest = Digest::sha256_of(&bytes);
+        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{reference}"));
+        let resp = self
+            .send(&r.registry, Some(&r.repository), true, &url, |h| {
+                h.put(&url).header(CONTENT_TYPE, media_type).body(bytes.clone())
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(status_error("PUT", &url, resp).await);
+        }
+        if let Some(theirs) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok())
+            && let Ok(theirs) = theirs.parse::<Digest>()
+            && theirs != digest
+        {
+            return Err(ClientError::DigestMismatch { what: format!("manifest pushed to {url}"), expected: digest, actual: theirs });
+        }
+        Ok(digest)
+    }
+
+    /// Pull the manifest `r` names and check it: against the digest when `r` has one,
+    /// else against the registry's `Docker-Content-Digest`.
+    pub async fn pull_manifest(&self, r: &ImageReference) -> Result<PulledManifest, ClientError> {
+        let reference = r.reference();
+        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{reference}"));
+        let accept = media_types::MANIFEST_ACCEPT.join(", ");
+        let resp = self
+            .send(&r.registry, Some(&r.repository), false, &url, |h| h.get(&url).header(ACCEPT, &accept))
+            .await?;
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        if let Some(len) = resp.content_length()
+            && len > MAX_MANIFEST_SIZE
+        {
+            return Err(ClientError::ManifestTooLarge { url, size: len, max: MAX_MANIFEST_SIZE });
+        }
+        let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()?.parse::<Digest>().ok());
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let mut bytes = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport(&url))?;
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+                return Err(ClientError::ManifestTooLarge { url, size: bytes.len() as u64, max: MAX_MANIFEST_SIZE });
+            }
+        }
+        let expected = match (&reference, header_digest) {
+            (Reference::Digest(d), _) => Some(d.clone()),
+            (Reference::Tag(_), h) => h,
+        };
+        let digest = match expected {
+            Some(expected) => {
+                let actual = expected.compute_same(&bytes);
+                if actual != expected {
+                    return Err(ClientError::DigestMismatch { what: format!("manifest {r}"), expected, actual });
+                }
+                actual
+            }
+            None => Digest::sha256_of(&bytes),
+        };
+        let media_type = content_type
+            .filter(|c| c != "application/json" && !c.is_empty())
+            .or_else(|| {
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()?
+                    .get("mediaType")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
+        Ok(PulledManifest { digest, media_type, bytes })
+    }
+
+    async fn get_blob(&self, r: &ImageReference, desc: &Descriptor) -> Result<(Response, String), ClientError> {
+        let url = self.repo_url(&r.registry, &r.repository, &format!("blobs/{}", desc.digest));
+        let resp = self.send(&r.registry, Some(&r.repository), false, &url, |h| h.get(&url)).await?;
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        Ok((resp, url))
+    }
+
+    /// Pull a small blob (a config) into memory, checking size and digest. Refuses
+    /// descriptors over `max` bytes.
+    pub async fn pull_blob_bytes(&self, r: &ImageReference, desc: &Descriptor, max: u64) -> Result<Vec<u8>, ClientError> {
+        if desc.size > max {
+            return Err(ClientError::SizeMismatch { what: format!("blob {} (limit)", desc.digest), expected: max, actual: desc.size });
+        }
+        let (resp, url) = self.get_blob(r, desc).await?;
+        let mut out = Vec::with_capacity(desc.size as usize);
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(transport(&url))?);
+            if out.len() as u64 > desc.size {
+                break;
+            }
+        }
+        check(&desc.digest, desc.size, &desc.digest.compute_same(&out), out.len() as u64)?;
+        Ok(out)
+    }
+
+    /// Stream blob `desc` into `dest`: written to a temporary file beside it, hashed on
+    /// the way, and renamed to `dest` only when size and digest match. `progress` gets
+    /// the bytes received so far.
+    pub async fn pull_blob_to_file(&self, r: &ImageReference, desc: &Descriptor, dest: &Path, progress: impl Fn(u64)) -> Result<(), ClientError> {
+        let io = |action, source| ClientError::Io { action, path: dest.display().to_string(), source };
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new().prefix(".wharf-partial-").tempfile_in(&dir).map_err(|e| io("create a temporary file beside", e))?;
+        let (resp, url) = self.get_blob(r, desc).await?;
+        let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| io("open", e))?);
+        let mut hasher = desc.digest.hasher();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport(&url))?;
+            hasher.update(&chunk);
+            if hasher.len() > desc.size {
+                return Err(ClientError::SizeMismatch { what: format!("blob {}", desc.digest), expected: desc.size, actual: hasher.len() });
+            }
+            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+            progress(hasher.len());
+        }
+        file.flush().await.map_err(|e| io("write", e))?;
+        file.sync_all().await.map_err(|e| io("sync", e))?;
+        drop(file);
+        let (actual, len) = hasher.finish();
+        check(&desc.digest, desc.size, &actual, len)?;
+        tmp.persist(dest).map_err(|e| io("move the verified blob to", e.error))?;
+        Ok(())
+    }
+}
+
+fn check(expected: &Digest, expected_size: u64, actual: &Digest, actual_size: u64) -> Result<(), ClientError> {
+    if actual_size != expected_size {
+        return Err(ClientError::SizeMismatch { what: format!("blob {expected}"), expected: expected_size, actual: actual_size });
+    }
+    if actual != expected {
+        return Err(ClientError::DigestMismatch { what: "blob".into(), expected: expected.clone(), actual: actual.clone() });
+    }
+    Ok(())
+}
+
+/// The target of `Link: <url>; rel="next"`.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find(|part| part.contains("rel=\"next\"") || part.contains("rel=next")).and_then(|part| {
+        let start = part.find('<')? + 1;
+        let end = part.find('>')?;
+        Some(part[start..end].to_owned())
+    })
+}
+
+/// `Location` values may be absolute or relative to the request URL.
+fn resolve_location(base: &str, loc: &str) -> Result<String, ClientError> {
+    let base_url = Url::parse(base).map_err(|e| ClientError::Protocol { url: base.to_owned(), reason: e.to_string() })?;
+    base_url
+        .join(loc)
+        .map(|u| u.to_string())
+        .map_err(|e| ClientError::Protocol { url: base.to_owned(), reason: format!("bad Location `{loc}`: {e}") })
+}
+

@@ -1,0 +1,260 @@
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use wasmparser::{Parser, Payload, Validator, WasmFeatures};
+use wharf_oci::Digest;
+use wit_component::DecodedWasm;
+
+use crate::wit::{qualified, world_item_names};
+use crate::{ComponentError, Result};
+
+/// Name of the custom section in which `wharf componentize` records the target world
+/// (`ns:pkg/world@version`), since the component encoding itself does not keep it.
+pub(crate) const TARGET_WORLD_SECTION: &str = "wharf:target-world";
+
+/// What kind of wasm binary something is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WasmKind {
+    /// A core WebAssembly module.
+    CoreModule,
+    /// A component (component model).
+    Component,
+    /// A binary-encoded WIT package (a component that only carries types).
+    WitPackage,
+}
+
+impl WasmKind {
+    /// `core-module`, `component` or `wit-package`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WasmKind::CoreModule => "core-module",
+            WasmKind::Component => "component",
+            WasmKind::WitPackage => "wit-package",
+        }
+    }
+
+    /// The `os` of the CNCF Wasm config: `wasip1` for a core module, else `wasip2`.
+    pub fn oci_os(self) -> &'static str {
+        match self {
+            WasmKind::CoreModule => "wasip1",
+            WasmKind::Component | WasmKind::WitPackage => "wasip2",
+        }
+    }
+}
+
+/// Metadata from the wasm custom sections (`wasm-metadata`): producers, OCI-style fields.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WasmMetadata {
+    /// `component-name` / `name` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `description` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `authors` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authors: Option<String>,
+    /// `licenses` section (SPDX expression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licenses: Option<String>,
+    /// `source` section (URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `homepage` section (URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homepage: Option<String>,
+    /// `revision` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// `version` section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `producers` section: field (`language`, `processed-by`, `sdk`) → name → version.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub producers: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl WasmMetadata {
+    /// The OCI manifest annotations these fields map to (`org.opencontainers.image.*`),
+    /// as oci-wasm and wkg set them.
+    pub fn oci_annotations(&self) -> BTreeMap<String, String> {
+        let mut a = BTreeMap::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                a.insert(format!("org.opencontainers.image.{k}"), v.clone());
+            }
+        };
+        put("description", &self.description);
+        put("authors", &self.authors);
+        put("licenses", &self.licenses);
+        put("source", &self.source);
+        put("url", &self.homepage);
+        put("revision", &self.revision);
+        put("version", &self.version);
+        a
+    }
+}
+
+/// Everything `wharf inspect` reports about a wasm binary.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inspection {
+    /// Core module, component or WIT package.
+    pub kind: WasmKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// sha256 digest of the bytes.
+    pub digest: Digest,
+    /// For a WIT package: its name, `ns:name@version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// The world it was built for, `ns:pkg/world@version`, when it can be known.
+    pub target: Option<String>,
+    /// Imports: world keys for components (`wasi:cli/stdout@0.2.6`), `module::name` for core modules.
+    pub imports: Vec<String>,
+    /// Exports: world keys for components and WIT packages (every world and interface), names for core modules.
+    pub exports: Vec<String>,
+    /// Metadata custom sections.
+    pub metadata: WasmMetadata,
+    /// Names of all custom sections at the top level.
+    pub custom_sections: Vec<String>,
+}
+
+/// Validate `bytes` with every wasm feature wasmparser knows. `what` names the input in
+/// errors. Returns its kind.
+pub fn validate(bytes: &[u8], what: &str) -> Result<WasmKind> {
+    let kind = kind_of(bytes, what)?;
+    Validator::new_with_features(WasmFeatures::all())
+        .validate_all(bytes)
+        .map_err(|e| ComponentError::Invalid { what: what.to_owned(), reason: e.to_string() })?;
+    Ok(kind)
+}
+
+fn kind_of(bytes: &[u8], what: &str) -> Result<WasmKind> {
+    if Parser::is_core_wasm(bytes) {
+        Ok(WasmKind::CoreModule)
+    } else if Parser::is_component(bytes) {
+        Ok(match crate::wit::decode(bytes) {
+            Some(DecodedWasm::WitPackage(..)) => WasmKind::WitPackage,
+            _ => WasmKind::Component,
+        })
+    } else if bytes.starts_with(b"\0asm") {
+        Err(ComponentError::Invalid { what: what.to_owned(), reason: "unknown wasm version or layer".into() })
+    } else {
+        Err(ComponentError::NotWasm { what: what.to_owned() })
+    }
+}
+
+/// Inspect `bytes` (validated first). `what` names the input in errors.
+pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
+    let kind = validate(bytes, what)?;
+    let mut out = Inspection {
+        kind,
+        size: bytes.len() as u64,
+        digest: Digest::sha256_of(bytes),
+        package: None,
+        target: None,
+        imports: Vec::new(),
+        exports: Vec::new(),
+        metadata: metadata(bytes),
+        custom_sections: Vec::new(),
+    };
+    top_level_sections(bytes, &mut out);
+    match kind {
+        WasmKind::CoreModule => {
+            // a module built with WIT bindings knows its world
+            if let Ok((_, bindgen)) = wit_component::metadata::decode(bytes)
+                && out.custom_sections.iter().any(|s| s.starts_with("component-type"))
+            {
+                let w = &bindgen.resolve.worlds[bindgen.world];
+                out.target = w.package.map(|p| qualified(&bindgen.resolve, p, &w.name));
+            }
+        }
+        WasmKind::Component => {
+            if let Some(DecodedWasm::Component(resolve, world)) = crate::wit::decode(bytes) {
+                let w = &resolve.worlds[world];
+                out.imports = world_item_names(&resolve, w.imports.iter());
+                out.exports = world_item_names(&resolve, w.exports.iter());
+            }
+        }
+        WasmKind::WitPackage => {
+            if let Some(DecodedWasm::WitPackage(resolve, pkg)) = crate::wit::decode(bytes) {
+                let p = &resolve.packages[pkg];
+                out.package = Some(p.name.to_string());
+                out.exports = p
+                    .worlds
+                    .values()
+                    .map(|w| qualified(&resolve, pkg, &resolve.worlds[*w].name))
+                    .chain(p.interfaces.values().filter_map(|i| resolve.id_of(*i)))
+                    .collect();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Custom section names, core imports/exports and the recorded target world, from the
+/// top level only (nested modules of a component are not walked).
+fn top_level_sections(bytes: &[u8], out: &mut Inspection) {
+    let core = out.kind == WasmKind::CoreModule;
+    let mut depth = 0u32;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        match &payload {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > 0 {
+            continue;
+        }
+        match payload {
+            Payload::CustomSection(c) => {
+                if c.name() == TARGET_WORLD_SECTION
+                    && let Ok(t) = std::str::from_utf8(c.data())
+                {
+                    out.target = Some(t.to_owned());
+                }
+                out.custom_sections.push(c.name().to_owned());
+            }
+            Payload::ImportSection(s) if core => {
+                for imp in s.into_imports().flatten() {
+                    out.imports.push(format!("{}::{}", imp.module, imp.name));
+                }
+            }
+            Payload::ExportSection(s) if core => {
+                for exp in s.into_iter().flatten() {
+                    out.exports.push(exp.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn metadata(bytes: &[u8]) -> WasmMetadata {
+    let Ok(payload) = wasm_metadata::Payload::from_binary(bytes) else {
+        return WasmMetadata::default();
+    };
+    let m = payload.metadata();
+    let mut producers = BTreeMap::new();
+    if let Some(p) = &m.producers {
+        for (field, values) in p.iter() {
+            let entry: &mut BTreeMap<String, String> = producers.entry(field.clone()).or_default();
+            for (name, version) in values.iter() {
+                entry.insert(name.clone(), version.clone());
+            }
+        }
+    }
+    WasmMetadata {
+        name: m.name.clone(),
+        description: m.description.as_ref().map(ToString::to_string),
+        authors: m.authors.as_ref().map(ToString::to_string),
+        licenses: m.licenses.as_ref().map(ToString::to_string),
+        source: m.source.as_ref().map(ToString::to_string),
+        homepage: m.homepage.as_ref().map(ToString::to_string),
+        revision: m.revision.as_ref().map(ToString::to_string),
+        version: m.version.as_ref().map(ToString::to_string),
+        producers,
+    }
+}

@@ -1,0 +1,93 @@
+use std::path::{Path, PathBuf};
+
+use wharf_client::Client;
+use wharf_oci::{Digest, ImageManifest, ImageReference, media_types};
+
+use crate::RuntimeError;
+
+/// A content-addressed directory of blobs: `<root>/blobs/<algorithm>/<hex>`.
+/// Files get in only after their digest was checked; reads check again.
+#[derive(Clone, Debug)]
+pub struct BlobCache {
+    root: PathBuf,
+}
+
+impl BlobCache {
+    /// A cache rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        BlobCache { root: root.into() }
+    }
+
+    /// The default root: `$XDG_CACHE_HOME/wharf` (or the platform's cache dir).
+    pub fn default_root() -> PathBuf {
+        dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wharf")
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where blob `digest` lives.
+    pub fn path_of(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs").join(digest.algorithm().as_str()).join(digest.encoded())
+    }
+
+    /// Read blob `digest` if cached, verifying it. A corrupt file is removed and reported.
+    pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RuntimeError> {
+        let path = self.path_of(digest);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RuntimeError::Io { action: "read", path: path.display().to_string(), source }),
+        };
+        let actual = digest.compute_same(&bytes);
+        if &actual != digest {
+            let _ = std::fs::remove_file(&path);
+            return Err(RuntimeError::CacheCorrupt {
+                digest: digest.to_string(),
+                path: path.display().to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(Some(bytes))
+    }
+}
+
+/// A package fetched for running.
+#[derive(Debug)]
+pub struct FetchedPackage {
+    /// The manifest digest the reference resolved to.
+    pub manifest_digest: Digest,
+    /// The wasm layer's digest.
+    pub layer_digest: Digest,
+    /// The wasm bytes (verified).
+    pub wasm: Vec<u8>,
+    /// True when the layer came from the cache.
+    pub cached: bool,
+}
+
+/// Resolve `reference` to a manifest (verified), find its wasm layer (current or legacy
+/// media types) and get the layer through `cache`, pulling it when missing.
+pub async fn fetch_package(client: &Client, cache: &BlobCache, reference: &ImageReference) -> Result<FetchedPackage, RuntimeError> {
+    let pulled = client.pull_manifest(reference).await?;
+    let not_wasm = |reason: String| RuntimeError::NotWasm { reference: reference.to_string(), reason };
+    let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(|e| not_wasm(e.to_string()))?;
+    let layer = manifest.wasm_layer().map_err(|e| not_wasm(e.to_string()))?.clone();
+    debug_assert!(media_types::is_wasm_layer(&layer.media_type));
+    if let Some(wasm) = cache.read(&layer.digest)? {
+        return Ok(FetchedPackage { manifest_digest: pulled.digest, layer_digest: layer.digest, wasm, cached: true });
+    }
+    let path = cache.path_of(&layer.digest);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| RuntimeError::Io { action: "create cache directory", path: dir.display().to_string(), source })?;
+    }
+    client.pull_blob_to_file(reference, &layer, &path, |_| {}).await?;
+    let wasm = cache.read(&layer.digest)?.ok_or_else(|| RuntimeError::Io {
+        action: "read back",
+        path: path.display().to_string(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })?;
+    Ok(FetchedPackage { manifest_digest: pulled.digest, layer_digest: layer.digest, wasm, cached: false })
+}
