@@ -1,1 +1,99 @@
-fn main() {}
+//! `wharf`: the WebAssembly component toolchain and registry client.
+//!
+//! The binary is glue: each subcommand lives in `commands/<name>.rs` and calls into the
+//! library crates (`wharf-component`, `wharf-client`, `wharf-runtime`).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod config;
+mod progress;
+mod target;
+
+use config::GlobalArgs;
+
+/// WebAssembly components: WIT, bindings, componentize, inspect, push, pull, run.
+#[derive(Parser)]
+#[command(name = "wharf", version, about, long_about = None, after_help = "\
+Examples:
+  wharf wit check wit/
+  wharf componentize target/wasm32-wasip1/release/app.wasm -o app.component.wasm
+  wharf push app.component.wasm localhost:5000/demo/app:1.0.0
+  wharf run localhost:5000/demo/app:1.0.0 -- --help
+  wharf run demo:app@1.0.0 --registry localhost:5000")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, check, print and encode WIT packages.
+    #[command(subcommand)]
+    Wit(commands::wit::WitCommand),
+    /// Generate guest bindings (Rust, C, Markdown) from WIT.
+    Bindgen(commands::bindgen::Args),
+    /// Turn a core module into a component (with the WASI preview1 adapter).
+    Componentize(commands::componentize::Args),
+    /// Show what a wasm file or a pushed package is: kind, world, imports, exports, metadata.
+    Inspect(commands::inspect::Args),
+    /// Publish a wasm file to a registry as a CNCF Wasm OCI artifact.
+    Push(commands::push::Args),
+    /// Fetch a package from a registry, checking every digest.
+    Pull(commands::pull::Args),
+    /// Run a command component (a file or a package) with wasmtime and WASI 0.2.
+    Run(commands::run::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("WHARF_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return report(anyhow::Error::new(e).context("failed to start the async runtime"));
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Wit(c) => c.run(),
+            Command::Bindgen(a) => a.run(),
+            Command::Componentize(a) => a.run(),
+            Command::Inspect(a) => a.run(&cli.global).await,
+            Command::Push(a) => a.run(&cli.global).await,
+            Command::Pull(a) => a.run(&cli.global).await,
+            Command::Run(a) => a.run(&cli.global).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e),
+    }
+}
+
+/// Print `error: …` and the `Caused by:` chain on stderr (the wasm-tools form); exit 1.
+fn report(e: anyhow::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+    if !causes.is_empty() {
+        eprintln!("\nCaused by:");
+        for (i, c) in causes.iter().enumerate() {
+            if causes.len() == 1 {
+                eprintln!("    {c}");
+            } else {
+                eprintln!("    {i}: {c}");
+            }
+        }
+    }
+    ExitCode::FAILURE
+}

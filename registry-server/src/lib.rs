@@ -1,1 +1,64 @@
-//! placeholder
+//! `wharf-registry`: an OCI Distribution v1.1 registry that understands WebAssembly.
+//!
+//! Layers (calls go one way): [`http`] → [`service`] → {[`store`], [`storage`]}.
+//! [`app`] builds the router from an [`AppState`]; [`open`] makes the default state
+//! (SQLite metadata and a blob directory under one data dir).
+
+pub mod config;
+pub mod http;
+pub mod service;
+pub mod storage;
+pub mod store;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+pub use config::Config;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The registry service.
+    pub registry: service::Registry,
+    /// The configuration it runs with.
+    pub config: Config,
+}
+
+/// The axum router of the registry.
+pub fn app(state: Arc<AppState>) -> axum::Router {
+    http::router(state)
+}
+
+/// Open the default storage under `config.data_dir`: `metadata.db` (SQLite, migrated)
+/// and `blobs/` + `uploads/` (filesystem).
+pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to create data directory `{}`",
+                config.data_dir.display()
+            )
+        })?;
+    let db = config.data_dir.join("metadata.db");
+    let store = store::SqliteStore::open(&db)
+        .await
+        .with_context(|| format!("failed to open metadata database `{}`", db.display()))?;
+    let blobs = storage::FsBlobStore::open(&config.data_dir)
+        .await
+        .context("failed to open blob storage")?;
+    let registry = service::Registry::new(Arc::new(store), Arc::new(blobs), config.limits.clone());
+    Ok(Arc::new(AppState { registry, config }))
+}
+
+/// Serve `state` on `listener` until the process is stopped (or `shutdown` resolves).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
+}

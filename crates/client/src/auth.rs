@@ -17,7 +17,10 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<hidden>").finish()
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .finish()
     }
 }
 
@@ -25,7 +28,10 @@ impl Credentials {
     /// The `Authorization: Basic …` value.
     pub fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
@@ -64,28 +70,50 @@ impl DockerConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ClientError::Io { action: "read", path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(ClientError::Io {
+                    action: "read",
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
-        let raw: RawConfig = serde_json::from_str(&text)
-            .map_err(|e| ClientError::DockerConfig { path: path.display().to_string(), reason: e.to_string() })?;
+        let raw: RawConfig =
+            serde_json::from_str(&text).map_err(|e| ClientError::DockerConfig {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         let mut auths = HashMap::new();
         for (host, a) in raw.auths {
             let creds = if let Some(encoded) = a.auth.filter(|s| !s.is_empty()) {
-                let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok();
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .ok();
                 let text = decoded.and_then(|d| String::from_utf8(d).ok());
                 match text.as_deref().and_then(|t| t.split_once(':')) {
-                    Some((u, p)) => Credentials { username: u.to_owned(), password: p.to_owned() },
+                    Some((u, p)) => Credentials {
+                        username: u.to_owned(),
+                        password: p.to_owned(),
+                    },
                     None => {
                         return Err(ClientError::DockerConfig {
                             path: path.display().to_string(),
-                            reason: format!("the `auth` of `{host}` is not base64 of `user:password`"),
+                            reason: format!(
+                                "the `auth` of `{host}` is not base64 of `user:password`"
+                            ),
                         });
                     }
                 }
             } else if let Some(token) = a.identitytoken {
-                Credentials { username: "<token>".to_owned(), password: token }
+                Credentials {
+                    username: "<token>".to_owned(),
+                    password: token,
+                }
             } else if let (Some(u), Some(p)) = (a.username, a.password) {
-                Credentials { username: u, password: p }
+                Credentials {
+                    username: u,
+                    password: p,
+                }
             } else {
                 continue;
             };
@@ -107,7 +135,10 @@ impl DockerConfig {
 
 /// `https://host:port/v1/` and `host:port` name the same registry in Docker configs.
 fn normalize_host(s: &str) -> String {
-    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
     s.split('/').next().unwrap_or(s).to_owned()
 }
 
@@ -115,7 +146,11 @@ fn normalize_host(s: &str) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Challenge {
     Basic,
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parse `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
@@ -130,7 +165,11 @@ pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
     let mut params = HashMap::new();
     let mut s = rest;
     while let Some(eq) = s.find('=') {
-        let key = s[..eq].trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = s[..eq]
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         s = &s[eq + 1..];
         let value;
         if let Some(stripped) = s.strip_prefix('"') {
@@ -158,7 +197,9 @@ mod tests {
 
     #[test]
     fn parses_bearer_and_basic_challenges() {
-        let c = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#);
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
         assert_eq!(
             c,
             Some(Challenge::Bearer {
@@ -167,7 +208,10 @@ mod tests {
                 scope: Some("repository:a/b:pull,push".into()),
             })
         );
-        assert_eq!(parse_challenge(r#"Basic realm="x""#), Some(Challenge::Basic));
+        assert_eq!(
+            parse_challenge(r#"Basic realm="x""#),
+            Some(Challenge::Basic)
+        );
         assert_eq!(parse_challenge("Negotiate"), None);
     }
 
@@ -175,13 +219,22 @@ mod tests {
     fn reads_docker_config() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
-        std::fs::write(&path, r#"{"auths":{"https://localhost:5000/v1/":{"auth":"dXNlcjpwYXNz"}}}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"auths":{"https://localhost:5000/v1/":{"auth":"dXNlcjpwYXNz"}}}"#,
+        )
+        .unwrap();
         let cfg = DockerConfig::load(&path).unwrap();
         let c = cfg.credentials("localhost:5000").unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("user", "pass"));
         assert!(!format!("{c:?}").contains("pass\""));
         std::fs::write(&path, r#"{"auths":{"h":{"auth":"!!"}}}"#).unwrap();
         assert!(DockerConfig::load(&path).is_err());
-        assert!(DockerConfig::load(&dir.path().join("missing.json")).unwrap().credentials("h").is_none());
+        assert!(
+            DockerConfig::load(&dir.path().join("missing.json"))
+                .unwrap()
+                .credentials("h")
+                .is_none()
+        );
     }
 }

@@ -3,10 +3,15 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use futures_util::StreamExt;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
+};
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
-use wharf_oci::{Descriptor, Digest, ImageReference, PackageRef, Reference, RegistryMetadata, RepositoryName, is_loopback_host, media_types};
+use wharf_oci::{
+    Descriptor, Digest, ImageReference, PackageRef, Reference, RegistryMetadata, RepositoryName,
+    is_loopback_host, media_types,
+};
 
 use crate::auth::{Challenge, parse_challenge};
 use crate::{ClientError, Credentials, DockerConfig, MAX_MANIFEST_SIZE};
@@ -53,14 +58,21 @@ pub struct Client {
 }
 
 fn transport(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
-    move |source| ClientError::Transport { url: url.to_owned(), source }
+    move |source| ClientError::Transport {
+        url: url.to_owned(),
+        source,
+    }
 }
 
 /// The `detail` of an error answer: the first OCI error's code and message, else the text.
 async fn error_detail(resp: Response) -> Option<String> {
     let text = resp.text().await.ok()?;
     let parsed: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-    if let Some(first) = parsed.as_ref().and_then(|v| v.get("errors")).and_then(|e| e.get(0)) {
+    if let Some(first) = parsed
+        .as_ref()
+        .and_then(|v| v.get("errors"))
+        .and_then(|e| e.get(0))
+    {
         let code = first.get("code").and_then(|c| c.as_str()).unwrap_or("");
         let msg = first.get("message").and_then(|c| c.as_str()).unwrap_or("");
         return Some(format!("{code} {msg}").trim().to_owned());
@@ -71,7 +83,12 @@ async fn error_detail(resp: Response) -> Option<String> {
 
 async fn status_error(method: &str, url: &str, resp: Response) -> ClientError {
     let status = resp.status().as_u16();
-    ClientError::Status { method: method.to_owned(), url: url.to_owned(), status, detail: error_detail(resp).await }
+    ClientError::Status {
+        method: method.to_owned(),
+        url: url.to_owned(),
+        status,
+        detail: error_detail(resp).await,
+    }
 }
 
 impl Client {
@@ -81,7 +98,11 @@ impl Client {
             .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(transport("(client setup)"))?;
-        Ok(Client { http, config, auth: Mutex::new(HashMap::new()) })
+        Ok(Client {
+            http,
+            config,
+            auth: Mutex::new(HashMap::new()),
+        })
     }
 
     /// `http://host` or `https://host` for `registry`, by the [`PlainHttp`] setting.
@@ -112,16 +133,26 @@ impl Client {
         url: &str,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<Response, ClientError> {
-        let key = format!("{registry}/{}", repo.map(RepositoryName::as_str).unwrap_or(""));
+        let key = format!(
+            "{registry}/{}",
+            repo.map(RepositoryName::as_str).unwrap_or("")
+        );
         let with_auth = |rb: RequestBuilder| match self.cached_auth(&key) {
             Some(h) => rb.header(AUTHORIZATION, h),
             None => rb,
         };
-        let resp = with_auth(build(&self.http)).send().await.map_err(transport(url))?;
+        let resp = with_auth(build(&self.http))
+            .send()
+            .await
+            .map_err(transport(url))?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
-        let Some(challenge) = resp.headers().get(WWW_AUTHENTICATE).and_then(|h| h.to_str().ok()).and_then(parse_challenge)
+        let Some(challenge) = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|h| h.to_str().ok())
+            .and_then(parse_challenge)
         else {
             return Ok(resp);
         };
@@ -131,20 +162,31 @@ impl Client {
                 Some(c) => c.basic_header(),
                 None => return Ok(resp),
             },
-            Challenge::Bearer { realm, service, scope } => {
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => {
                 let actions = if push { "pull,push" } else { "pull" };
                 let scope = match (scope, repo) {
                     (Some(s), _) => Some(s),
                     (None, Some(r)) => Some(format!("repository:{r}:{actions}")),
                     (None, None) => None,
                 };
-                format!("Bearer {}", self.fetch_token(&realm, service.as_deref(), scope.as_deref(), creds.as_ref()).await?)
+                format!(
+                    "Bearer {}",
+                    self.fetch_token(&realm, service.as_deref(), scope.as_deref(), creds.as_ref())
+                        .await?
+                )
             }
         };
         if let Ok(mut map) = self.auth.lock() {
             map.insert(key.clone(), header);
         }
-        with_auth(build(&self.http)).send().await.map_err(transport(url))
+        with_auth(build(&self.http))
+            .send()
+            .await
+            .map_err(transport(url))
     }
 
     /// The Docker token flow: `GET realm?service=…&scope=…`, Basic-authenticated when
@@ -156,8 +198,10 @@ impl Client {
         scope: Option<&str>,
         creds: Option<&Credentials>,
     ) -> Result<String, ClientError> {
-        let mut url = Url::parse(realm)
-            .map_err(|e| ClientError::Protocol { url: realm.to_owned(), reason: format!("bad token realm: {e}") })?;
+        let mut url = Url::parse(realm).map_err(|e| ClientError::Protocol {
+            url: realm.to_owned(),
+            reason: format!("bad token realm: {e}"),
+        })?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = service {
@@ -181,13 +225,19 @@ impl Client {
             .or_else(|| v.get("access_token"))
             .and_then(|t| t.as_str())
             .map(str::to_owned)
-            .ok_or_else(|| ClientError::Protocol { url: url_s, reason: "token response has no `token`".into() })
+            .ok_or_else(|| ClientError::Protocol {
+                url: url_s,
+                reason: "token response has no `token`".into(),
+            })
     }
 
     /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
     /// (404) hosts its packages itself with no namespace prefix.
     pub async fn registry_metadata(&self, registry: &str) -> Result<RegistryMetadata, ClientError> {
-        let url = format!("{}/.well-known/wasm-pkg/registry.json", self.base_url(registry));
+        let url = format!(
+            "{}/.well-known/wasm-pkg/registry.json",
+            self.base_url(registry)
+        );
         let resp = self.http.get(&url).send().await.map_err(transport(&url))?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(RegistryMetadata::default());
@@ -201,44 +251,76 @@ impl Client {
     /// Resolve a package reference through `registry`'s discovery document and its tags:
     /// the exact version when one is given, else the highest semver tag matching the
     /// requirement (pre-releases only when asked for, as cargo does).
-    pub async fn resolve_package(&self, registry: &str, pkg: &PackageRef) -> Result<ImageReference, ClientError> {
+    pub async fn resolve_package(
+        &self,
+        registry: &str,
+        pkg: &PackageRef,
+    ) -> Result<ImageReference, ClientError> {
         let meta = self.registry_metadata(registry).await?;
         let oci_registry = meta.oci_registry_or(registry).to_owned();
-        let repository = pkg
-            .repository(meta.namespace_prefix())
-            .map_err(|e| ClientError::Protocol { url: registry.to_owned(), reason: e.to_string() })?;
+        let repository =
+            pkg.repository(meta.namespace_prefix())
+                .map_err(|e| ClientError::Protocol {
+                    url: registry.to_owned(),
+                    reason: e.to_string(),
+                })?;
         let tag = match &pkg.exact {
             Some(v) => v.to_string(),
             None => {
                 let tags = self.tags(&oci_registry, &repository).await?;
-                let mut versions: Vec<semver::Version> =
-                    tags.iter().filter_map(|t| semver::Version::parse(t).ok()).collect();
+                let mut versions: Vec<semver::Version> = tags
+                    .iter()
+                    .filter_map(|t| semver::Version::parse(t).ok())
+                    .collect();
                 versions.sort();
                 let req = pkg.version.clone().unwrap_or(semver::VersionReq::STAR);
-                versions.iter().rev().find(|v| req.matches(v)).map(ToString::to_string).ok_or_else(|| {
-                    ClientError::NoMatchingVersion {
+                versions
+                    .iter()
+                    .rev()
+                    .find(|v| req.matches(v))
+                    .map(ToString::to_string)
+                    .ok_or_else(|| ClientError::NoMatchingVersion {
                         package: pkg.package_name(),
                         requirement: req.to_string(),
                         found: if versions.is_empty() {
                             "none".into()
                         } else {
-                            versions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                            versions
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         },
-                    }
-                })?
+                    })?
             }
         };
-        let tag = tag.parse().map_err(|e: wharf_oci::NameError| ClientError::Protocol { url: registry.to_owned(), reason: e.to_string() })?;
-        Ok(ImageReference { registry: oci_registry, repository, tag: Some(tag), digest: None })
+        let tag = tag
+            .parse()
+            .map_err(|e: wharf_oci::NameError| ClientError::Protocol {
+                url: registry.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(ImageReference {
+            registry: oci_registry,
+            repository,
+            tag: Some(tag),
+            digest: None,
+        })
     }
 
     /// All tags of `repo`, following `Link` pagination.
-    pub async fn tags(&self, registry: &str, repo: &RepositoryName) -> Result<Vec<String>, ClientError> {
+    pub async fn tags(
+        &self,
+        registry: &str,
+        repo: &RepositoryName,
+    ) -> Result<Vec<String>, ClientError> {
         let mut url = self.repo_url(registry, repo, "tags/list?n=1000");
         let mut out = Vec::new();
         for _ in 0..10_000 {
             let u = url.clone();
-            let resp = self.send(registry, Some(repo), false, &u, |h| h.get(&u)).await?;
+            let resp = self
+                .send(registry, Some(repo), false, &u, |h| h.get(&u))
+                .await?;
             if resp.status() == StatusCode::NOT_FOUND {
                 return Ok(out);
             }
@@ -259,11 +341,22 @@ impl Client {
     }
 
     /// Size of blob `digest` in `r`'s repository, or `None` when the registry lacks it.
-    pub async fn blob_size(&self, r: &ImageReference, digest: &Digest) -> Result<Option<u64>, ClientError> {
+    pub async fn blob_size(
+        &self,
+        r: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Option<u64>, ClientError> {
         let url = self.repo_url(&r.registry, &r.repository, &format!("blobs/{digest}"));
-        let resp = self.send(&r.registry, Some(&r.repository), false, &url, |h| h.head(&url)).await?;
+        let resp = self
+            .send(&r.registry, Some(&r.repository), false, &url, |h| {
+                h.head(&url)
+            })
+            .await?;
         match resp.status() {
-            s if s.is_success() => Ok(resp.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())),
+            s if s.is_success() => Ok(resp
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(status_error("HEAD", &url, resp).await),
         }
@@ -273,22 +366,40 @@ impl Client {
     async fn start_upload(&self, r: &ImageReference) -> Result<String, ClientError> {
         let url = self.repo_url(&r.registry, &r.repository, "blobs/uploads/");
         let resp = self
-            .send(&r.registry, Some(&r.repository), true, &url, |h| h.post(&url).header(CONTENT_LENGTH, 0))
+            .send(&r.registry, Some(&r.repository), true, &url, |h| {
+                h.post(&url).header(CONTENT_LENGTH, 0)
+            })
             .await?;
         if resp.status() != StatusCode::ACCEPTED {
             return Err(status_error("POST", &url, resp).await);
         }
-        let loc = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()).ok_or_else(|| ClientError::Protocol {
-            url: url.clone(),
-            reason: "upload answer has no Location".into(),
-        })?;
+        let loc = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .ok_or_else(|| ClientError::Protocol {
+                url: url.clone(),
+                reason: "upload answer has no Location".into(),
+            })?;
         resolve_location(&url, loc)
     }
 
-    async fn finish_upload(&self, r: &ImageReference, location: &str, digest: &Digest, body: reqwest::Body, size: u64) -> Result<(), ClientError> {
+    async fn finish_upload(
+        &self,
+        r: &ImageReference,
+        location: &str,
+        digest: &Digest,
+        body: reqwest::Body,
+        size: u64,
+    ) -> Result<(), ClientError> {
         let sep = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{sep}digest={digest}");
-        let mut rb = self.http.put(&url).header(CONTENT_TYPE, "application/octet-stream").header(CONTENT_LENGTH, size).body(body);
+        let mut rb = self
+            .http
+            .put(&url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .body(body);
         if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
             rb = rb.header(AUTHORIZATION, h);
         }
@@ -300,14 +411,19 @@ impl Client {
     }
 
     /// Push `bytes` as a blob unless the repository has it. Returns true when sent.
-    pub async fn push_blob_bytes(&self, r: &ImageReference, bytes: Vec<u8>) -> Result<bool, ClientError> {
+    pub async fn push_blob_bytes(
+        &self,
+        r: &ImageReference,
+        bytes: Vec<u8>,
+    ) -> Result<bool, ClientError> {
         let digest = Digest::sha256_of(&bytes);
         if self.blob_size(r, &digest).await?.is_some() {
             return Ok(false);
         }
         let location = self.start_upload(r).await?;
         let size = bytes.len() as u64;
-        self.finish_upload(r, &location, &digest, reqwest::Body::from(bytes), size).await?;
+        self.finish_upload(r, &location, &digest, reqwest::Body::from(bytes), size)
+            .await?;
         Ok(true)
     }
 
@@ -328,37 +444,68 @@ impl Client {
         let location = self.start_upload(r).await?;
         let file = tokio::fs::File::open(path)
             .await
-            .map_err(|source| ClientError::Io { action: "open", path: path.display().to_string(), source })?;
+            .map_err(|source| ClientError::Io {
+                action: "open",
+                path: path.display().to_string(),
+                source,
+            })?;
         let mut sent = 0u64;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
-            if let Ok(c) = &chunk {
-                sent += c.len() as u64;
-                progress(sent);
-            }
-            chunk
-        });
-        self.finish_upload(r, &location, digest, reqwest::Body::wrap_stream(stream), size).await?;
+        let stream =
+            tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).map(move |chunk| {
+                if let Ok(c) = &chunk {
+                    sent += c.len() as u64;
+                    progress(sent);
+                }
+                chunk
+            });
+        self.finish_upload(
+            r,
+            &location,
+            digest,
+            reqwest::Body::wrap_stream(stream),
+            size,
+        )
+        .await?;
         Ok(true)
     }
 
     /// `PUT` a manifest under `reference` (a tag or its digest). Returns its digest, checked
     /// against the registry's `Docker-Content-Digest`.
-    pub async fn push_manifest(&self, r: &ImageReference, reference: &Reference, media_type: &str, bytes: Vec<u8>) -> Result<Digest, ClientError> {
+    pub async fn push_manifest(
+        &self,
+        r: &ImageReference,
+        reference: &Reference,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, ClientError> {
         let digest = Digest::sha256_of(&bytes);
-        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{reference}"));
+        let url = self.repo_url(
+            &r.registry,
+            &r.repository,
+            &format!("manifests/{reference}"),
+        );
         let resp = self
             .send(&r.registry, Some(&r.repository), true, &url, |h| {
-                h.put(&url).header(CONTENT_TYPE, media_type).body(bytes.clone())
+                h.put(&url)
+                    .header(CONTENT_TYPE, media_type)
+                    .body(bytes.clone())
             })
             .await?;
         if resp.status() != StatusCode::CREATED {
             return Err(status_error("PUT", &url, resp).await);
         }
-        if let Some(theirs) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok())
+        if let Some(theirs) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
             && let Ok(theirs) = theirs.parse::<Digest>()
             && theirs != digest
         {
-            return Err(ClientError::DigestMismatch { what: format!("manifest pushed to {url}"), expected: digest, actual: theirs });
+            return Err(ClientError::DigestMismatch {
+                what: format!("manifest pushed to {url}"),
+                expected: digest,
+                actual: theirs,
+            });
         }
         Ok(digest)
     }
@@ -367,10 +514,16 @@ impl Client {
     /// else against the registry's `Docker-Content-Digest`.
     pub async fn pull_manifest(&self, r: &ImageReference) -> Result<PulledManifest, ClientError> {
         let reference = r.reference();
-        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{reference}"));
+        let url = self.repo_url(
+            &r.registry,
+            &r.repository,
+            &format!("manifests/{reference}"),
+        );
         let accept = media_types::MANIFEST_ACCEPT.join(", ");
         let resp = self
-            .send(&r.registry, Some(&r.repository), false, &url, |h| h.get(&url).header(ACCEPT, &accept))
+            .send(&r.registry, Some(&r.repository), false, &url, |h| {
+                h.get(&url).header(ACCEPT, &accept)
+            })
             .await?;
         if !resp.status().is_success() {
             return Err(status_error("GET", &url, resp).await);
@@ -378,17 +531,32 @@ impl Client {
         if let Some(len) = resp.content_length()
             && len > MAX_MANIFEST_SIZE
         {
-            return Err(ClientError::ManifestTooLarge { url, size: len, max: MAX_MANIFEST_SIZE });
+            return Err(ClientError::ManifestTooLarge {
+                url,
+                size: len,
+                max: MAX_MANIFEST_SIZE,
+            });
         }
-        let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()?.parse::<Digest>().ok());
-        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok()?.parse::<Digest>().ok());
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let mut bytes = Vec::new();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(transport(&url))?;
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-                return Err(ClientError::ManifestTooLarge { url, size: bytes.len() as u64, max: MAX_MANIFEST_SIZE });
+                return Err(ClientError::ManifestTooLarge {
+                    url,
+                    size: bytes.len() as u64,
+                    max: MAX_MANIFEST_SIZE,
+                });
             }
         }
         let expected = match (&reference, header_digest) {
@@ -399,7 +567,11 @@ impl Client {
             Some(expected) => {
                 let actual = expected.compute_same(&bytes);
                 if actual != expected {
-                    return Err(ClientError::DigestMismatch { what: format!("manifest {r}"), expected, actual });
+                    return Err(ClientError::DigestMismatch {
+                        what: format!("manifest {r}"),
+                        expected,
+                        actual,
+                    });
                 }
                 actual
             }
@@ -415,12 +587,28 @@ impl Client {
                     .map(str::to_owned)
             })
             .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
-        Ok(PulledManifest { digest, media_type, bytes })
+        Ok(PulledManifest {
+            digest,
+            media_type,
+            bytes,
+        })
     }
 
-    async fn get_blob(&self, r: &ImageReference, desc: &Descriptor) -> Result<(Response, String), ClientError> {
-        let url = self.repo_url(&r.registry, &r.repository, &format!("blobs/{}", desc.digest));
-        let resp = self.send(&r.registry, Some(&r.repository), false, &url, |h| h.get(&url)).await?;
+    async fn get_blob(
+        &self,
+        r: &ImageReference,
+        desc: &Descriptor,
+    ) -> Result<(Response, String), ClientError> {
+        let url = self.repo_url(
+            &r.registry,
+            &r.repository,
+            &format!("blobs/{}", desc.digest),
+        );
+        let resp = self
+            .send(&r.registry, Some(&r.repository), false, &url, |h| {
+                h.get(&url)
+            })
+            .await?;
         if !resp.status().is_success() {
             return Err(status_error("GET", &url, resp).await);
         }
@@ -429,9 +617,18 @@ impl Client {
 
     /// Pull a small blob (a config) into memory, checking size and digest. Refuses
     /// descriptors over `max` bytes.
-    pub async fn pull_blob_bytes(&self, r: &ImageReference, desc: &Descriptor, max: u64) -> Result<Vec<u8>, ClientError> {
+    pub async fn pull_blob_bytes(
+        &self,
+        r: &ImageReference,
+        desc: &Descriptor,
+        max: u64,
+    ) -> Result<Vec<u8>, ClientError> {
         if desc.size > max {
-            return Err(ClientError::SizeMismatch { what: format!("blob {} (limit)", desc.digest), expected: max, actual: desc.size });
+            return Err(ClientError::SizeMismatch {
+                what: format!("blob {} (limit)", desc.digest),
+                expected: max,
+                actual: desc.size,
+            });
         }
         let (resp, url) = self.get_blob(r, desc).await?;
         let mut out = Vec::with_capacity(desc.size as usize);
@@ -442,20 +639,38 @@ impl Client {
                 break;
             }
         }
-        check(&desc.digest, desc.size, &desc.digest.compute_same(&out), out.len() as u64)?;
+        check(
+            &desc.digest,
+            desc.size,
+            &desc.digest.compute_same(&out),
+            out.len() as u64,
+        )?;
         Ok(out)
     }
 
     /// Stream blob `desc` into `dest`: written to a temporary file beside it, hashed on
     /// the way, and renamed to `dest` only when size and digest match. `progress` gets
     /// the bytes received so far.
-    pub async fn pull_blob_to_file(&self, r: &ImageReference, desc: &Descriptor, dest: &Path, progress: impl Fn(u64)) -> Result<(), ClientError> {
-        let io = |action, source| ClientError::Io { action, path: dest.display().to_string(), source };
+    pub async fn pull_blob_to_file(
+        &self,
+        r: &ImageReference,
+        desc: &Descriptor,
+        dest: &Path,
+        progress: impl Fn(u64),
+    ) -> Result<(), ClientError> {
+        let io = |action, source| ClientError::Io {
+            action,
+            path: dest.display().to_string(),
+            source,
+        };
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new().prefix(".wharf-partial-").tempfile_in(&dir).map_err(|e| io("create a temporary file beside", e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".wharf-partial-")
+            .tempfile_in(&dir)
+            .map_err(|e| io("create a temporary file beside", e))?;
         let (resp, url) = self.get_blob(r, desc).await?;
         let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| io("open", e))?);
         let mut hasher = desc.digest.hasher();
@@ -464,7 +679,11 @@ impl Client {
             let chunk = chunk.map_err(transport(&url))?;
             hasher.update(&chunk);
             if hasher.len() > desc.size {
-                return Err(ClientError::SizeMismatch { what: format!("blob {}", desc.digest), expected: desc.size, actual: hasher.len() });
+                return Err(ClientError::SizeMismatch {
+                    what: format!("blob {}", desc.digest),
+                    expected: desc.size,
+                    actual: hasher.len(),
+                });
             }
             file.write_all(&chunk).await.map_err(|e| io("write", e))?;
             progress(hasher.len());
@@ -474,17 +693,31 @@ impl Client {
         drop(file);
         let (actual, len) = hasher.finish();
         check(&desc.digest, desc.size, &actual, len)?;
-        tmp.persist(dest).map_err(|e| io("move the verified blob to", e.error))?;
+        tmp.persist(dest)
+            .map_err(|e| io("move the verified blob to", e.error))?;
         Ok(())
     }
 }
 
-fn check(expected: &Digest, expected_size: u64, actual: &Digest, actual_size: u64) -> Result<(), ClientError> {
+fn check(
+    expected: &Digest,
+    expected_size: u64,
+    actual: &Digest,
+    actual_size: u64,
+) -> Result<(), ClientError> {
     if actual_size != expected_size {
-        return Err(ClientError::SizeMismatch { what: format!("blob {expected}"), expected: expected_size, actual: actual_size });
+        return Err(ClientError::SizeMismatch {
+            what: format!("blob {expected}"),
+            expected: expected_size,
+            actual: actual_size,
+        });
     }
     if actual != expected {
-        return Err(ClientError::DigestMismatch { what: "blob".into(), expected: expected.clone(), actual: actual.clone() });
+        return Err(ClientError::DigestMismatch {
+            what: "blob".into(),
+            expected: expected.clone(),
+            actual: actual.clone(),
+        });
     }
     Ok(())
 }
@@ -492,19 +725,26 @@ fn check(expected: &Digest, expected_size: u64, actual: &Digest, actual_size: u6
 /// The target of `Link: <url>; rel="next"`.
 fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
-    link.split(',').find(|part| part.contains("rel=\"next\"") || part.contains("rel=next")).and_then(|part| {
-        let start = part.find('<')? + 1;
-        let end = part.find('>')?;
-        Some(part[start..end].to_owned())
-    })
+    link.split(',')
+        .find(|part| part.contains("rel=\"next\"") || part.contains("rel=next"))
+        .and_then(|part| {
+            let start = part.find('<')? + 1;
+            let end = part.find('>')?;
+            Some(part[start..end].to_owned())
+        })
 }
 
 /// `Location` values may be absolute or relative to the request URL.
 fn resolve_location(base: &str, loc: &str) -> Result<String, ClientError> {
-    let base_url = Url::parse(base).map_err(|e| ClientError::Protocol { url: base.to_owned(), reason: e.to_string() })?;
+    let base_url = Url::parse(base).map_err(|e| ClientError::Protocol {
+        url: base.to_owned(),
+        reason: e.to_string(),
+    })?;
     base_url
         .join(loc)
         .map(|u| u.to_string())
-        .map_err(|e| ClientError::Protocol { url: base.to_owned(), reason: format!("bad Location `{loc}`: {e}") })
+        .map_err(|e| ClientError::Protocol {
+            url: base.to_owned(),
+            reason: format!("bad Location `{loc}`: {e}"),
+        })
 }
-

@@ -58,25 +58,43 @@ fn generator(language: Language) -> Box<dyn WorldGenerator> {
 ///
 /// Errors: the WIT does not parse or resolve, the world is ambiguous or unknown, or the
 /// generator refuses the world.
-pub fn generate_bindings(language: Language, wit_path: &Path, world: Option<&str>) -> Result<Vec<BindingsFile>> {
+pub fn generate_bindings(
+    language: Language,
+    wit_path: &Path,
+    world: Option<&str>,
+) -> Result<Vec<BindingsFile>> {
     let mut wit = load_wit(wit_path)?;
-    let world_id = wit
-        .resolve
-        .select_world(&[wit.main], world)
-        .map_err(|e| ComponentError::upstream(format!("failed to select a world in `{}`", wit_path.display()), e))?;
+    let world_id = wit.resolve.select_world(&[wit.main], world).map_err(|e| {
+        ComponentError::upstream(
+            format!("failed to select a world in `{}`", wit_path.display()),
+            e,
+        )
+    })?;
     let mut files = Files::default();
     generator(language)
         .generate(&mut wit.resolve, world_id, &mut files)
-        .map_err(|e| ComponentError::upstream(format!("failed to generate {} bindings", language.as_str()), e))?;
+        .map_err(|e| {
+            ComponentError::upstream(
+                format!("failed to generate {} bindings", language.as_str()),
+                e,
+            )
+        })?;
     Ok(files
         .iter()
-        .map(|(name, contents)| BindingsFile { name: name.to_owned(), contents: contents.to_vec() })
+        .map(|(name, contents)| BindingsFile {
+            name: name.to_owned(),
+            contents: contents.to_vec(),
+        })
         .collect())
 }
 
 /// Write `files` under `out_dir`, creating it. Returns the paths written.
 pub fn write_bindings(files: &[BindingsFile], out_dir: &Path) -> Result<Vec<PathBuf>> {
-    let io = |action, path: &Path, source| ComponentError::Io { action, path: path.display().to_string(), source };
+    let io = |action, path: &Path, source| ComponentError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    };
     std::fs::create_dir_all(out_dir).map_err(|e| io("create directory", out_dir, e))?;
     let mut written = Vec::new();
     for f in files {
@@ -104,20 +122,23 @@ pub fn write_bindings(files: &[BindingsFile], out_dir: &Path) -> Result<Vec<Path
 ///
 /// Errors as [`generate_bindings`], plus `OUT_DIR` not set (not run by cargo).
 pub fn generate_rust_bindings_for_build(wit_path: &Path, world: Option<&str>) -> Result<PathBuf> {
-    let out_dir = std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| ComponentError::Io {
-        action: "find OUT_DIR (is this running from a build script?) for",
-        path: wit_path.display().to_string(),
-        source: std::io::Error::from(std::io::ErrorKind::NotFound),
-    })?;
+    let out_dir = std::env::var_os("OUT_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| ComponentError::Io {
+            action: "find OUT_DIR (is this running from a build script?) for",
+            path: wit_path.display().to_string(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })?;
     for source in load_wit(wit_path)?.sources {
         println!("cargo:rerun-if-changed={}", source.display());
     }
     let files = generate_bindings(Language::Rust, wit_path, world)?;
     let written = write_bindings(&files, &out_dir)?;
-    written.into_iter().find(|p| p.extension().is_some_and(|e| e == "rs")).ok_or_else(|| {
-        ComponentError::Upstream {
+    written
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "rs"))
+        .ok_or_else(|| ComponentError::Upstream {
             context: "the Rust generator wrote no .rs file".into(),
             source: "no output".into(),
-        }
-    })
+        })
 }

@@ -48,13 +48,27 @@ pub struct Componentized {
 
 /// Names of core exports that the toolchain adds and the component does not carry on.
 fn is_toolchain_export(name: &str) -> bool {
-    matches!(name, "_start" | "_initialize" | "memory" | "cabi_realloc" | "__data_end" | "__heap_base" | "__indirect_function_table")
-        || name.starts_with("cabi_")
+    matches!(
+        name,
+        "_start"
+            | "_initialize"
+            | "memory"
+            | "cabi_realloc"
+            | "__data_end"
+            | "__heap_base"
+            | "__indirect_function_table"
+    ) || name.starts_with("cabi_")
         || name.starts_with("__")
 }
 
 /// Exports of the WASI preview1 ABI: a module exporting these is an adapter.
-const PREVIEW1_EXPORTS: &[&str] = &["fd_write", "environ_get", "proc_exit", "args_get", "path_open"];
+const PREVIEW1_EXPORTS: &[&str] = &[
+    "fd_write",
+    "environ_get",
+    "proc_exit",
+    "args_get",
+    "path_open",
+];
 
 struct ModuleFacts {
     imports: Vec<(String, String)>,
@@ -63,12 +77,18 @@ struct ModuleFacts {
 }
 
 fn module_facts(bytes: &[u8]) -> ModuleFacts {
-    let mut facts = ModuleFacts { imports: Vec::new(), func_exports: Vec::new(), has_component_type: false };
+    let mut facts = ModuleFacts {
+        imports: Vec::new(),
+        func_exports: Vec::new(),
+        has_component_type: false,
+    };
     for payload in Parser::new(0).parse_all(bytes).flatten() {
         match payload {
             Payload::ImportSection(s) => {
                 for imp in s.into_imports().flatten() {
-                    facts.imports.push((imp.module.to_owned(), imp.name.to_owned()));
+                    facts
+                        .imports
+                        .push((imp.module.to_owned(), imp.name.to_owned()));
                 }
             }
             Payload::ExportSection(s) => {
@@ -78,7 +98,9 @@ fn module_facts(bytes: &[u8]) -> ModuleFacts {
                     }
                 }
             }
-            Payload::CustomSection(c) if c.name().starts_with("component-type") => facts.has_component_type = true,
+            Payload::CustomSection(c) if c.name().starts_with("component-type") => {
+                facts.has_component_type = true
+            }
             _ => {}
         }
     }
@@ -90,53 +112,93 @@ fn module_facts(bytes: &[u8]) -> ModuleFacts {
 /// vanish for want of WIT metadata, and names the imports nothing can satisfy.
 ///
 /// `what` names the input in error messages.
-pub fn componentize(module: &[u8], what: &str, opts: &ComponentizeOptions<'_>) -> Result<Componentized> {
+pub fn componentize(
+    module: &[u8],
+    what: &str,
+    opts: &ComponentizeOptions<'_>,
+) -> Result<Componentized> {
     match validate(module, what)? {
         WasmKind::CoreModule => {}
         WasmKind::Component | WasmKind::WitPackage => {
-            return Err(ComponentError::AlreadyComponent { what: what.to_owned() });
+            return Err(ComponentError::AlreadyComponent {
+                what: what.to_owned(),
+            });
         }
     }
     let facts = module_facts(module);
-    let preview1_exported: Vec<&str> =
-        PREVIEW1_EXPORTS.iter().copied().filter(|e| facts.func_exports.iter().any(|f| f == e)).collect();
+    let preview1_exported: Vec<&str> = PREVIEW1_EXPORTS
+        .iter()
+        .copied()
+        .filter(|e| facts.func_exports.iter().any(|f| f == e))
+        .collect();
     if preview1_exported.len() >= 2 {
-        return Err(ComponentError::IsAdapter { what: what.to_owned(), examples: preview1_exported.join(", ") });
+        return Err(ComponentError::IsAdapter {
+            what: what.to_owned(),
+            examples: preview1_exported.join(", "),
+        });
     }
 
     let mut bytes = module.to_vec();
     let mut target = None;
     if let Some(wit_path) = opts.wit {
         let wit = load_wit(wit_path)?;
-        let world = wit.resolve.select_world(&[wit.main], opts.world).map_err(|e| {
-            ComponentError::upstream(format!("failed to select a world in `{}`", wit_path.display()), e)
-        })?;
+        let world = wit
+            .resolve
+            .select_world(&[wit.main], opts.world)
+            .map_err(|e| {
+                ComponentError::upstream(
+                    format!("failed to select a world in `{}`", wit_path.display()),
+                    e,
+                )
+            })?;
         let w = &wit.resolve.worlds[world];
         target = w.package.map(|p| qualified(&wit.resolve, p, &w.name));
-        wit_component::embed_component_metadata(&mut bytes, &wit.resolve, world, StringEncoding::UTF8)
-            .map_err(|e| ComponentError::upstream("failed to embed WIT metadata", e))?;
+        wit_component::embed_component_metadata(
+            &mut bytes,
+            &wit.resolve,
+            world,
+            StringEncoding::UTF8,
+        )
+        .map_err(|e| ComponentError::upstream("failed to embed WIT metadata", e))?;
     } else if facts.has_component_type {
         if let Ok((_, bindgen)) = wit_component::metadata::decode(module) {
             let w = &bindgen.resolve.worlds[bindgen.world];
             target = w.package.map(|p| qualified(&bindgen.resolve, p, &w.name));
         }
     } else {
-        let lost: Vec<&str> =
-            facts.func_exports.iter().map(String::as_str).filter(|e| !is_toolchain_export(e)).collect();
+        let lost: Vec<&str> = facts
+            .func_exports
+            .iter()
+            .map(String::as_str)
+            .filter(|e| !is_toolchain_export(e))
+            .collect();
         if !lost.is_empty() {
-            return Err(ComponentError::NoWitMetadata { what: what.to_owned(), exports: lost.join(", ") });
+            return Err(ComponentError::NoWitMetadata {
+                what: what.to_owned(),
+                exports: lost.join(", "),
+            });
         }
     }
 
-    let uses_preview1 = facts.imports.iter().any(|(m, _)| m == wit_component_adapter_name());
+    let uses_preview1 = facts
+        .imports
+        .iter()
+        .any(|(m, _)| m == wit_component_adapter_name());
     let is_command = facts.func_exports.iter().any(|e| e == "_start");
     let adapter: Option<(String, Cow<'_, [u8]>)> = match &opts.adapter {
         AdapterChoice::Auto if !uses_preview1 => None,
         AdapterChoice::Auto => {
-            let kind = if is_command { AdapterKind::Command } else { AdapterKind::Reactor };
+            let kind = if is_command {
+                AdapterKind::Command
+            } else {
+                AdapterKind::Reactor
+            };
             Some((kind.as_str().to_owned(), Cow::Borrowed(adapter_bytes(kind))))
         }
-        AdapterChoice::Builtin(kind) => Some((kind.as_str().to_owned(), Cow::Borrowed(adapter_bytes(*kind)))),
+        AdapterChoice::Builtin(kind) => Some((
+            kind.as_str().to_owned(),
+            Cow::Borrowed(adapter_bytes(*kind)),
+        )),
         AdapterChoice::Custom(b) => Some(("custom".to_owned(), Cow::Borrowed(b.as_slice()))),
     };
 
@@ -154,16 +216,27 @@ pub fn componentize(module: &[u8], what: &str, opts: &ComponentizeOptions<'_>) -
             return Err(if unsatisfied.is_empty() {
                 ComponentError::upstream(format!("failed to componentize `{what}`"), e)
             } else {
-                ComponentError::UnsatisfiedImports { what: what.to_owned(), imports: unsatisfied.join(", "), source: e.into() }
+                ComponentError::UnsatisfiedImports {
+                    what: what.to_owned(),
+                    imports: unsatisfied.join(", "),
+                    source: e.into(),
+                }
             });
         }
     };
     if let Some(t) = &target {
-        let section = CustomSection { name: Cow::Borrowed(TARGET_WORLD_SECTION), data: Cow::Borrowed(t.as_bytes()) };
+        let section = CustomSection {
+            name: Cow::Borrowed(TARGET_WORLD_SECTION),
+            data: Cow::Borrowed(t.as_bytes()),
+        };
         component.push(section.id());
         section.encode(&mut component);
     }
-    Ok(Componentized { bytes: component, adapter: adapter.map(|(k, _)| k), target })
+    Ok(Componentized {
+        bytes: component,
+        adapter: adapter.map(|(k, _)| k),
+        target,
+    })
 }
 
 fn wit_component_adapter_name() -> &'static str {
@@ -178,7 +251,10 @@ fn unsatisfied_imports(facts: &ModuleFacts, has_adapter: bool) -> Vec<String> {
         .imports
         .iter()
         .filter(|(m, _)| {
-            let component_model = m == "$root" || m.starts_with("[export]") || m.starts_with("cm32p2") || m.contains(':');
+            let component_model = m == "$root"
+                || m.starts_with("[export]")
+                || m.starts_with("cm32p2")
+                || m.contains(':');
             let adapter = has_adapter && m == wit_component_adapter_name();
             !(component_model || adapter)
         })

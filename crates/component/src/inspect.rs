@@ -126,7 +126,10 @@ pub fn validate(bytes: &[u8], what: &str) -> Result<WasmKind> {
     let kind = kind_of(bytes, what)?;
     Validator::new_with_features(WasmFeatures::all())
         .validate_all(bytes)
-        .map_err(|e| ComponentError::Invalid { what: what.to_owned(), reason: e.to_string() })?;
+        .map_err(|e| ComponentError::Invalid {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })?;
     Ok(kind)
 }
 
@@ -139,9 +142,14 @@ fn kind_of(bytes: &[u8], what: &str) -> Result<WasmKind> {
             _ => WasmKind::Component,
         })
     } else if bytes.starts_with(b"\0asm") {
-        Err(ComponentError::Invalid { what: what.to_owned(), reason: "unknown wasm version or layer".into() })
+        Err(ComponentError::Invalid {
+            what: what.to_owned(),
+            reason: "unknown wasm version or layer".into(),
+        })
     } else {
-        Err(ComponentError::NotWasm { what: what.to_owned() })
+        Err(ComponentError::NotWasm {
+            what: what.to_owned(),
+        })
     }
 }
 
@@ -164,7 +172,10 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
         WasmKind::CoreModule => {
             // a module built with WIT bindings knows its world
             if let Ok((_, bindgen)) = wit_component::metadata::decode(bytes)
-                && out.custom_sections.iter().any(|s| s.starts_with("component-type"))
+                && out
+                    .custom_sections
+                    .iter()
+                    .any(|s| s.starts_with("component-type"))
             {
                 let w = &bindgen.resolve.worlds[bindgen.world];
                 out.target = w.package.map(|p| qualified(&bindgen.resolve, p, &w.name));

@@ -14,8 +14,10 @@ mod inspect;
 mod wit;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
-pub use bindgen::{BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build, write_bindings};
-pub use componentize::{AdapterChoice, Componentized, ComponentizeOptions, componentize};
+pub use bindgen::{
+    BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build, write_bindings,
+};
+pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
 pub use error::ComponentError;
 pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, validate};
 pub use wit::{LoadedWit, WitSummary, build_wit_package, load_wit, print_wit};

@@ -45,7 +45,11 @@ pub fn load_wit(path: &Path) -> Result<LoadedWit> {
         ComponentError::upstream(format!("failed to parse WIT at `{}`", path.display()), e)
     })?;
     let sources = map.paths().map(Path::to_path_buf).collect();
-    Ok(LoadedWit { resolve, main, sources })
+    Ok(LoadedWit {
+        resolve,
+        main,
+        sources,
+    })
 }
 
 impl LoadedWit {
@@ -69,7 +73,12 @@ impl LoadedWit {
             .filter(|(id, _)| *id != self.main)
             .map(|(_, p)| p.name.to_string())
             .collect();
-        WitSummary { package: pkg.name.to_string(), worlds, interfaces, dependencies }
+        WitSummary {
+            package: pkg.name.to_string(),
+            worlds,
+            interfaces,
+            dependencies,
+        }
     }
 
     /// Print the main package as WIT text.
@@ -99,19 +108,31 @@ pub fn print_wit(path: &Path, bytes: Option<&[u8]>) -> Result<String> {
         return load_wit(path)?.print();
     };
     let decoded = wit_component::decode(bytes).map_err(|e| {
-        ComponentError::upstream(format!("failed to decode the WIT of `{}`", path.display()), e)
+        ComponentError::upstream(
+            format!("failed to decode the WIT of `{}`", path.display()),
+            e,
+        )
     })?;
     let main = decoded.package();
     let resolve = decoded.resolve();
-    let nested: Vec<PackageId> = resolve.packages.iter().map(|(id, _)| id).filter(|id| *id != main).collect();
+    let nested: Vec<PackageId> = resolve
+        .packages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != main)
+        .collect();
     print_package(resolve, main, &nested)
 }
 
 /// Encode the WIT package at `path` in the binary form (`wasm-tools component wit --wasm`).
 pub fn build_wit_package(path: &Path) -> Result<Vec<u8>> {
     let wit = load_wit(path)?;
-    wit_component::encode(&wit.resolve, wit.main)
-        .map_err(|e| ComponentError::upstream(format!("failed to encode WIT package `{}`", path.display()), e))
+    wit_component::encode(&wit.resolve, wit.main).map_err(|e| {
+        ComponentError::upstream(
+            format!("failed to encode WIT package `{}`", path.display()),
+            e,
+        )
+    })
 }
 
 /// Names of a world's imports or exports: interfaces fully qualified, functions by name.

@@ -43,20 +43,29 @@ impl DigestAlgorithm {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DigestError {
     /// No `:` between algorithm and encoded part.
-    #[error("invalid digest `{0}`: expected `algorithm:hex`, e.g. `sha256:` followed by 64 hex digits")]
+    #[error(
+        "invalid digest `{0}`: expected `algorithm:hex`, e.g. `sha256:` followed by 64 hex digits"
+    )]
     Malformed(String),
     /// An algorithm other than sha256 or sha512.
     #[error("unsupported digest algorithm `{algorithm}` in `{digest}` (supported: sha256, sha512)")]
     UnsupportedAlgorithm { algorithm: String, digest: String },
     /// Wrong length or a character that is not lowercase hex.
     #[error("invalid digest `{digest}`: {algorithm} needs {expected} lowercase hex digits")]
-    BadEncoding { algorithm: &'static str, expected: usize, digest: String },
+    BadEncoding {
+        algorithm: &'static str,
+        expected: usize,
+        digest: String,
+    },
 }
 
 impl Digest {
     /// The SHA-256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Digest {
-        Digest { algorithm: DigestAlgorithm::Sha256, encoded: hex::encode(Sha256::digest(bytes)) }
+        Digest {
+            algorithm: DigestAlgorithm::Sha256,
+            encoded: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     /// The digest of `bytes` with this digest's algorithm; used to check content against it.
@@ -96,7 +105,9 @@ impl FromStr for Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (alg, enc) = s.split_once(':').ok_or_else(|| DigestError::Malformed(s.to_owned()))?;
+        let (alg, enc) = s
+            .split_once(':')
+            .ok_or_else(|| DigestError::Malformed(s.to_owned()))?;
         let algorithm = match alg {
             "sha256" => DigestAlgorithm::Sha256,
             "sha512" => DigestAlgorithm::Sha512,
@@ -108,7 +119,9 @@ impl FromStr for Digest {
             }
         };
         let ok = enc.len() == algorithm.hex_len()
-            && enc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && enc
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !ok {
             return Err(DigestError::BadEncoding {
                 algorithm: algorithm.as_str(),
@@ -116,7 +129,10 @@ impl FromStr for Digest {
                 digest: s.to_owned(),
             });
         }
-        Ok(Digest { algorithm, encoded: enc.to_owned() })
+        Ok(Digest {
+            algorithm,
+            encoded: enc.to_owned(),
+        })
     }
 }
 
@@ -192,12 +208,14 @@ impl DigestHasher {
     /// The digest of everything hashed, and its length in bytes.
     pub fn finish(self) -> (Digest, u64) {
         let digest = match self.inner {
-            HasherInner::Sha256(h) => {
-                Digest { algorithm: DigestAlgorithm::Sha256, encoded: hex::encode(h.finalize()) }
-            }
-            HasherInner::Sha512(h) => {
-                Digest { algorithm: DigestAlgorithm::Sha512, encoded: hex::encode(h.finalize()) }
-            }
+            HasherInner::Sha256(h) => Digest {
+                algorithm: DigestAlgorithm::Sha256,
+                encoded: hex::encode(h.finalize()),
+            },
+            HasherInner::Sha512(h) => Digest {
+                algorithm: DigestAlgorithm::Sha512,
+                encoded: hex::encode(h.finalize()),
+            },
         };
         (digest, self.len)
     }
@@ -230,7 +248,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_digests() {
-        for bad in ["", "sha256", "sha256:abc", "md5:00", "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "../../etc/passwd"] {
+        for bad in [
+            "",
+            "sha256",
+            "sha256:abc",
+            "md5:00",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "../../etc/passwd",
+        ] {
             assert!(bad.parse::<Digest>().is_err(), "{bad} should be rejected");
         }
     }

@@ -14,8 +14,8 @@ pub mod media_types;
 
 pub use digest::{Digest, DigestAlgorithm, DigestError, DigestHasher};
 pub use manifest::{
-    Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig, WasmConfig,
-    ANNOTATION_TITLE,
+    ANNOTATION_TITLE, Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig,
+    WasmConfig,
 };
 pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag};
 pub use package::{OciRegistryMetadata, PackageError, PackageRef, RegistryMetadata};

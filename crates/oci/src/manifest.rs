@@ -107,20 +107,28 @@ impl ImageManifest {
     /// The artifact type as the referrers API reports it: `artifactType`, else the
     /// config media type (OCI Distribution Spec v1.1, "Listing Referrers").
     pub fn effective_artifact_type(&self) -> &str {
-        self.artifact_type.as_deref().unwrap_or(&self.config.media_type)
+        self.artifact_type
+            .as_deref()
+            .unwrap_or(&self.config.media_type)
     }
 
     /// True when the config says this is a Wasm artifact (current or legacy type), or
     /// when any layer has a wasm media type.
     pub fn is_wasm(&self) -> bool {
         media_types::is_wasm_config(&self.config.media_type)
-            || self.layers.iter().any(|l| media_types::is_wasm_layer(&l.media_type))
+            || self
+                .layers
+                .iter()
+                .any(|l| media_types::is_wasm_layer(&l.media_type))
     }
 
     /// The single wasm layer of a Wasm artifact. Errors when there is not exactly one.
     pub fn wasm_layer(&self) -> Result<&Descriptor, ManifestError> {
-        let wasm: Vec<&Descriptor> =
-            self.layers.iter().filter(|l| media_types::is_wasm_layer(&l.media_type)).collect();
+        let wasm: Vec<&Descriptor> = self
+            .layers
+            .iter()
+            .filter(|l| media_types::is_wasm_layer(&l.media_type))
+            .collect();
         match wasm.as_slice() {
             [one] => Ok(one),
             _ => Err(ManifestError::WasmLayerCount(wasm.len())),
@@ -221,7 +229,10 @@ mod tests {
     fn rejects_wrong_schema_and_garbage() {
         assert!(ImageManifest::from_slice(b"{").is_err());
         let bad = br#"{"schemaVersion":1,"config":{"mediaType":"a","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}}"#;
-        assert!(matches!(ImageManifest::from_slice(bad), Err(ManifestError::SchemaVersion(1))));
+        assert!(matches!(
+            ImageManifest::from_slice(bad),
+            Err(ManifestError::SchemaVersion(1))
+        ));
     }
 
     #[test]
@@ -232,7 +243,11 @@ mod tests {
             architecture: "wasm".into(),
             os: "wasip2".into(),
             layer_digests: vec![Digest::sha256_of(b"")],
-            component: Some(WasmComponentConfig { exports: vec!["a:b/c".into()], imports: vec![], target: None }),
+            component: Some(WasmComponentConfig {
+                exports: vec!["a:b/c".into()],
+                imports: vec![],
+                target: None,
+            }),
         };
         let v = serde_json::to_value(&c).unwrap();
         assert!(v.get("layerDigests").is_some());

@@ -23,11 +23,19 @@ pub const WASMCLOUD_LAYER: &str = "application/vnd.module.wasm.content.layer.v1+
 pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 
 /// Manifest media types a registry client asks for in `Accept`.
-pub const MANIFEST_ACCEPT: &[&str] = &[OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+pub const MANIFEST_ACCEPT: &[&str] = &[
+    OCI_MANIFEST,
+    OCI_INDEX,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+];
 
 /// True for every layer media type that carries a wasm binary (current and legacy).
 pub fn is_wasm_layer(media_type: &str) -> bool {
-    matches!(media_type, WASM_LAYER | LEGACY_WASM_LAYER_V1 | WASMCLOUD_LAYER)
+    matches!(
+        media_type,
+        WASM_LAYER | LEGACY_WASM_LAYER_V1 | WASMCLOUD_LAYER
+    )
 }
 
 /// True for the Wasm config media types (current and legacy).

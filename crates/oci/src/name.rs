@@ -7,13 +7,17 @@ use crate::Digest;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
     /// Not in the spec grammar `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`.
-    #[error("invalid repository name `{0}`: use lowercase letters, digits and single separators (`.`, `_`, `__`, `-`) between `/`-separated parts")]
+    #[error(
+        "invalid repository name `{0}`: use lowercase letters, digits and single separators (`.`, `_`, `__`, `-`) between `/`-separated parts"
+    )]
     InvalidRepository(String),
     /// Longer than 255 characters (the limit Docker and distribution apply).
     #[error("invalid repository name: {0} characters is more than the 255 allowed")]
     RepositoryTooLong(usize),
     /// Not in the tag grammar `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
-    #[error("invalid tag `{0}`: a tag is 1 to 128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`")]
+    #[error(
+        "invalid tag `{0}`: a tag is 1 to 128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+    )]
     InvalidTag(String),
 }
 
@@ -119,8 +123,13 @@ impl FromStr for Tag {
         let ok = !b.is_empty()
             && b.len() <= 128
             && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-        if ok { Ok(Tag(s.to_owned())) } else { Err(NameError::InvalidTag(s.to_owned())) }
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
+        if ok {
+            Ok(Tag(s.to_owned()))
+        } else {
+            Err(NameError::InvalidTag(s.to_owned()))
+        }
     }
 }
 
@@ -188,13 +197,37 @@ mod tests {
 
     #[test]
     fn repository_grammar() {
-        for ok in ["a", "library/hello", "a.b_c__d---e/f0", "ns/name/blobs", "0"] {
+        for ok in [
+            "a",
+            "library/hello",
+            "a.b_c__d---e/f0",
+            "ns/name/blobs",
+            "0",
+        ] {
             assert!(ok.parse::<RepositoryName>().is_ok(), "{ok}");
         }
-        for bad in ["", "A", "a/", "/a", "a//b", "a..b", "a___b", "-a", "a-", "../etc", "a/../b", "a b", "a:b", "Hello/world"] {
+        for bad in [
+            "",
+            "A",
+            "a/",
+            "/a",
+            "a//b",
+            "a..b",
+            "a___b",
+            "-a",
+            "a-",
+            "../etc",
+            "a/../b",
+            "a b",
+            "a:b",
+            "Hello/world",
+        ] {
             assert!(bad.parse::<RepositoryName>().is_err(), "{bad}");
         }
-        assert_eq!("a".repeat(256).parse::<RepositoryName>(), Err(NameError::RepositoryTooLong(256)));
+        assert_eq!(
+            "a".repeat(256).parse::<RepositoryName>(),
+            Err(NameError::RepositoryTooLong(256))
+        );
     }
 
     #[test]
@@ -205,12 +238,18 @@ mod tests {
         for bad in ["", ".x", "-x", "a/b", "1.0.0+build", &"a".repeat(129)] {
             assert!(bad.parse::<Tag>().is_err(), "{bad}");
         }
-        assert_eq!("1.2.3".parse::<Tag>().unwrap().semver(), Some(semver::Version::new(1, 2, 3)));
+        assert_eq!(
+            "1.2.3".parse::<Tag>().unwrap().semver(),
+            Some(semver::Version::new(1, 2, 3))
+        );
     }
 
     #[test]
     fn reference_is_digest_when_it_has_a_colon() {
         assert!(matches!("v1".parse::<Reference>(), Ok(Reference::Tag(_))));
-        assert!(matches!("sha256:zz".parse::<Reference>(), Err(ReferenceParseError::Digest(_))));
+        assert!(matches!(
+            "sha256:zz".parse::<Reference>(),
+            Err(ReferenceParseError::Digest(_))
+        ));
     }
 }

@@ -9,11 +9,17 @@ use crate::{NameError, RepositoryName};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PackageError {
     /// Not `namespace:name[@version]`.
-    #[error("invalid package reference `{0}`: expected `namespace:name[@version]`, e.g. `wasi:http@0.2.0`")]
+    #[error(
+        "invalid package reference `{0}`: expected `namespace:name[@version]`, e.g. `wasi:http@0.2.0`"
+    )]
     Malformed(String),
     /// The version after `@` is neither a version nor a version requirement.
     #[error("invalid version `{version}` in package reference `{reference}`: {reason}")]
-    Version { reference: String, version: String, reason: String },
+    Version {
+        reference: String,
+        version: String,
+        reason: String,
+    },
     /// The package maps to a repository name outside the OCI grammar.
     #[error(transparent)]
     Name(#[from] NameError),
@@ -36,7 +42,11 @@ pub struct PackageRef {
 
 fn valid_label(s: &str) -> bool {
     !s.is_empty()
-        && s.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl PackageRef {
@@ -66,16 +76,27 @@ impl FromStr for PackageRef {
             Some((p, v)) => (p, Some(v)),
             None => (s, None),
         };
-        let (namespace, name) = pkg.split_once(':').ok_or_else(|| PackageError::Malformed(s.to_owned()))?;
+        let (namespace, name) = pkg
+            .split_once(':')
+            .ok_or_else(|| PackageError::Malformed(s.to_owned()))?;
         if !valid_label(namespace) || !valid_label(name) {
             return Err(PackageError::Malformed(s.to_owned()));
         }
         let (version, exact) = match version {
             None => (None, None),
             Some(v) => match semver::Version::parse(v) {
-                Ok(exact) => (Some(semver::VersionReq::parse(&format!("={exact}")).map_err(|e| {
-                    PackageError::Version { reference: s.to_owned(), version: v.to_owned(), reason: e.to_string() }
-                })?), Some(exact)),
+                Ok(exact) => (
+                    Some(
+                        semver::VersionReq::parse(&format!("={exact}")).map_err(|e| {
+                            PackageError::Version {
+                                reference: s.to_owned(),
+                                version: v.to_owned(),
+                                reason: e.to_string(),
+                            }
+                        })?,
+                    ),
+                    Some(exact),
+                ),
                 Err(_) => match semver::VersionReq::parse(v) {
                     Ok(req) => (Some(req), None),
                     Err(e) => {
@@ -88,7 +109,12 @@ impl FromStr for PackageRef {
                 },
             },
         };
-        Ok(PackageRef { namespace: namespace.to_owned(), name: name.to_owned(), version, exact })
+        Ok(PackageRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            version,
+            exact,
+        })
     }
 }
 
@@ -194,9 +220,13 @@ mod tests {
     fn registry_metadata_roundtrip() {
         let m = RegistryMetadata::oci("localhost:5000", "");
         let json = serde_json::to_string(&m).unwrap();
-        assert_eq!(json, r#"{"preferredProtocol":"oci","oci":{"registry":"localhost:5000","namespacePrefix":""}}"#);
+        assert_eq!(
+            json,
+            r#"{"preferredProtocol":"oci","oci":{"registry":"localhost:5000","namespacePrefix":""}}"#
+        );
         let legacy: RegistryMetadata =
-            serde_json::from_str(r#"{"ociRegistry":"r.example","ociNamespacePrefix":"p/"}"#).unwrap();
+            serde_json::from_str(r#"{"ociRegistry":"r.example","ociNamespacePrefix":"p/"}"#)
+                .unwrap();
         assert_eq!(legacy.oci_registry_or("x"), "r.example");
         assert_eq!(legacy.namespace_prefix(), "p/");
     }

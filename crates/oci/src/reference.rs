@@ -6,14 +6,22 @@ use crate::{Digest, NameError, Reference, RepositoryName, Tag};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceError {
     /// Nothing names the registry and no default registry was configured.
-    #[error("reference `{0}` names no registry: write `host[:port]/repository[:tag]`, or configure a default registry")]
+    #[error(
+        "reference `{0}` names no registry: write `host[:port]/repository[:tag]`, or configure a default registry"
+    )]
     MissingRegistry(String),
     /// The repository part is not a valid name.
     #[error("in reference `{reference}`: {source}")]
-    Name { reference: String, source: NameError },
+    Name {
+        reference: String,
+        source: NameError,
+    },
     /// The digest after `@` is not valid.
     #[error("in reference `{reference}`: {source}")]
-    Digest { reference: String, source: crate::DigestError },
+    Digest {
+        reference: String,
+        source: crate::DigestError,
+    },
     /// Empty, or a registry host with characters that cannot be in one.
     #[error("invalid reference `{0}`")]
     Malformed(String),
@@ -44,7 +52,9 @@ pub fn is_loopback_host(registry: &str) -> bool {
     };
     host == "localhost"
         || host == "::1"
-        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn looks_like_host(s: &str) -> bool {
@@ -67,7 +77,9 @@ impl ImageReference {
             },
         };
         if registry.is_empty()
-            || !registry.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+            || !registry
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
         {
             return Err(ReferenceError::Malformed(s.to_owned()));
         }
@@ -88,14 +100,24 @@ impl ImageReference {
                 let i = last_slash + i;
                 let tag = rest[i + 1..]
                     .parse()
-                    .map_err(|source| ReferenceError::Name { reference: s.to_owned(), source })?;
+                    .map_err(|source| ReferenceError::Name {
+                        reference: s.to_owned(),
+                        source,
+                    })?;
                 (&rest[..i], Some(tag))
             }
             None => (rest, None),
         };
-        let repository =
-            repo.parse().map_err(|source| ReferenceError::Name { reference: s.to_owned(), source })?;
-        Ok(ImageReference { registry, repository, tag, digest })
+        let repository = repo.parse().map_err(|source| ReferenceError::Name {
+            reference: s.to_owned(),
+            source,
+        })?;
+        Ok(ImageReference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// What to ask the registry for: the digest if given, else the tag, else `latest`.
@@ -109,7 +131,10 @@ impl ImageReference {
 
     /// The same reference pinned to `digest` (the tag is kept for display).
     pub fn with_digest(&self, digest: Digest) -> Self {
-        ImageReference { digest: Some(digest), ..self.clone() }
+        ImageReference {
+            digest: Some(digest),
+            ..self.clone()
+        }
     }
 }
 
@@ -148,7 +173,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_references() {
-        assert!(matches!(ImageReference::parse("hello", None), Err(ReferenceError::MissingRegistry(_))));
+        assert!(matches!(
+            ImageReference::parse("hello", None),
+            Err(ReferenceError::MissingRegistry(_))
+        ));
         assert!(ImageReference::parse("localhost:5000/../etc", None).is_err());
         assert!(ImageReference::parse("localhost:5000/Upper", None).is_err());
         assert!(ImageReference::parse("localhost:5000/a@sha256:12", None).is_err());
@@ -158,7 +186,13 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for h in ["localhost", "localhost:5000", "127.0.0.1:80", "127.1.2.3", "[::1]:5000"] {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:80",
+            "127.1.2.3",
+            "[::1]:5000",
+        ] {
             assert!(is_loopback_host(h), "{h}");
         }
         for h in ["example.com", "10.0.0.1:5000", "localhost.example.com"] {

@@ -20,7 +20,9 @@ impl BlobCache {
 
     /// The default root: `$XDG_CACHE_HOME/wharf` (or the platform's cache dir).
     pub fn default_root() -> PathBuf {
-        dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("wharf")
+        dirs::cache_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("wharf")
     }
 
     /// The root directory.
@@ -30,7 +32,10 @@ impl BlobCache {
 
     /// Where blob `digest` lives.
     pub fn path_of(&self, digest: &Digest) -> PathBuf {
-        self.root.join("blobs").join(digest.algorithm().as_str()).join(digest.encoded())
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(digest.encoded())
     }
 
     /// Read blob `digest` if cached, verifying it. A corrupt file is removed and reported.
@@ -39,7 +44,13 @@ impl BlobCache {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RuntimeError::Io { action: "read", path: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(RuntimeError::Io {
+                    action: "read",
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
         };
         let actual = digest.compute_same(&bytes);
         if &actual != digest {
@@ -69,25 +80,50 @@ pub struct FetchedPackage {
 
 /// Resolve `reference` to a manifest (verified), find its wasm layer (current or legacy
 /// media types) and get the layer through `cache`, pulling it when missing.
-pub async fn fetch_package(client: &Client, cache: &BlobCache, reference: &ImageReference) -> Result<FetchedPackage, RuntimeError> {
+pub async fn fetch_package(
+    client: &Client,
+    cache: &BlobCache,
+    reference: &ImageReference,
+) -> Result<FetchedPackage, RuntimeError> {
     let pulled = client.pull_manifest(reference).await?;
-    let not_wasm = |reason: String| RuntimeError::NotWasm { reference: reference.to_string(), reason };
+    let not_wasm = |reason: String| RuntimeError::NotWasm {
+        reference: reference.to_string(),
+        reason,
+    };
     let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(|e| not_wasm(e.to_string()))?;
-    let layer = manifest.wasm_layer().map_err(|e| not_wasm(e.to_string()))?.clone();
+    let layer = manifest
+        .wasm_layer()
+        .map_err(|e| not_wasm(e.to_string()))?
+        .clone();
     debug_assert!(media_types::is_wasm_layer(&layer.media_type));
     if let Some(wasm) = cache.read(&layer.digest)? {
-        return Ok(FetchedPackage { manifest_digest: pulled.digest, layer_digest: layer.digest, wasm, cached: true });
+        return Ok(FetchedPackage {
+            manifest_digest: pulled.digest,
+            layer_digest: layer.digest,
+            wasm,
+            cached: true,
+        });
     }
     let path = cache.path_of(&layer.digest);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| RuntimeError::Io { action: "create cache directory", path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Io {
+            action: "create cache directory",
+            path: dir.display().to_string(),
+            source,
+        })?;
     }
-    client.pull_blob_to_file(reference, &layer, &path, |_| {}).await?;
+    client
+        .pull_blob_to_file(reference, &layer, &path, |_| {})
+        .await?;
     let wasm = cache.read(&layer.digest)?.ok_or_else(|| RuntimeError::Io {
         action: "read back",
         path: path.display().to_string(),
         source: std::io::Error::from(std::io::ErrorKind::NotFound),
     })?;
-    Ok(FetchedPackage { manifest_digest: pulled.digest, layer_digest: layer.digest, wasm, cached: false })
+    Ok(FetchedPackage {
+        manifest_digest: pulled.digest,
+        layer_digest: layer.digest,
+        wasm,
+        cached: false,
+    })
 }

@@ -19,12 +19,27 @@ pub enum RuntimeError {
     #[error("{reference} is not a Wasm package: {reason}")]
     NotWasm { reference: String, reason: String },
     /// A cached file no longer matches its digest (and was removed).
-    #[error("cached blob {digest} at `{path}` is corrupt (it hashes to {actual}); it was removed, run again to fetch it anew")]
-    CacheCorrupt { digest: String, path: String, actual: String },
+    #[error(
+        "cached blob {digest} at `{path}` is corrupt (it hashes to {actual}); it was removed, run again to fetch it anew"
+    )]
+    CacheCorrupt {
+        digest: String,
+        path: String,
+        actual: String,
+    },
     /// A local file could not be read or written.
     #[error("failed to {action} `{path}`")]
-    Io { action: &'static str, path: String, #[source] source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// wasmtime refused the component or it trapped.
     #[error("{context}")]
-    Wasmtime { context: String, #[source] source: Box<dyn std::error::Error + Send + Sync> },
+    Wasmtime {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

@@ -1,0 +1,140 @@
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde::Serialize;
+use wharf_component::{Inspection, inspect};
+use wharf_oci::{Digest, ImageManifest};
+use wharf_runtime::{BlobCache, fetch_package};
+
+use super::print_json;
+use crate::config::GlobalArgs;
+use crate::target::{Target, read_input};
+
+/// `wharf inspect`
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  wharf inspect app.component.wasm
+  wharf inspect app.wasm --json
+  wharf inspect localhost:5000/demo/app:1.0.0     # also shows manifest, config, annotations")]
+pub struct Args {
+    /// A wasm file (`-` for stdin) or a reference.
+    target: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct RemoteReport {
+    reference: String,
+    digest: Digest,
+    manifest: serde_json::Value,
+    config: serde_json::Value,
+    #[serde(flatten)]
+    wasm: Inspection,
+}
+
+fn print_inspection(i: &Inspection) {
+    println!("kind:     {}", i.kind.as_str());
+    println!("size:     {} bytes", i.size);
+    println!("digest:   {}", i.digest);
+    if let Some(p) = &i.package {
+        println!("package:  {p}");
+    }
+    println!("target:   {}", i.target.as_deref().unwrap_or("(unknown)"));
+    let list = |title: &str, items: &[String]| {
+        println!("{title}:{}", if items.is_empty() { " (none)" } else { "" });
+        for it in items {
+            println!("  {it}");
+        }
+    };
+    list("imports", &i.imports);
+    list("exports", &i.exports);
+    let m = &i.metadata;
+    let fields = [
+        ("name", &m.name),
+        ("version", &m.version),
+        ("description", &m.description),
+        ("authors", &m.authors),
+        ("licenses", &m.licenses),
+        ("source", &m.source),
+        ("homepage", &m.homepage),
+        ("revision", &m.revision),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            println!("{k}: {v}");
+        }
+    }
+    for (field, tools) in &m.producers {
+        let tools: Vec<String> = tools.iter().map(|(n, v)| format!("{n} {v}")).collect();
+        println!("producers.{field}: {}", tools.join(", "));
+    }
+    if !i.custom_sections.is_empty() {
+        println!("custom sections: {}", i.custom_sections.join(", "));
+    }
+}
+
+impl Args {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let settings = global.settings()?;
+        match Target::parse(&self.target, &settings)? {
+            Target::File(path) => {
+                let bytes = read_input(&path)?;
+                let info = inspect(&bytes, &path.display().to_string())?;
+                if self.json {
+                    return print_json(&info);
+                }
+                print_inspection(&info);
+                Ok(ExitCode::SUCCESS)
+            }
+            Target::Remote(remote) => {
+                let client = settings.client(Some(remote.registry()))?;
+                let target = remote.resolve(&client).await?;
+                let cache = BlobCache::new(&settings.cache_dir);
+                let fetched = fetch_package(&client, &cache, &target)
+                    .await
+                    .with_context(|| format!("failed to fetch {target}"))?;
+                let pulled = client
+                    .pull_manifest(&target.with_digest(fetched.manifest_digest.clone()))
+                    .await?;
+                let manifest_json: serde_json::Value = serde_json::from_slice(&pulled.bytes)?;
+                let manifest = ImageManifest::from_slice(&pulled.bytes)?;
+                let config_bytes = client
+                    .pull_blob_bytes(&target, &manifest.config, 1024 * 1024)
+                    .await?;
+                let config: serde_json::Value =
+                    serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null);
+                let info = inspect(&fetched.wasm, &target.to_string())?;
+                let report = RemoteReport {
+                    reference: target
+                        .with_digest(fetched.manifest_digest.clone())
+                        .to_string(),
+                    digest: fetched.manifest_digest,
+                    manifest: manifest_json,
+                    config,
+                    wasm: info,
+                };
+                if self.json {
+                    return print_json(&report);
+                }
+                println!("reference: {}", report.reference);
+                println!("manifest:  {} ({})", report.digest, pulled.media_type);
+                println!(
+                    "config:    {} ({})",
+                    manifest.config.digest, manifest.config.media_type
+                );
+                if let Some(a) = &manifest.annotations {
+                    println!("annotations:");
+                    for (k, v) in a {
+                        println!("  {k}: {v}");
+                    }
+                }
+                print_inspection(&report.wasm);
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! One file per subcommand; each parses its flags and calls the library crates.
+
+pub mod bindgen;
+pub mod componentize;
+pub mod inspect;
+pub mod pull;
+pub mod push;
+pub mod run;
+pub mod wit;
+
+use std::process::ExitCode;
+
+/// Print `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}

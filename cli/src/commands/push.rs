@@ -1,0 +1,210 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use wharf_component::{Inspection, WasmKind, inspect};
+use wharf_oci::{
+    ANNOTATION_TITLE, Descriptor, Digest, ImageManifest, ImageReference, PackageRef, Reference,
+    WasmComponentConfig, WasmConfig, media_types,
+};
+
+use super::print_json;
+use crate::config::GlobalArgs;
+use crate::progress::bytes_bar;
+use crate::target::Remote;
+
+/// `wharf push`
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  wharf push app.component.wasm localhost:5000/demo/app:1.0.0
+  wharf push greeter.wasm demo:greeter@0.1.0 --registry localhost:5000
+  wharf push app.wasm localhost:5000/demo/app:1.0.0 --annotation org.opencontainers.image.vendor=acme
+
+Prints the manifest digest on stdout.")]
+pub struct Args {
+    /// A component, core module or binary WIT package.
+    file: PathBuf,
+    /// Where to: `host[:port]/repository:tag` or `ns:name@version`.
+    reference: String,
+    /// Extra manifest annotation (repeatable).
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    annotations: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct PushReport {
+    reference: String,
+    digest: Digest,
+    kind: &'static str,
+    layer: Descriptor,
+    config: Descriptor,
+    blobs_sent: usize,
+}
+
+/// The CNCF Wasm config for an inspected binary.
+fn wasm_config(info: &Inspection, created: &str) -> WasmConfig {
+    let component = match info.kind {
+        WasmKind::CoreModule => None,
+        WasmKind::Component | WasmKind::WitPackage => Some(WasmComponentConfig {
+            exports: info.exports.clone(),
+            imports: info.imports.clone(),
+            target: info.target.clone(),
+        }),
+    };
+    WasmConfig {
+        created: Some(created.to_owned()),
+        author: info.metadata.authors.clone(),
+        architecture: "wasm".to_owned(),
+        os: info.kind.oci_os().to_owned(),
+        layer_digests: vec![info.digest.clone()],
+        component,
+    }
+}
+
+impl Args {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let settings = global.settings()?;
+        let remote = Remote::parse(&self.reference, &settings)?;
+        let client = settings.client(Some(remote.registry()))?;
+        let target: ImageReference = match &remote {
+            Remote::Image(r) => r.clone(),
+            Remote::Package { package, .. } if package.exact.is_none() => {
+                bail!(
+                    "pushing `{package}` needs an exact version, e.g. `{}@1.0.0`",
+                    package.package_name()
+                )
+            }
+            Remote::Package { registry, package } => {
+                package_target(&client, registry, package).await?
+            }
+        };
+        let what = self.file.display().to_string();
+        let bytes =
+            std::fs::read(&self.file).with_context(|| format!("failed to read `{what}`"))?;
+        let info = inspect(&bytes, &what)?;
+        drop(bytes);
+
+        let mut extra = BTreeMap::new();
+        for a in &self.annotations {
+            let (k, v) = a
+                .split_once('=')
+                .with_context(|| format!("annotation `{a}` is not KEY=VALUE"))?;
+            if k.is_empty() {
+                bail!("annotation `{a}` has an empty key");
+            }
+            extra.insert(k.to_owned(), v.to_owned());
+        }
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let config = wasm_config(&info, &created);
+        let config_bytes = serde_json::to_vec(&config)?;
+        let config_desc = Descriptor::of(media_types::WASM_CONFIG, &config_bytes);
+
+        let title = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "module.wasm".into());
+        let mut layer = Descriptor::new(media_types::WASM_LAYER, info.digest.clone(), info.size);
+        layer.annotations = Some(BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title)]));
+
+        let mut annotations = info.metadata.oci_annotations();
+        annotations.insert("org.opencontainers.image.created".to_owned(), created);
+        annotations.extend(extra);
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_types::OCI_MANIFEST.to_owned()),
+            artifact_type: None,
+            config: config_desc.clone(),
+            layers: vec![layer.clone()],
+            subject: None,
+            annotations: Some(annotations),
+        };
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
+
+        let bar = bytes_bar(info.size, "pushing");
+        let b = bar.clone();
+        let mut sent = 0;
+        sent += usize::from(
+            client
+                .push_blob_file(&target, &self.file, &info.digest, info.size, move |n| {
+                    b.set_position(n)
+                })
+                .await
+                .with_context(|| format!("failed to push the wasm layer to {target}"))?,
+        );
+        bar.finish_and_clear();
+        sent += usize::from(
+            client
+                .push_blob_bytes(&target, config_bytes)
+                .await
+                .context("failed to push the config")?,
+        );
+        let reference = target
+            .tag
+            .clone()
+            .map(Reference::Tag)
+            .unwrap_or_else(|| target.reference());
+        let digest = client
+            .push_manifest(
+                &target,
+                &reference,
+                media_types::OCI_MANIFEST,
+                manifest_bytes,
+            )
+            .await
+            .with_context(|| format!("failed to push the manifest to {target}"))?;
+        if let Some(pinned) = &target.digest
+            && pinned != &digest
+        {
+            bail!(
+                "the pushed manifest has digest {digest}, not the {pinned} named in the reference"
+            );
+        }
+        if self.json {
+            return print_json(&PushReport {
+                reference: target.to_string(),
+                digest,
+                kind: info.kind.as_str(),
+                layer,
+                config: config_desc,
+                blobs_sent: sent,
+            });
+        }
+        eprintln!(
+            "pushed {} {} to {target} ({sent} new blobs)",
+            info.kind.as_str(),
+            self.file.display()
+        );
+        println!("{digest}");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// For a push of a package name: the repository the registry's discovery document maps
+/// it to, tagged with the exact version.
+async fn package_target(
+    client: &wharf_client::Client,
+    registry: &str,
+    package: &PackageRef,
+) -> anyhow::Result<ImageReference> {
+    let meta = client.registry_metadata(registry).await?;
+    let repository = package.repository(meta.namespace_prefix())?;
+    let version = package
+        .exact
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    Ok(ImageReference {
+        registry: meta.oci_registry_or(registry).to_owned(),
+        repository,
+        tag: Some(version.parse()?),
+        digest: None,
+    })
+}

@@ -1,0 +1,113 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use wharf_component::{WasmKind, validate};
+use wharf_runtime::{BlobCache, RunOptions, Runtime, fetch_package};
+
+use crate::config::GlobalArgs;
+use crate::target::{Target, read_input};
+
+/// `wharf run`
+#[derive(clap::Args)]
+#[command(after_help = "\
+Examples:
+  wharf run app.component.wasm -- --verbose input.txt
+  wharf run app.component.wasm --dir ./data::/data --env GREETING=hi
+  wharf run localhost:5000/demo/app:1.0.0
+  wharf run demo:app@1.0.0 --registry localhost:5000
+
+The guest's exit code is passed through.")]
+pub struct Args {
+    /// A component file or a reference.
+    target: String,
+    /// Preopen a host directory: `HOST::GUEST`, or `DIR` for the same path in both.
+    #[arg(long = "dir", value_name = "HOST::GUEST")]
+    dirs: Vec<String>,
+    /// Environment variable `K=V`, or `K` to pass the host's value (repeatable).
+    #[arg(long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Arguments for the guest (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+impl Args {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let settings = global.settings()?;
+        let (wasm, program) = match Target::parse(&self.target, &settings)? {
+            Target::File(path) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "main.wasm".into());
+                (read_input(&path)?, name)
+            }
+            Target::Remote(remote) => {
+                let client = settings.client(Some(remote.registry()))?;
+                let target = remote.resolve(&client).await?;
+                let cache = BlobCache::new(&settings.cache_dir);
+                let fetched = fetch_package(&client, &cache, &target)
+                    .await
+                    .with_context(|| format!("failed to fetch {target}"))?;
+                tracing::info!(digest = %fetched.manifest_digest, cached = fetched.cached, "resolved {target}");
+                (
+                    fetched.wasm,
+                    target
+                        .repository
+                        .as_str()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("main")
+                        .to_owned(),
+                )
+            }
+        };
+        match validate(&wasm, &self.target)? {
+            WasmKind::Component => {}
+            WasmKind::CoreModule => {
+                bail!(
+                    "`{}` is a core module; componentize it first: wharf componentize {} -o app.component.wasm",
+                    self.target,
+                    self.target
+                )
+            }
+            WasmKind::WitPackage => bail!(
+                "`{}` is a WIT package (types only), there is nothing to run",
+                self.target
+            ),
+        }
+        let mut env = Vec::new();
+        for e in &self.env {
+            match e.split_once('=') {
+                Some((k, v)) => env.push((k.to_owned(), v.to_owned())),
+                None => {
+                    if let Ok(v) = std::env::var(e) {
+                        env.push((e.clone(), v));
+                    }
+                }
+            }
+        }
+        let mut dirs = Vec::new();
+        for d in &self.dirs {
+            let (host, guest) = d.split_once("::").unwrap_or((d, d));
+            let host = PathBuf::from(host);
+            if !host.is_dir() {
+                bail!("--dir `{d}`: `{}` is not a directory", host.display());
+            }
+            dirs.push((host, guest.to_owned()));
+        }
+        let runtime = Runtime::new(Some(&settings.cache_dir.join("compiled")))?;
+        let opts = RunOptions {
+            program,
+            args: self.args,
+            env,
+            dirs,
+        };
+        let code = runtime.run_command(&wasm, &self.target, &opts).await?;
+        Ok(ExitCode::from(
+            u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+        ))
+    }
+}

@@ -1,0 +1,114 @@
+//! Settings of the CLI: flags, then environment (`WHARF_*`), then the config file
+//! `$XDG_CONFIG_HOME/wharf/config.toml` (or the path in `--config`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use wharf_client::{Client, ClientConfig, DockerConfig, PlainHttp};
+
+/// Flags shared by every subcommand.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Registry used for package names (`ns:name@version`) and references without a host.
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_REGISTRY",
+        value_name = "HOST[:PORT]"
+    )]
+    pub registry: Option<String>,
+    /// Speak plain HTTP to every registry (loopback registries use it by default).
+    #[arg(long, global = true, env = "WHARF_PLAIN_HTTP")]
+    pub plain_http: bool,
+    /// Config file (default: $XDG_CONFIG_HOME/wharf/config.toml).
+    #[arg(long, global = true, env = "WHARF_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cache directory for pulled blobs and compiled code (default: $XDG_CACHE_HOME/wharf).
+    #[arg(long, global = true, env = "WHARF_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    /// Registry for package names and host-less references.
+    pub default_registry: Option<String>,
+    /// Registries to always speak plain HTTP to, e.g. `["registry.internal:5000"]`.
+    #[serde(default)]
+    pub plain_http_registries: Vec<String>,
+}
+
+impl FileConfig {
+    fn load(path: &Path, explicit: bool) -> anyhow::Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text)
+                .with_context(|| format!("invalid config file `{}`", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
+            Err(e) => {
+                Err(e).with_context(|| format!("failed to read config file `{}`", path.display()))
+            }
+        }
+    }
+}
+
+/// Settings resolved from flags, environment and file.
+pub struct Settings {
+    /// The default registry.
+    pub registry: Option<String>,
+    file: FileConfig,
+    plain_http: bool,
+    /// Cache root.
+    pub cache_dir: PathBuf,
+}
+
+impl GlobalArgs {
+    /// Resolve the settings.
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let (path, explicit) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (
+                dirs::config_dir()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join("wharf/config.toml"),
+                false,
+            ),
+        };
+        let file = FileConfig::load(&path, explicit)?;
+        Ok(Settings {
+            registry: self
+                .registry
+                .clone()
+                .or_else(|| file.default_registry.clone()),
+            plain_http: self.plain_http,
+            file,
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(wharf_runtime::BlobCache::default_root),
+        })
+    }
+}
+
+impl Settings {
+    /// A registry client with Docker credentials and the transport settings.
+    pub fn client(&self, registry_hint: Option<&str>) -> anyhow::Result<Client> {
+        let credentials = match DockerConfig::default_path() {
+            Some(p) => DockerConfig::load(&p)?,
+            None => DockerConfig::default(),
+        };
+        let plain = self.plain_http
+            || registry_hint
+                .is_some_and(|r| self.file.plain_http_registries.iter().any(|p| p == r));
+        let plain_http = if plain {
+            PlainHttp::Always
+        } else {
+            PlainHttp::Loopback
+        };
+        Ok(Client::new(ClientConfig {
+            plain_http,
+            credentials,
+        })?)
+    }
+}

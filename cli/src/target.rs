@@ -1,0 +1,114 @@
+//! What a `<REF>` argument names: a local file, an image reference
+//! (`host[:port]/repository[:tag|@digest]`) or a package (`ns:name@version`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use wharf_client::Client;
+use wharf_oci::{ImageReference, PackageRef};
+
+use crate::config::Settings;
+
+/// A parsed `<FILE|REF>` argument.
+pub enum Target {
+    /// A file on disk.
+    File(PathBuf),
+    /// Something in a registry.
+    Remote(Remote),
+}
+
+/// A registry reference, before package names are resolved.
+pub enum Remote {
+    /// `host/repo:tag`.
+    Image(ImageReference),
+    /// `ns:name@version`, resolved through the registry's discovery document.
+    Package {
+        registry: String,
+        package: PackageRef,
+    },
+}
+
+impl Remote {
+    /// Parse a reference: a package name when it has no `/`, else an image reference.
+    pub fn parse(s: &str, settings: &Settings) -> anyhow::Result<Remote> {
+        if PackageRef::looks_like(s) {
+            let package: PackageRef = s.parse()?;
+            let Some(registry) = settings.registry.clone() else {
+                bail!(
+                    "`{s}` is a package name; say which registry serves it with --registry or `default-registry` in the config file"
+                );
+            };
+            return Ok(Remote::Package { registry, package });
+        }
+        Ok(Remote::Image(ImageReference::parse(
+            s,
+            settings.registry.as_deref(),
+        )?))
+    }
+
+    /// The registry host asked first.
+    pub fn registry(&self) -> &str {
+        match self {
+            Remote::Image(r) => &r.registry,
+            Remote::Package { registry, .. } => registry,
+        }
+    }
+
+    /// Resolve to an image reference (package names through the registry).
+    pub async fn resolve(&self, client: &Client) -> anyhow::Result<ImageReference> {
+        match self {
+            Remote::Image(r) => Ok(r.clone()),
+            Remote::Package { registry, package } => client
+                .resolve_package(registry, package)
+                .await
+                .with_context(|| format!("failed to resolve package {package} on {registry}")),
+        }
+    }
+}
+
+impl Target {
+    /// An existing path (or `-`) is a file; anything else a reference.
+    pub fn parse(s: &str, settings: &Settings) -> anyhow::Result<Target> {
+        let path = PathBuf::from(s);
+        if s == "-" || path.exists() {
+            return Ok(Target::File(path));
+        }
+        if s.ends_with(".wasm") && !s.contains(':') {
+            bail!("file `{s}` does not exist");
+        }
+        Remote::parse(s, settings)
+            .with_context(|| format!("`{s}` is neither an existing file nor a valid reference"))
+            .map(Target::Remote)
+    }
+}
+
+/// Read a file argument, `-` meaning stdin.
+pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .context("failed to read stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))
+}
+
+/// Write `bytes` to `path` atomically (temporary file + rename), `-` meaning stdout.
+pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        std::io::Write::write_all(&mut std::io::stdout(), bytes)
+            .context("failed to write stdout")?;
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("failed to write `{}`", path.display()))?;
+    Ok(())
+}

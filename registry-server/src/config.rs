@@ -1,0 +1,125 @@
+//! Configuration of `wharf-registry`, resolved in the order defaults → config file →
+//! environment (`WHARF_REGISTRY_*`) → flags. See `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::service::Limits;
+
+/// The registry's settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory holding `metadata.db`, `blobs/` and `uploads/`.
+    pub data_dir: PathBuf,
+    /// Prefix before `<namespace>/<name>` in the wasm-pkg discovery document.
+    pub namespace_prefix: String,
+    /// `host[:port]` clients should use (in the discovery document); default: the
+    /// request's `Host`.
+    pub public_registry: Option<String>,
+    /// Size limits.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("wharf-data"),
+            namespace_prefix: String::new(),
+            public_registry: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The config file (TOML); every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    /// `listen = "0.0.0.0:5000"`
+    pub listen: Option<SocketAddr>,
+    /// `data-dir = "/var/lib/wharf"`
+    pub data_dir: Option<PathBuf>,
+    /// `namespace-prefix = "wasm/"`
+    pub namespace_prefix: Option<String>,
+    /// `public-registry = "registry.example.com"`
+    pub public_registry: Option<String>,
+    /// `max-manifest-bytes = 8388608`
+    pub max_manifest_bytes: Option<u64>,
+    /// `max-index-bytes = 268435456`
+    pub max_index_bytes: Option<u64>,
+}
+
+impl FileConfig {
+    /// Read and parse `path`.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config file `{}`", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file `{}`", path.display()))
+    }
+}
+
+/// Values from flags or environment (already merged by clap); `None` = not given.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--namespace-prefix`
+    pub namespace_prefix: Option<String>,
+    /// `--public-registry`
+    pub public_registry: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then `file`, then `overrides`.
+    pub fn resolve(file: FileConfig, overrides: Overrides) -> Self {
+        let d = Config::default();
+        Config {
+            listen: overrides.listen.or(file.listen).unwrap_or(d.listen),
+            data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            namespace_prefix: overrides
+                .namespace_prefix
+                .or(file.namespace_prefix)
+                .unwrap_or(d.namespace_prefix),
+            public_registry: overrides.public_registry.or(file.public_registry),
+            limits: Limits {
+                max_manifest_bytes: file
+                    .max_manifest_bytes
+                    .unwrap_or(d.limits.max_manifest_bytes),
+                max_index_bytes: file.max_index_bytes.unwrap_or(d.limits.max_index_bytes),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"0.0.0.0:6000\"\ndata-dir = \"/srv/w\"\nmax-index-bytes = 10",
+        )
+        .unwrap();
+        let c = Config::resolve(
+            file,
+            Overrides {
+                data_dir: Some("/tmp/x".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(c.listen.port(), 6000);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.limits.max_index_bytes, 10);
+        assert_eq!(c.namespace_prefix, "");
+        assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! `GET|HEAD /v2/<name>/blobs/<digest>`, with `Range`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, StatusCode, header};
+use axum::response::Response;
+use wharf_oci::{Digest, RepositoryName};
+
+use super::{ApiError, Request};
+use crate::AppState;
+use crate::storage::ByteRange;
+
+/// `bytes=start-end` or `bytes=start-` (end resolved by the service); anything else is
+/// ignored and the whole blob is served, as RFC 9110 allows.
+fn parse_range(value: &str) -> Option<ByteRange> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (start, end) = spec.split_once('-')?;
+    let start = start.trim().parse().ok()?;
+    let end = if end.trim().is_empty() {
+        u64::MAX
+    } else {
+        end.trim().parse().ok()?
+    };
+    Some(ByteRange { start, end })
+}
+
+pub(crate) async fn get(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    digest: &Digest,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if req.method == Method::HEAD {
+        let size = state.registry.blob_size(repo, digest).await?;
+        // HEAD carries the blob's length, not the (empty) body's
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_LENGTH, size)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .header("docker-content-digest", digest.to_string())
+            .header(header::ACCEPT_RANGES, "bytes")
+            .body(Body::empty())
+            .map_err(internal);
+    }
+    let range = req
+        .headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_range);
+    let blob = state.registry.blob(repo, digest, range).await?;
+    let mut resp = Response::builder()
+        .header(header::CONTENT_LENGTH, blob.len)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header("docker-content-digest", digest.to_string())
+        .header(header::ACCEPT_RANGES, "bytes");
+    resp = match blob.range {
+        Some(r) => resp.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{}", r.start, r.end, blob.total),
+        ),
+        None => resp.status(StatusCode::OK),
+    };
+    resp.body(Body::from_stream(blob.stream)).map_err(internal)
+}
+
+pub(crate) fn internal(e: axum::http::Error) -> ApiError {
+    ApiError::from(crate::service::ServiceError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(
+            parse_range("bytes=0-9"),
+            Some(ByteRange { start: 0, end: 9 })
+        );
+        assert_eq!(
+            parse_range("bytes=5-"),
+            Some(ByteRange {
+                start: 5,
+                end: u64::MAX
+            })
+        );
+        assert_eq!(parse_range("bytes=-5"), None);
+        assert_eq!(parse_range("bytes=0-1,3-4"), None);
+        assert_eq!(parse_range("items=0-1"), None);
+    }
+}

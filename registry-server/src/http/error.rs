@@ -1,0 +1,115 @@
+//! The one error type of the HTTP layer: the OCI error body and status codes
+//! (OCI Distribution Spec v1.1, "Error Codes").
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::service::ServiceError;
+
+/// An error answer: status, spec code, message. 5xx answers never carry internals.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// For 416: the upload's current range.
+    range: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with `status`, spec `code` and `message`.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            range: None,
+        }
+    }
+
+    /// 400 `NAME_INVALID`.
+    pub fn name_invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "NAME_INVALID", message)
+    }
+
+    /// 400 `DIGEST_INVALID`.
+    pub fn digest_invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", message)
+    }
+
+    /// 404 for a path that is no route.
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no such endpoint: {path}"),
+        )
+    }
+
+    /// 405 `UNSUPPORTED` for a method the route does not take.
+    pub fn method_not_allowed(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            format!("{method} is not supported on {path}"),
+        )
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use ServiceError as S;
+        let msg = e.to_string();
+        match e {
+            S::BlobUnknown(_) => Self::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", msg),
+            S::UploadUnknown(_) => Self::new(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", msg),
+            S::ChunkOutOfOrder { current, .. } => ApiError {
+                range: Some(current),
+                ..Self::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BLOB_UPLOAD_INVALID",
+                    msg,
+                )
+            },
+            S::DigestMismatch { .. } => Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg),
+            S::ManifestBlobUnknown(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
+            }
+            S::ManifestChildUnknown(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
+            }
+            S::ManifestInvalid(_) => Self::new(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", msg),
+            S::ManifestUnknown(_) => Self::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg),
+            S::NameUnknown(_) => Self::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", msg),
+            S::SizeInvalid(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", msg),
+            S::RangeNotSatisfiable(_) => {
+                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", msg)
+            }
+            S::BodyFailed(_) => Self::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
+            S::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "internal server error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({ "errors": [{ "code": self.code, "message": self.message, "detail": null }] });
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(current) = self.range
+            && let Ok(v) = HeaderValue::from_str(&format!("0-{}", current.saturating_sub(1)))
+        {
+            resp.headers_mut().insert(header::RANGE, v);
+        }
+        resp
+    }
+}

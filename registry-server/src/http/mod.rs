@@ -1,0 +1,177 @@
+//! HTTP: the OCI Distribution v1.1 routes, the wasm-pkg discovery document, and the
+//! request trace layer. Handlers parse typed values and call one service method.
+
+mod blobs;
+mod error;
+mod manifests;
+mod route;
+mod tags;
+mod uploads;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use tower_http::trace::TraceLayer;
+use wharf_oci::RegistryMetadata;
+
+pub use error::ApiError;
+pub use route::{Route, parse as parse_route};
+
+use crate::AppState;
+
+/// The router of the registry: `/v2/…`, `/.well-known/wasm-pkg/registry.json`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v2", get(base))
+        .route("/v2/", get(base))
+        .route("/v2/{*path}", any(dispatch))
+        .route("/.well-known/wasm-pkg/registry.json", get(well_known))
+        .fallback(|| async { ApiError::not_found("this path") })
+        .layer(axum::middleware::map_response(api_version_header))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn api_version_header(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    resp
+}
+
+/// `GET /v2/`: the API version check.
+async fn base() -> impl IntoResponse {
+    (StatusCode::OK, [("content-type", "application/json")], "{}")
+}
+
+/// `GET /.well-known/wasm-pkg/registry.json` (wasm-pkg-tools discovery).
+async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> impl IntoResponse {
+    let host = state
+        .config
+        .public_registry
+        .clone()
+        .or_else(|| {
+            headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| state.config.listen.to_string());
+    axum::Json(RegistryMetadata::oci(&host, &state.config.namespace_prefix))
+}
+
+/// Query parameters as pairs (repeatable keys kept in order).
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(raw: Option<String>) -> Self {
+        Query(
+            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The first value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `n` for pagination: absent is `default`; malformed is a 400.
+    pub(crate) fn page_size(&self, default: u32) -> Result<u32, ApiError> {
+        match self.get("n") {
+            None => Ok(default),
+            Some(n) => n.parse::<u32>().map(|n| n.min(10_000)).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "PAGINATION_NUMBER_INVALID",
+                    format!("invalid page size n={n}"),
+                )
+            }),
+        }
+    }
+}
+
+/// The request pieces every `/v2/<name>/…` handler may need.
+pub(crate) struct Request {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub query: Query,
+    pub body: Body,
+}
+
+async fn dispatch(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    Path(path): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let req = Request {
+        method,
+        headers,
+        query: Query::parse(raw),
+        body,
+    };
+    let route = match route::parse(&path) {
+        Ok(Some(r)) => r,
+        Ok(None) => return ApiError::not_found(&format!("/v2/{path}")).into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let m = req.method.clone();
+    let result = match (&route, &m) {
+        (Route::Catalog, &Method::GET) => tags::catalog(&state, req).await,
+        (Route::Tags(repo), &Method::GET) => tags::list(&state, repo, req).await,
+        (Route::Manifest(repo, r), &Method::GET | &Method::HEAD) => {
+            manifests::get(&state, repo, r, req).await
+        }
+        (Route::Manifest(repo, r), &Method::PUT) => manifests::put(&state, repo, r, req).await,
+        (Route::Blob(repo, d), &Method::GET | &Method::HEAD) => {
+            blobs::get(&state, repo, d, req).await
+        }
+        (Route::StartUpload(repo), &Method::POST) => uploads::start(&state, repo, req).await,
+        (Route::Upload(repo, id), &Method::GET) => uploads::status(&state, repo, id).await,
+        (Route::Upload(repo, id), &Method::PATCH) => uploads::patch(&state, repo, id, req).await,
+        (Route::Upload(repo, id), &Method::PUT) => uploads::put(&state, repo, id, req).await,
+        (Route::Upload(repo, id), &Method::DELETE) => uploads::cancel(&state, repo, id).await,
+        (Route::Referrers(..), &Method::GET) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "UNSUPPORTED",
+            "the referrers API is not served yet; clients fall back to the referrers tag schema",
+        )),
+        _ => Err(ApiError::method_not_allowed(
+            m.as_str(),
+            &format!("/v2/{path}"),
+        )),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A response with `status`, headers and an empty body.
+pub(crate) fn empty(status: StatusCode, headers: &[(&str, String)]) -> Response {
+    let mut resp = Response::builder().status(status);
+    for (k, v) in headers {
+        resp = resp.header(*k, v);
+    }
+    resp.header("content-length", "0")
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// Map a request body to the storage stream type.
+pub(crate) fn body_stream(body: Body) -> crate::storage::ByteStream {
+    use futures_util::StreamExt;
+    Box::pin(
+        body.into_data_stream()
+            .map(|r| r.map_err(std::io::Error::other)),
+    )
+}

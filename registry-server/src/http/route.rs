@@ -1,0 +1,161 @@
+//! Parsing of `/v2/` paths. Repository names may contain `/` and may end in `blobs` or
+//! `manifests`, so paths are read from the right (OCI Distribution Spec v1.1,
+//! "Endpoints"). Pure and total: any string gives a [`Route`] or `None`.
+
+use wharf_oci::{Digest, Reference, RepositoryName};
+
+use super::error::ApiError;
+
+/// A `/v2/` endpoint.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/v2/_catalog`
+    Catalog,
+    /// `/v2/<name>/tags/list`
+    Tags(RepositoryName),
+    /// `/v2/<name>/manifests/<reference>`
+    Manifest(RepositoryName, Reference),
+    /// `/v2/<name>/blobs/<digest>`
+    Blob(RepositoryName, Digest),
+    /// `/v2/<name>/blobs/uploads/`
+    StartUpload(RepositoryName),
+    /// `/v2/<name>/blobs/uploads/<id>`
+    Upload(RepositoryName, String),
+    /// `/v2/<name>/referrers/<digest>`
+    Referrers(RepositoryName, Digest),
+}
+
+fn name(segments: &[&str]) -> Result<RepositoryName, ApiError> {
+    let joined = segments.join("/");
+    joined
+        .parse()
+        .map_err(|e: wharf_oci::NameError| ApiError::name_invalid(e.to_string()))
+}
+
+fn digest(s: &str) -> Result<Digest, ApiError> {
+    s.parse()
+        .map_err(|e: wharf_oci::DigestError| ApiError::digest_invalid(e.to_string()))
+}
+
+/// Parse the path after `/v2/`. `Ok(None)` is no endpoint (404); `Err` a known endpoint
+/// with an invalid name, digest or tag (400).
+pub fn parse(path: &str) -> Result<Option<Route>, ApiError> {
+    if path == "_catalog" {
+        return Ok(Some(Route::Catalog));
+    }
+    let segs: Vec<&str> = path.split('/').collect();
+    let n = segs.len();
+    if n >= 3 && segs[n - 2] == "tags" && segs[n - 1] == "list" {
+        return Ok(Some(Route::Tags(name(&segs[..n - 2])?)));
+    }
+    if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads" {
+        let repo = name(&segs[..n - 3])?;
+        return Ok(Some(if segs[n - 1].is_empty() {
+            Route::StartUpload(repo)
+        } else {
+            Route::Upload(repo, segs[n - 1].to_owned())
+        }));
+    }
+    if n >= 3 && segs[n - 2] == "blobs" {
+        let repo = name(&segs[..n - 2])?;
+        if segs[n - 1] == "uploads" {
+            return Ok(Some(Route::StartUpload(repo)));
+        }
+        return Ok(Some(Route::Blob(repo, digest(segs[n - 1])?)));
+    }
+    if n >= 3 && segs[n - 2] == "manifests" {
+        let repo = name(&segs[..n - 2])?;
+        let reference =
+            segs[n - 1]
+                .parse()
+                .map_err(|e: wharf_oci::ReferenceParseError| match e {
+                    wharf_oci::ReferenceParseError::Digest(e) => {
+                        ApiError::digest_invalid(e.to_string())
+                    }
+                    wharf_oci::ReferenceParseError::Tag(e) => ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "MANIFEST_INVALID",
+                        e.to_string(),
+                    ),
+                })?;
+        return Ok(Some(Route::Manifest(repo, reference)));
+    }
+    if n >= 3 && segs[n - 2] == "referrers" {
+        return Ok(Some(Route::Referrers(
+            name(&segs[..n - 2])?,
+            digest(segs[n - 1])?,
+        )));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> Digest {
+        Digest::sha256_of(b"x")
+    }
+
+    #[test]
+    fn reads_paths_from_the_right() {
+        assert_eq!(
+            parse("a/b/tags/list").unwrap(),
+            Some(Route::Tags("a/b".parse().unwrap()))
+        );
+        assert_eq!(
+            parse(&format!("a/blobs/blobs/{}", d())).unwrap(),
+            Some(Route::Blob("a/blobs".parse().unwrap(), d()))
+        );
+        assert_eq!(
+            parse("a/manifests/manifests/v1")
+                .unwrap()
+                .map(|r| matches!(r, Route::Manifest(..))),
+            Some(true)
+        );
+        assert_eq!(
+            parse("a/blobs/uploads/").unwrap(),
+            Some(Route::StartUpload("a".parse().unwrap()))
+        );
+        assert_eq!(
+            parse("a/blobs/uploads").unwrap(),
+            Some(Route::StartUpload("a".parse().unwrap()))
+        );
+        assert_eq!(
+            parse("a/blobs/uploads/xyz").unwrap(),
+            Some(Route::Upload("a".parse().unwrap(), "xyz".into()))
+        );
+        assert_eq!(
+            parse(&format!("a/blobs/uploads/blobs/{}", d())).unwrap(),
+            Some(Route::Blob("a/blobs/uploads".parse().unwrap(), d()))
+        );
+        assert_eq!(parse("_catalog").unwrap(), Some(Route::Catalog));
+        assert_eq!(parse("a/b").unwrap(), None);
+        assert_eq!(parse("").unwrap(), None);
+    }
+
+    #[test]
+    fn bad_parts_are_400s() {
+        assert!(parse("UPPER/tags/list").is_err());
+        assert!(parse("../etc/blobs/sha256:00").is_err());
+        assert!(parse("a/blobs/sha256:nothex").is_err());
+        assert!(parse("a/manifests/sha256:abc").is_err());
+        assert!(parse("a/manifests/-bad-tag").is_err());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        for s in [
+            "/",
+            "//",
+            "///tags/list",
+            "blobs/uploads/",
+            "/blobs/x",
+            "manifests/",
+            "a//manifests/x",
+            "\u{0}/tags/list",
+        ] {
+            let _ = parse(s);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Blob uploads: `POST /v2/<name>/blobs/uploads/` (session, monolithic `?digest=`,
+//! mount `?mount=&from=`), `PATCH`, `PUT ?digest=`, `GET` (status), `DELETE`.
+
+use std::sync::Arc;
+
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use wharf_oci::{Digest, RepositoryName};
+
+use super::{ApiError, Request, body_stream, empty};
+use crate::AppState;
+use crate::storage::UploadId;
+
+fn upload_id(id: &str) -> Result<UploadId, ApiError> {
+    UploadId::parse(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UPLOAD_UNKNOWN",
+            format!("upload session `{id}` does not exist"),
+        )
+    })
+}
+
+fn digest_param(req: &Request) -> Result<Option<Digest>, ApiError> {
+    req.query
+        .get("digest")
+        .map(|d| {
+            d.parse()
+                .map_err(|e: wharf_oci::DigestError| ApiError::digest_invalid(e.to_string()))
+        })
+        .transpose()
+}
+
+/// `Range: 0-<last byte>`; `0-0` for an empty upload, as distribution answers.
+fn range_header(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+fn session_response(
+    status: StatusCode,
+    repo: &RepositoryName,
+    id: &UploadId,
+    size: u64,
+) -> Response {
+    empty(
+        status,
+        &[
+            (
+                "location",
+                format!("/v2/{repo}/blobs/uploads/{}", id.as_str()),
+            ),
+            ("range", range_header(size)),
+            ("docker-upload-uuid", id.as_str().to_owned()),
+        ],
+    )
+}
+
+fn created(repo: &RepositoryName, digest: &Digest) -> Response {
+    empty(
+        StatusCode::CREATED,
+        &[
+            ("location", format!("/v2/{repo}/blobs/{digest}")),
+            ("docker-content-digest", digest.to_string()),
+        ],
+    )
+}
+
+fn has_body(req: &Request) -> bool {
+    req.headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .map_or(req.headers.contains_key(header::TRANSFER_ENCODING), |n| {
+            n > 0
+        })
+}
+
+pub(crate) async fn start(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if let (Some(mount), Some(from)) = (req.query.get("mount"), req.query.get("from")) {
+        let digest: Digest = mount
+            .parse()
+            .map_err(|e: wharf_oci::DigestError| ApiError::digest_invalid(e.to_string()))?;
+        // an invalid or unknown source falls back to a normal session, as the spec allows
+        if let Ok(from) = from.parse::<RepositoryName>()
+            && state.registry.mount(repo, &from, &digest).await?.is_some()
+        {
+            return Ok(created(repo, &digest));
+        }
+    }
+    if let Some(digest) = digest_param(&req)? {
+        let id = state.registry.start_upload(repo).await?;
+        state
+            .registry
+            .finish_upload(repo, &id, &digest, Some(body_stream(req.body)))
+            .await?;
+        return Ok(created(repo, &digest));
+    }
+    let id = state.registry.start_upload(repo).await?;
+    Ok(session_response(StatusCode::ACCEPTED, repo, &id, 0))
+}
+
+/// `Content-Range: <start>-<end>` (also accepts a `bytes ` prefix).
+fn content_range_start(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(v) = req.headers.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("");
+    let spec = text
+        .trim()
+        .trim_start_matches("bytes")
+        .trim()
+        .trim_start_matches('=');
+    let start = spec
+        .split(['-', '/'])
+        .next()
+        .and_then(|s| s.trim().parse().ok());
+    start.map(Some).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "BLOB_UPLOAD_INVALID",
+            format!("invalid Content-Range `{text}`"),
+        )
+    })
+}
+
+pub(crate) async fn patch(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    id: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let id = upload_id(id)?;
+    let start = content_range_start(&req)?;
+    let size = state
+        .registry
+        .append(repo, &id, start, body_stream(req.body))
+        .await?;
+    Ok(session_response(StatusCode::ACCEPTED, repo, &id, size))
+}
+
+pub(crate) async fn put(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    id: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let id = upload_id(id)?;
+    let digest = digest_param(&req)?
+        .ok_or_else(|| ApiError::digest_invalid("closing an upload needs `?digest=`"))?;
+    let body = has_body(&req).then(|| body_stream(req.body));
+    state
+        .registry
+        .finish_upload(repo, &id, &digest, body)
+        .await?;
+    Ok(created(repo, &digest))
+}
+
+pub(crate) async fn status(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = upload_id(id)?;
+    let size = state.registry.upload_status(repo, &id).await?;
+    Ok(session_response(StatusCode::NO_CONTENT, repo, &id, size))
+}
+
+pub(crate) async fn cancel(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let id = upload_id(id)?;
+    state.registry.cancel_upload(repo, &id).await?;
+    Ok(empty(StatusCode::NO_CONTENT, &[]))
+}

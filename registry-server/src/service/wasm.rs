@@ -1,0 +1,52 @@
+//! Validation and indexing of Wasm artifacts at push.
+
+use futures_util::StreamExt;
+use wharf_oci::ImageManifest;
+
+use super::{Registry, ServiceError};
+use crate::store::WasmIndexEntry;
+
+impl Registry {
+    /// Validate the one wasm layer of `m` with wasmparser and record what it is. Layers
+    /// over `max_index_bytes` are stored without an index entry (logged).
+    pub(super) async fn index_wasm(
+        &self,
+        m: &ImageManifest,
+    ) -> Result<Option<WasmIndexEntry>, ServiceError> {
+        let layer = m
+            .wasm_layer()
+            .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?
+            .clone();
+        if layer.size > self.limits.max_index_bytes {
+            tracing::warn!(digest = %layer.digest, size = layer.size, "wasm layer too large to index; stored unindexed");
+            return Ok(None);
+        }
+        let (mut stream, len) = self.blobs.read(&layer.digest, None).await?;
+        if len != layer.size {
+            return Err(ServiceError::ManifestInvalid(format!(
+                "layer {} is {len} bytes, but the manifest says {}",
+                layer.digest, layer.size
+            )));
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(
+                &chunk.map_err(|e| ServiceError::Internal(format!("reading layer: {e}")))?,
+            );
+        }
+        let what = format!("wasm layer {}", layer.digest);
+        let info = tokio::task::spawn_blocking(move || wharf_component::inspect(&bytes, &what))
+            .await
+            .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?
+            .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
+        Ok(Some(WasmIndexEntry {
+            kind: info.kind.as_str().to_owned(),
+            target: info.target,
+            package: info.package,
+            imports: info.imports,
+            exports: info.exports,
+            layer_digest: layer.digest.to_string(),
+            layer_size: layer.size,
+        }))
+    }
+}

@@ -1,0 +1,218 @@
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio_util::io::ReaderStream;
+use wharf_oci::Digest;
+
+use super::{BlobStore, ByteRange, ByteStream, StorageError, UploadId};
+
+const CHUNK: usize = 256 * 1024;
+
+/// Blobs on a local filesystem, laid out as `docs/storage-layout.md` describes:
+/// `<root>/blobs/<algorithm>/<first two hex>/<hex>` and `<root>/uploads/<uuid>`.
+/// A blob appears only by `rename` of a fully written, fsynced upload, so a crash never
+/// leaves a partial blob visible.
+pub struct FsBlobStore {
+    root: PathBuf,
+}
+
+fn io(action: &'static str) -> impl FnOnce(std::io::Error) -> StorageError {
+    move |source| StorageError::Io { action, source }
+}
+
+impl FsBlobStore {
+    /// A store under `root`, creating its directories.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root = root.into();
+        tokio::fs::create_dir_all(root.join("blobs"))
+            .await
+            .map_err(io("create blobs directory"))?;
+        tokio::fs::create_dir_all(root.join("uploads"))
+            .await
+            .map_err(io("create uploads directory"))?;
+        Ok(FsBlobStore { root })
+    }
+
+    /// Every storage path is built here.
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.encoded();
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    fn upload_path(&self, id: &UploadId) -> PathBuf {
+        self.root.join("uploads").join(id.as_str())
+    }
+}
+
+async fn size_of(path: &Path) -> Result<Option<u64>, StorageError> {
+    match tokio::fs::metadata(path).await {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("stat")(e)),
+    }
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
+        size_of(&self.blob_path(digest)).await
+    }
+
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<(ByteStream, u64), StorageError> {
+        let path = self.blob_path(digest);
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(digest.to_string()));
+            }
+            Err(e) => return Err(io("open blob")(e)),
+        };
+        let size = file.metadata().await.map_err(io("stat blob"))?.len();
+        match range {
+            None => Ok((Box::pin(ReaderStream::with_capacity(file, CHUNK)), size)),
+            Some(r) => {
+                if r.start > r.end || r.end >= size {
+                    return Err(StorageError::RangeNotSatisfiable {
+                        start: r.start,
+                        end: r.end,
+                        size,
+                    });
+                }
+                file.seek(SeekFrom::Start(r.start))
+                    .await
+                    .map_err(io("seek blob"))?;
+                let len = r.end - r.start + 1;
+                Ok((
+                    Box::pin(ReaderStream::with_capacity(file.take(len), CHUNK)),
+                    len,
+                ))
+            }
+        }
+    }
+
+    async fn create_upload(&self, id: &UploadId) -> Result<(), StorageError> {
+        tokio::fs::File::create(self.upload_path(id))
+            .await
+            .map_err(io("create upload"))?;
+        Ok(())
+    }
+
+    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError> {
+        size_of(&self.upload_path(id)).await
+    }
+
+    async fn append_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        mut body: ByteStream,
+    ) -> Result<u64, StorageError> {
+        let path = self.upload_path(id);
+        let mut file = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(id.as_str().to_owned()));
+            }
+            Err(e) => return Err(io("open upload")(e)),
+        };
+        let current = file.metadata().await.map_err(io("stat upload"))?.len();
+        if current != offset {
+            return Err(StorageError::OffsetMismatch {
+                id: id.as_str().to_owned(),
+                current,
+                requested: offset,
+            });
+        }
+        file.seek(SeekFrom::Start(offset))
+            .await
+            .map_err(io("seek upload"))?;
+        let mut written = offset;
+        let result: Result<(), StorageError> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(StorageError::Body)?;
+                file.write_all(&chunk).await.map_err(io("write upload"))?;
+                written += chunk.len() as u64;
+            }
+            file.flush().await.map_err(io("flush upload"))?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            // leave the session where it was, so the client can retry the chunk
+            let _ = file.set_len(offset).await;
+            return Err(e);
+        }
+        Ok(written)
+    }
+
+    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream, StorageError> {
+        let file = match tokio::fs::File::open(self.upload_path(id)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(id.as_str().to_owned()));
+            }
+            Err(e) => return Err(io("open upload")(e)),
+        };
+        Ok(Box::pin(ReaderStream::with_capacity(file, CHUNK)))
+    }
+
+    async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<u64, StorageError> {
+        let from = self.upload_path(id);
+        let to = self.blob_path(digest);
+        if let Some(size) = size_of(&to).await? {
+            let _ = tokio::fs::remove_file(&from).await;
+            return Ok(size);
+        }
+        let file = match tokio::fs::File::open(&from).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StorageError::NotFound(id.as_str().to_owned()));
+            }
+            Err(e) => return Err(io("open upload")(e)),
+        };
+        file.sync_all().await.map_err(io("sync upload"))?;
+        let size = file.metadata().await.map_err(io("stat upload"))?.len();
+        drop(file);
+        if let Some(dir) = to.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(io("create blob directory"))?;
+        }
+        tokio::fs::rename(&from, &to)
+            .await
+            .map_err(io("move upload into place"))?;
+        if let Some(dir) = to.parent()
+            && let Ok(d) = tokio::fs::File::open(dir).await
+        {
+            let _ = d.sync_all().await;
+        }
+        Ok(size)
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError> {
+        match tokio::fs::remove_file(self.upload_path(id)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("delete upload")(e)),
+        }
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<(), StorageError> {
+        match tokio::fs::remove_file(self.blob_path(digest)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("delete blob")(e)),
+        }
+    }
+}

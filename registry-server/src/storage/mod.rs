@@ -1,0 +1,116 @@
+//! Blob bytes: the one place that reads and writes them. Content-addressed, immutable
+//! once committed; uploads live apart until their digest is checked.
+
+mod fs;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use wharf_oci::Digest;
+
+pub use fs::FsBlobStore;
+
+/// A stream of blob bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// An inclusive byte range `start..=end` of a blob (HTTP `Range: bytes=start-end`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// Last byte, inclusive.
+    pub end: u64,
+}
+
+/// An upload session id: a UUID, checked before it is used in a path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UploadId(String);
+
+impl UploadId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        UploadId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Parse an id from a URL; only UUIDs are accepted (so no path tricks).
+    pub fn parse(s: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(s)
+            .ok()
+            .map(|u| UploadId(u.to_string()))
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for UploadId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Errors of blob storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The blob or upload does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// An append did not start where the upload ends.
+    #[error("upload {id} is at offset {current}, the chunk starts at {requested}")]
+    OffsetMismatch {
+        id: String,
+        current: u64,
+        requested: u64,
+    },
+    /// The requested range is outside the blob.
+    #[error("range {start}-{end} is outside the blob of {size} bytes")]
+    RangeNotSatisfiable { start: u64, end: u64, size: u64 },
+    /// The client's body stream failed (client gone, timeout).
+    #[error("reading the request body failed: {0}")]
+    Body(std::io::Error),
+    /// The disk failed.
+    #[error("storage I/O error during {action}")]
+    Io {
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Content-addressed bytes: knows digests and upload ids, nothing about repositories or SQL.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Size of a committed blob, or `None`.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StorageError>;
+    /// Stream a committed blob, or a range of it. Returns the stream and its length.
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<(ByteStream, u64), StorageError>;
+    /// Create an empty upload.
+    async fn create_upload(&self, id: &UploadId) -> Result<(), StorageError>;
+    /// Size of an upload so far, or `None` when it does not exist.
+    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError>;
+    /// Append `body` to the upload, which must currently be `offset` bytes long.
+    /// Returns the new length. On a failed body the upload is truncated back to `offset`.
+    async fn append_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        body: ByteStream,
+    ) -> Result<u64, StorageError>;
+    /// Stream the upload's bytes (to hash them when no running hash is at hand).
+    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream, StorageError>;
+    /// Move the upload into place as blob `digest` (which the caller verified). Idempotent:
+    /// when the blob exists already the upload is simply removed.
+    async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<u64, StorageError>;
+    /// Remove an upload.
+    async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError>;
+    /// Remove a committed blob.
+    async fn delete(&self, digest: &Digest) -> Result<(), StorageError>;
+}

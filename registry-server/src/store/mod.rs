@@ -1,0 +1,144 @@
+//! Registry metadata: one `Store` trait, one method per spec operation, each one
+//! transaction. Only here is SQL.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use wharf_oci::{Digest, Reference, RepositoryName, Tag};
+
+pub use sqlite::SqliteStore;
+
+use crate::storage::UploadId;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("metadata database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed at start.
+    #[error("metadata database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not parse (corrupt row).
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+}
+
+/// A manifest to store.
+pub struct NewManifest<'a> {
+    /// Its digest (verified by the caller).
+    pub digest: &'a Digest,
+    /// Its media type.
+    pub media_type: &'a str,
+    /// `artifactType`, else the config media type.
+    pub artifact_type: Option<&'a str>,
+    /// The `subject` digest, for referrers.
+    pub subject: Option<&'a Digest>,
+    /// The raw bytes.
+    pub content: &'a [u8],
+    /// Blobs it references (config, layers).
+    pub blobs: Vec<Digest>,
+    /// Manifests it references (index entries).
+    pub manifests: Vec<Digest>,
+    /// Index entry when it is a Wasm package.
+    pub wasm: Option<WasmIndexEntry>,
+}
+
+/// What the registry learned from a Wasm layer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct WasmIndexEntry {
+    /// `core-module`, `component` or `wit-package`.
+    pub kind: String,
+    /// Target world, when known.
+    pub target: Option<String>,
+    /// WIT package name (for WIT packages).
+    pub package: Option<String>,
+    /// Imports (world keys).
+    pub imports: Vec<String>,
+    /// Exports (world keys).
+    pub exports: Vec<String>,
+    /// The wasm layer.
+    pub layer_digest: String,
+    /// Its size in bytes.
+    pub layer_size: u64,
+}
+
+/// A stored manifest.
+#[derive(Clone, Debug)]
+pub struct StoredManifest {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// The raw bytes.
+    pub content: Vec<u8>,
+}
+
+/// One page of a listing: at most `n` items after `last` (lexical order).
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    /// Maximum number of items.
+    pub n: u32,
+    /// Exclusive lower bound.
+    pub last: Option<&'a str>,
+}
+
+/// Registry metadata; one method = one spec operation = one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Record that blob `digest` of `size` bytes is committed and belongs to `repo`.
+    async fn link_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError>;
+    /// Size of `digest` if `repo` may serve it.
+    async fn repository_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Open an upload session in `repo`.
+    async fn create_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<(), StoreError>;
+    /// The recorded size of upload `id` of `repo`, or `None` when there is no such session.
+    async fn upload(&self, repo: &RepositoryName, id: &UploadId)
+    -> Result<Option<u64>, StoreError>;
+    /// Record the size an upload has reached.
+    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError>;
+    /// Close an upload session.
+    async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError>;
+    /// Store a manifest (idempotent) and point `tag` at it, with its references and index entry.
+    async fn put_manifest(
+        &self,
+        repo: &RepositoryName,
+        m: &NewManifest<'_>,
+        tag: Option<&Tag>,
+    ) -> Result<(), StoreError>;
+    /// A manifest by tag or digest.
+    async fn manifest(
+        &self,
+        repo: &RepositoryName,
+        r: &Reference,
+    ) -> Result<Option<StoredManifest>, StoreError>;
+    /// True when `repo` has a manifest `digest`.
+    async fn has_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError>;
+    /// Tags of `repo` in lexical order, or `None` when the repository is unknown.
+    async fn tags(
+        &self,
+        repo: &RepositoryName,
+        page: Page<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+    /// Repositories that hold at least one manifest, in lexical order.
+    async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError>;
+    /// The Wasm index entry of a manifest.
+    async fn wasm_entry(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<WasmIndexEntry>, StoreError>;
+}

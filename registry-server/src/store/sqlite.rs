@@ -1,0 +1,361 @@
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use wharf_oci::{Digest, Reference, RepositoryName, Tag};
+
+use super::{NewManifest, Page, Store, StoreError, StoredManifest, WasmIndexEntry};
+use crate::storage::UploadId;
+
+/// Metadata in one SQLite file (WAL mode, foreign keys on, migrations run at open).
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn digest_of(s: &str) -> Result<Digest, StoreError> {
+    Digest::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl SqliteStore {
+    /// Open (creating) the database at `path` and run the embedded migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// The id of `repo`, creating the row.
+async fn repository_id(
+    conn: &mut sqlx::SqliteConnection,
+    repo: &RepositoryName,
+) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+    )
+    .bind(repo.as_str())
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+async fn existing_repository_id(
+    pool: &SqlitePool,
+    repo: &RepositoryName,
+) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    #[tracing::instrument(skip(self), err)]
+    async fn link_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT(digest) DO NOTHING")
+            .bind(digest.to_string())
+            .bind(i64_of(size))
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(digest.to_string())
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn repository_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             JOIN blobs b ON b.digest = rb.digest WHERE r.name = ? AND rb.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size.map(|s| s.max(0) as u64))
+    }
+
+    async fn create_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let repo_id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        sqlx::query("INSERT INTO uploads (id, repository_id, size, created_at, updated_at) VALUES (?, ?, 0, ?, ?)")
+            .bind(id.as_str())
+            .bind(repo_id)
+            .bind(&t)
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+    ) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE r.name = ? AND u.id = ?",
+        )
+        .bind(repo.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size.map(|s| s.max(0) as u64))
+    }
+
+    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ?")
+            .bind(i64_of(size))
+            .bind(now())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM uploads WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, m), fields(digest = %m.digest), err)]
+    async fn put_manifest(
+        &self,
+        repo: &RepositoryName,
+        m: &NewManifest<'_>,
+        tag: Option<&Tag>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let repo_id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        let digest = m.digest.to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, size, content, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(ToString::to_string))
+        .bind(i64_of(m.content.len() as u64))
+        .bind(m.content)
+        .bind(&t)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            let children = m
+                .blobs
+                .iter()
+                .map(|d| (d, "blob"))
+                .chain(m.manifests.iter().map(|d| (d, "manifest")));
+            for (child, kind) in children {
+                sqlx::query(
+                    "INSERT INTO manifest_references (repository_id, manifest_digest, child_digest, kind) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(child.to_string())
+                .bind(kind)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(w) = &m.wasm {
+                sqlx::query(
+                    "INSERT INTO wasm_index (repository_id, manifest_digest, kind, target, package, imports, exports, layer_digest, layer_size) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(&w.kind)
+                .bind(&w.target)
+                .bind(&w.package)
+                .bind(serde_json::to_string(&w.imports).unwrap_or_default())
+                .bind(serde_json::to_string(&w.exports).unwrap_or_default())
+                .bind(&w.layer_digest)
+                .bind(i64_of(w.layer_size))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        if let Some(tag) = tag {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT(repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .bind(&digest)
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn manifest(
+        &self,
+        repo: &RepositoryName,
+        r: &Reference,
+    ) -> Result<Option<StoredManifest>, StoreError> {
+        let row = match r {
+            Reference::Digest(d) => {
+                sqlx::query(
+                    "SELECT m.digest, m.media_type, m.content FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+                     WHERE r.name = ? AND m.digest = ?",
+                )
+                .bind(repo.as_str())
+                .bind(d.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Reference::Tag(t) => {
+                sqlx::query(
+                    "SELECT m.digest, m.media_type, m.content FROM tags t JOIN repositories r ON r.id = t.repository_id \
+                     JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+                     WHERE r.name = ? AND t.name = ?",
+                )
+                .bind(repo.as_str())
+                .bind(t.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(StoredManifest {
+            digest: digest_of(row.try_get::<&str, _>("digest")?)?,
+            media_type: row.try_get("media_type")?,
+            content: row.try_get("content")?,
+        }))
+    }
+
+    async fn has_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn tags(
+        &self,
+        repo: &RepositoryName,
+        page: Page<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(repo_id) = existing_repository_id(&self.pool, repo).await? else {
+            return Ok(None);
+        };
+        let tags = sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name COLLATE BINARY LIMIT ?",
+        )
+        .bind(repo_id)
+        .bind(page.last.unwrap_or(""))
+        .bind(i64::from(page.n))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(tags))
+    }
+
+    async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.name FROM repositories r WHERE r.name > ? AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) \
+             ORDER BY r.name COLLATE BINARY LIMIT ?",
+        )
+        .bind(page.last.unwrap_or(""))
+        .bind(i64::from(page.n))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn wasm_entry(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<WasmIndexEntry>, StoreError> {
+        let row = sqlx::query(
+            "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size FROM wasm_index w \
+             JOIN repositories r ON r.id = w.repository_id WHERE r.name = ? AND w.manifest_digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let list = |col: &str| -> Result<Vec<String>, StoreError> {
+            let text: String = row.try_get(col)?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
+        };
+        Ok(Some(WasmIndexEntry {
+            kind: row.try_get("kind")?,
+            target: row.try_get("target")?,
+            package: row.try_get("package")?,
+            imports: list("imports")?,
+            exports: list("exports")?,
+            layer_digest: row.try_get("layer_digest")?,
+            layer_size: row.try_get::<i64, _>("layer_size")?.max(0) as u64,
+        }))
+    }
+}
