@@ -129,16 +129,29 @@ pub fn generate_rust_bindings_for_build(wit_path: &Path, world: Option<&str>) ->
             path: wit_path.display().to_string(),
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         })?;
-    for source in load_wit(wit_path)?.sources {
+    let (rs, sources) = generate_rust_bindings_into(wit_path, world, &out_dir)?;
+    for source in sources {
         println!("cargo:rerun-if-changed={}", source.display());
     }
+    Ok(rs)
+}
+
+/// What [`generate_rust_bindings_for_build`] does, with an explicit output directory:
+/// returns the generated `.rs` file and every WIT file that was read.
+pub fn generate_rust_bindings_into(
+    wit_path: &Path,
+    world: Option<&str>,
+    out_dir: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>)> {
+    let sources = load_wit(wit_path)?.sources;
     let files = generate_bindings(Language::Rust, wit_path, world)?;
-    let written = write_bindings(&files, &out_dir)?;
-    written
+    let written = write_bindings(&files, out_dir)?;
+    let rs = written
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "rs"))
         .ok_or_else(|| ComponentError::Upstream {
             context: "the Rust generator wrote no .rs file".into(),
             source: "no output".into(),
-        })
+        })?;
+    Ok((rs, sources))
 }

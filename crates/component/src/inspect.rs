@@ -187,6 +187,9 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
                 out.imports = world_item_names(&resolve, w.imports.iter());
                 out.exports = world_item_names(&resolve, w.exports.iter());
             }
+            if out.target.is_none() {
+                out.target = inferred_command_world(&out.imports, &out.exports);
+            }
         }
         WasmKind::WitPackage => {
             if let Some(DecodedWasm::WitPackage(resolve, pkg)) = crate::wit::decode(bytes) {
@@ -202,6 +205,17 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
         }
     }
     Ok(out)
+}
+
+/// A component whose only export is `wasi:cli/run@V` and whose imports are all WASI
+/// targets `wasi:cli/command@V` (that world imports all of `wasi:cli/imports`).
+fn inferred_command_world(imports: &[String], exports: &[String]) -> Option<String> {
+    let [only] = exports else { return None };
+    let version = only.strip_prefix("wasi:cli/run@")?;
+    imports
+        .iter()
+        .all(|i| i.starts_with("wasi:"))
+        .then(|| format!("wasi:cli/command@{version}"))
 }
 
 /// Custom section names, core imports/exports and the recorded target world, from the

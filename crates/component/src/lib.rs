@@ -15,7 +15,8 @@ mod wit;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
 pub use bindgen::{
-    BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build, write_bindings,
+    BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build,
+    generate_rust_bindings_into, write_bindings,
 };
 pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
 pub use error::ComponentError;

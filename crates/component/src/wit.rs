@@ -41,9 +41,17 @@ pub fn load_wit(path: &Path) -> Result<LoadedWit> {
         });
     }
     let mut resolve = Resolve::default();
-    let (main, map) = resolve.push_path(path).map_err(|e| {
-        ComponentError::upstream(format!("failed to parse WIT at `{}`", path.display()), e)
-    })?;
+    let (main, map) = match resolve.push_path(path) {
+        Ok(r) => r,
+        Err(e) => {
+            // render spans as `--> file:line:col` with the offending line
+            let rendered = resolve.render_error(&e);
+            return Err(ComponentError::Upstream {
+                context: format!("failed to parse WIT at `{}`", path.display()),
+                source: rendered.into(),
+            });
+        }
+    };
     let sources = map.paths().map(Path::to_path_buf).collect();
     Ok(LoadedWit {
         resolve,

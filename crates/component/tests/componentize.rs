@@ -1,0 +1,262 @@
+//! componentize, inspect, WIT and bindgen on real inputs written as WAT and WIT sources.
+
+use std::path::{Path, PathBuf};
+
+use wharf_component::{
+    AdapterChoice, AdapterKind, ComponentError, ComponentizeOptions, Language, WasmKind,
+    adapter_bytes, build_wit_package, componentize, generate_bindings, generate_rust_bindings_into,
+    inspect, load_wit, print_wit,
+};
+
+/// A library module with the component ABI's export names for world `lib`.
+const LIB_WAT: &str = r#"(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (memory (export "memory") 1))"#;
+
+const LIB_WIT: &str =
+    "package test:lib@0.1.0;\n\nworld lib {\n  export add: func(a: u32, b: u32) -> u32;\n}\n";
+
+fn wit_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lib.wit"), text).unwrap();
+    dir
+}
+
+fn project_wit() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit")
+}
+
+#[test]
+fn library_without_wit_is_refused_and_names_the_exports() {
+    let module = wat::parse_str(LIB_WAT).unwrap();
+    let err = componentize(&module, "lib.wasm", &ComponentizeOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, ComponentError::NoWitMetadata { exports, .. } if exports == "add"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("--wit"),
+        "the message says how to fix it: {err}"
+    );
+}
+
+#[test]
+fn library_with_wit_keeps_its_exports_and_records_the_world() {
+    let module = wat::parse_str(LIB_WAT).unwrap();
+    let dir = wit_dir(LIB_WIT);
+    let opts = ComponentizeOptions {
+        wit: Some(dir.path()),
+        world: Some("lib"),
+        adapter: AdapterChoice::Auto,
+    };
+    let out = componentize(&module, "lib.wasm", &opts).unwrap();
+    assert_eq!(out.adapter, None, "no preview1 imports, so no adapter");
+    let info = inspect(&out.bytes, "out").unwrap();
+    assert_eq!(info.kind, WasmKind::Component);
+    assert_eq!(info.exports, vec!["add".to_string()]);
+    assert_eq!(info.target.as_deref(), Some("test:lib/lib@0.1.0"));
+    // and a component is refused as input
+    let err = componentize(&out.bytes, "out.wasm", &ComponentizeOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, ComponentError::AlreadyComponent { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_adapter_itself_is_refused() {
+    let err = componentize(
+        adapter_bytes(AdapterKind::Command),
+        "adapter.wasm",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ComponentError::IsAdapter { .. }), "{err}");
+}
+
+#[test]
+fn imports_nothing_provides_are_named() {
+    let module = wat::parse_str(
+        r#"(module
+          (import "env" "host_log" (func (param i32)))
+          (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+          (func (export "_start") i32.const 0 call 0)
+          (memory (export "memory") 1))"#,
+    )
+    .unwrap();
+    let err = componentize(&module, "app.wasm", &ComponentizeOptions::default()).unwrap_err();
+    match &err {
+        ComponentError::UnsatisfiedImports { imports, .. } => {
+            assert_eq!(imports, "`env::host_log`")
+        }
+        other => panic!("expected UnsatisfiedImports, got {other}"),
+    }
+}
+
+#[test]
+fn command_adapter_is_picked_for_start() {
+    let module = wat::parse_str(
+        r#"(module
+          (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+          (func (export "_start") i32.const 0 call 0)
+          (memory (export "memory") 1))"#,
+    )
+    .unwrap();
+    let out = componentize(&module, "app.wasm", &ComponentizeOptions::default()).unwrap();
+    assert_eq!(out.adapter.as_deref(), Some("command"));
+    let info = inspect(&out.bytes, "app").unwrap();
+    assert_eq!(info.exports.len(), 1);
+    assert!(
+        info.exports[0].starts_with("wasi:cli/run@0.2."),
+        "{:?}",
+        info.exports
+    );
+    assert!(
+        info.target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("wasi:cli/command@0.2.")),
+        "{:?}",
+        info.target
+    );
+}
+
+#[test]
+fn truncated_and_foreign_bytes_are_clear_errors() {
+    let module = wat::parse_str(LIB_WAT).unwrap();
+    let truncated = &module[..module.len() - 3];
+    let err = inspect(truncated, "cut.wasm").unwrap_err();
+    assert!(matches!(err, ComponentError::Invalid { .. }), "{err}");
+    assert!(err.to_string().contains("cut.wasm"));
+    let err = componentize(
+        b"#!/bin/sh\necho hi\n",
+        "script.sh",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ComponentError::NotWasm { .. }), "{err}");
+}
+
+#[test]
+fn wit_errors_carry_file_line_and_column() {
+    let dir =
+        wit_dir("package test:lib@0.1.0;\n\nworld lib {\n  export add: func(a: u33) -> u32;\n}\n");
+    let Err(err) = load_wit(dir.path()) else {
+        panic!("bad WIT must not load")
+    };
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| format!("{s:?}"))
+            .unwrap_or_default()
+    );
+    assert!(chain.contains("lib.wit:4:"), "{chain}");
+}
+
+#[test]
+fn project_wit_resolves_with_wasi_deps_and_roundtrips_through_binary() {
+    let wit = load_wit(&project_wit()).unwrap();
+    let summary = wit.summary();
+    assert_eq!(summary.package, "wharf:greeter@0.1.0");
+    assert_eq!(
+        summary.worlds,
+        vec!["wharf:greeter/greeter@0.1.0".to_string()]
+    );
+    assert!(
+        summary.dependencies.iter().any(|d| d == "wasi:cli@0.2.12"),
+        "{:?}",
+        summary.dependencies
+    );
+    let binary = build_wit_package(&project_wit()).unwrap();
+    let info = inspect(&binary, "greeter.wasm").unwrap();
+    assert_eq!(info.kind, WasmKind::WitPackage);
+    assert_eq!(info.package.as_deref(), Some("wharf:greeter@0.1.0"));
+    assert!(
+        info.exports
+            .contains(&"wharf:greeter/greet@0.1.0".to_string())
+    );
+    let text = print_wit(Path::new("greeter.wasm"), Some(&binary)).unwrap();
+    assert!(
+        text.contains("interface greet") && text.contains("greet: func(name: string) -> string;"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bindings_in_every_language() {
+    let wit = project_wit();
+    let names = |l| {
+        generate_bindings(l, &wit, Some("greeter"))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(Language::Rust), vec!["greeter.rs"]);
+    let c = names(Language::C);
+    assert!(
+        c.contains(&"greeter.h".to_string()) && c.contains(&"greeter.c".to_string()),
+        "{c:?}"
+    );
+    assert!(names(Language::Markdown).iter().any(|n| n.ends_with(".md")));
+    let out = tempfile::tempdir().unwrap();
+    let (rs, sources) = generate_rust_bindings_into(&wit, Some("greeter"), out.path()).unwrap();
+    let text = std::fs::read_to_string(rs).unwrap();
+    assert!(
+        text.contains("pub trait Guest") && text.contains("fn greet("),
+        "generated Rust has the export trait"
+    );
+    assert!(
+        sources.iter().any(|s| s.ends_with("greeter.wit"))
+            && sources.iter().any(|s| s.ends_with("cli.wit"))
+    );
+    assert!(generate_bindings(Language::Rust, &wit, Some("nope")).is_err());
+}
+
+/// `wit/deps` is the WASI of the wasmtime-wasi crate that `wharf run` embeds.
+#[test]
+fn wasi_wit_matches_wasmtime_wasi() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--filter-platform",
+            "x86_64-unknown-linux-gnu",
+            "--manifest-path",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "wasmtime-wasi")
+        .and_then(|p| p["manifest_path"].as_str())
+        .expect("wasmtime-wasi in the dependency graph");
+    let upstream = Path::new(manifest)
+        .parent()
+        .unwrap()
+        .join("src/p2/wit/deps");
+    let ours = project_wit().join("deps");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&upstream).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(ours.join(name)).unwrap_or_default(),
+            "wit/deps/{} differs from wasmtime-wasi's",
+            name.to_string_lossy()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} WASI packages found");
+}
