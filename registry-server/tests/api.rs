@@ -1,0 +1,719 @@
+//! The OCI Distribution API of wharf-registry, driven over real HTTP.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+struct Server {
+    base: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let config = wharf_registry::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let state = wharf_registry::open(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(wharf_registry::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Server {
+        base,
+        dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+async fn code(resp: reqwest::Response) -> String {
+    let v: Value = resp.json().await.unwrap();
+    v["errors"][0]["code"].as_str().unwrap_or("").to_owned()
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let d = digest(bytes);
+        let resp = self
+            .http
+            .post(self.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}")))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        d
+    }
+
+    async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .header("content-type", media_type)
+            .body(serde_json::to_vec(body).unwrap())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn upload_files(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("uploads"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+fn image_manifest(config: &str, config_size: usize, layers: &[(&str, usize, &str)]) -> Value {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size },
+        "layers": layers.iter().map(|(d, s, mt)| json!({ "mediaType": mt, "digest": d, "size": s })).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn base_endpoint_and_discovery_document() {
+    let s = start().await;
+    let resp = s.http.get(s.url("/v2/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
+    let meta: Value = s
+        .http
+        .get(s.url("/.well-known/wasm-pkg/registry.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["preferredProtocol"], "oci");
+    assert_eq!(
+        meta["oci"]["registry"].as_str().unwrap(),
+        s.base.trim_start_matches("http://")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn monolithic_upload_then_head_get_and_ranges() {
+    let s = start().await;
+    let bytes = b"0123456789abcdef".to_vec();
+    let d = s.push_blob("lib/a", &bytes).await;
+    let head = s
+        .http
+        .head(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()["content-length"], "16");
+    assert_eq!(head.headers()["docker-content-digest"], d.as_str());
+    let get = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    let part = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .header("range", "bytes=4-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.headers()["content-range"], "bytes 4-7/16");
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"4567");
+    let tail = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .header("range", "bytes=10-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap().as_ref(), b"abcdef");
+    let bad = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .header("range", "bytes=10-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    // the blob is not visible from another repository
+    let other = s
+        .http
+        .get(s.url(&format!("/v2/lib/b/blobs/{d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    assert_eq!(code(other).await, "BLOB_UNKNOWN");
+    // an empty blob is a blob too
+    let empty = s.push_blob("lib/a", b"").await;
+    let head = s
+        .http
+        .head(s.url(&format!("/v2/lib/a/blobs/{empty}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["content-length"], "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_upload_with_status_and_out_of_order_chunks() {
+    let s = start().await;
+    let post = s
+        .http
+        .post(s.url("/v2/chunky/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), StatusCode::ACCEPTED);
+    let loc = post.headers()["location"].to_str().unwrap().to_owned();
+    assert!(post.headers().contains_key("docker-upload-uuid"));
+    let patch = s
+        .http
+        .patch(s.url(&loc))
+        .header("content-range", "0-4")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), StatusCode::ACCEPTED);
+    assert_eq!(patch.headers()["range"], "0-4");
+    let status = s.http.get(s.url(&loc)).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status.headers()["range"], "0-4");
+    assert!(status.headers().contains_key("location"));
+    // a repeated chunk and a gap are both refused, and leave the session as it was
+    for range in ["0-4", "7-9"] {
+        let r = s
+            .http
+            .patch(s.url(&loc))
+            .header("content-range", range)
+            .body("xxxxx")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "chunk {range}"
+        );
+        assert_eq!(r.headers()["range"], "0-4");
+    }
+    let patch = s
+        .http
+        .patch(s.url(&loc))
+        .header("content-range", "5-10")
+        .body(" world")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.headers()["range"], "0-10");
+    let d = digest(b"hello world");
+    let put = s
+        .http
+        .put(s.url(&format!("{loc}?digest={d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    assert_eq!(
+        put.headers()["location"],
+        format!("/v2/chunky/blobs/{d}").as_str()
+    );
+    let body = s
+        .http
+        .get(s.url(&format!("/v2/chunky/blobs/{d}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(body.as_ref(), b"hello world");
+    assert_eq!(
+        s.upload_files(),
+        0,
+        "the finished upload left no file behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_digest_stores_nothing() {
+    let s = start().await;
+    let wrong = digest(b"something else");
+    let resp = s
+        .http
+        .post(s.url(&format!("/v2/w/blobs/uploads/?digest={wrong}")))
+        .body("actual bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(resp).await, "DIGEST_INVALID");
+    for d in [wrong, digest(b"actual bytes")] {
+        let head = s
+            .http
+            .head(s.url(&format!("/v2/w/blobs/{d}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(s.upload_files(), 0);
+    let blobs: Vec<_> = walk(&s.dir.path().join("blobs"));
+    assert!(blobs.is_empty(), "no blob file may exist: {blobs:?}");
+    // a malformed digest is a 400, not a 500
+    let resp = s
+        .http
+        .post(s.url("/v2/w/blobs/uploads/?digest=sha256:xyz"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(resp).await, "DIGEST_INVALID");
+}
+
+/// A GET with the path exactly as given.
+async fn raw_get(base: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).await.unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_and_unknown_sessions() {
+    let s = start().await;
+    let post = s
+        .http
+        .post(s.url("/v2/c/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let loc = post.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(
+        s.http.delete(s.url(&loc)).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let status = s.http.get(s.url(&loc)).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::NOT_FOUND);
+    assert_eq!(code(status).await, "BLOB_UPLOAD_UNKNOWN");
+    let bogus = s
+        .http
+        .patch(s.url("/v2/c/blobs/uploads/not-a-uuid"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bogus.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.upload_files(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_repository_mount() {
+    let s = start().await;
+    let d = s.push_blob("src/repo", b"shared layer").await;
+    let mounted = s
+        .http
+        .post(s.url(&format!(
+            "/v2/dst/repo/blobs/uploads/?mount={d}&from=src/repo"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mounted.status(), StatusCode::CREATED);
+    assert_eq!(
+        s.http
+            .head(s.url(&format!("/v2/dst/repo/blobs/{d}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let missing = digest(b"nobody has this");
+    let fallback = s
+        .http
+        .post(s.url(&format!(
+            "/v2/dst/repo/blobs/uploads/?mount={missing}&from=src/repo"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fallback.status(),
+        StatusCode::ACCEPTED,
+        "an unknown mount opens a normal session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_push_pull_and_validation() {
+    let s = start().await;
+    let config = b"{}";
+    let cd = s.push_blob("app", config).await;
+    let ld = s.push_blob("app", b"layer").await;
+    let m = image_manifest(
+        &cd,
+        2,
+        &[(&ld, 5, "application/vnd.oci.image.layer.v1.tar")],
+    );
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    let put = s.put_manifest("app", "v1", mt, &m).await;
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let md = put.headers()["docker-content-digest"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(md, digest(&serde_json::to_vec(&m).unwrap()));
+    assert_eq!(
+        put.headers()["location"],
+        format!("/v2/app/manifests/{md}").as_str()
+    );
+    for reference in ["v1", md.as_str()] {
+        let get = s
+            .http
+            .get(s.url(&format!("/v2/app/manifests/{reference}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), StatusCode::OK);
+        assert_eq!(get.headers()["content-type"], mt);
+        assert_eq!(get.headers()["docker-content-digest"], md.as_str());
+        let body: Value = get.json().await.unwrap();
+        assert_eq!(body, m);
+        let head = s
+            .http
+            .head(s.url(&format!("/v2/app/manifests/{reference}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+    }
+    // a blob the repository lacks
+    let m2 = image_manifest(
+        &cd,
+        2,
+        &[(
+            &digest(b"missing"),
+            7,
+            "application/vnd.oci.image.layer.v1.tar",
+        )],
+    );
+    let r = s.put_manifest("app", "v2", mt, &m2).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(r).await, "MANIFEST_BLOB_UNKNOWN");
+    // not JSON
+    let r = s
+        .http
+        .put(s.url("/v2/app/manifests/v3"))
+        .header("content-type", mt)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(code(r).await, "MANIFEST_INVALID");
+    // pushed by a digest it does not have
+    let r = s.put_manifest("app", &digest(b"other"), mt, &m).await;
+    assert_eq!(code(r).await, "DIGEST_INVALID");
+    // malformed digest reference, unknown tag, unknown repository
+    let r = s
+        .http
+        .get(s.url("/v2/app/manifests/sha256:1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s
+        .http
+        .get(s.url("/v2/app/manifests/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(code(r).await, "MANIFEST_UNKNOWN");
+    let r = s
+        .http
+        .get(s.url("/v2/nobody/tags/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(r).await, "NAME_UNKNOWN");
+    // a referrer is answered with OCI-Subject
+    let mut sig = image_manifest(&cd, 2, &[(&ld, 5, "application/octet-stream")]);
+    sig["subject"] =
+        json!({ "mediaType": mt, "digest": md, "size": serde_json::to_vec(&m).unwrap().len() });
+    let r = s
+        .put_manifest("app", &digest(&serde_json::to_vec(&sig).unwrap()), mt, &sig)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["oci-subject"], md.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_wasm_layer_is_refused() {
+    let s = start().await;
+    let config = br#"{"architecture":"wasm","os":"wasip2","layerDigests":[]}"#;
+    let cd = s.push_blob("w/bad", config).await;
+    let garbage = b"\0asm\x01\0\0\0\x05garbage".to_vec();
+    let ld = s.push_blob("w/bad", &garbage).await;
+    let mut m = image_manifest(
+        &cd,
+        config.len(),
+        &[(&ld, garbage.len(), "application/wasm")],
+    );
+    m["config"]["mediaType"] = json!("application/vnd.wasm.config.v0+json");
+    let r = s
+        .put_manifest(
+            "w/bad",
+            "1.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &m,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "MANIFEST_INVALID");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid WebAssembly"),
+        "{body}"
+    );
+    // two wasm layers are refused too
+    let mut two = m.clone();
+    two["layers"] = json!([m["layers"][0], m["layers"][0]]);
+    let r = s
+        .put_manifest(
+            "w/bad",
+            "1.0.1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &two,
+        )
+        .await;
+    assert_eq!(code(r).await, "MANIFEST_INVALID");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tags_and_catalog_paginate_in_lexical_order() {
+    let s = start().await;
+    let cd = s.push_blob("p/q", b"{}").await;
+    let m = image_manifest(&cd, 2, &[]);
+    for tag in ["b", "a", "1.0.0", "Z", "c"] {
+        assert_eq!(
+            s.put_manifest("p/q", tag, "application/vnd.oci.image.manifest.v1+json", &m)
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+    }
+    let all: Value = s
+        .http
+        .get(s.url("/v2/p/q/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        json!({ "name": "p/q", "tags": ["1.0.0", "Z", "a", "b", "c"] })
+    );
+    let page = s
+        .http
+        .get(s.url("/v2/p/q/tags/list?n=2"))
+        .send()
+        .await
+        .unwrap();
+    let link = page.headers()["link"].to_str().unwrap().to_owned();
+    assert_eq!(link, "</v2/p/q/tags/list?n=2&last=Z>; rel=\"next\"");
+    assert_eq!(
+        page.json::<Value>().await.unwrap()["tags"],
+        json!(["1.0.0", "Z"])
+    );
+    let next: Value = s
+        .http
+        .get(s.url("/v2/p/q/tags/list?n=2&last=Z"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["tags"], json!(["a", "b"]));
+    let last = s
+        .http
+        .get(s.url("/v2/p/q/tags/list?n=2&last=b"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!last.headers().contains_key("link"));
+    let bad = s
+        .http
+        .get(s.url("/v2/p/q/tags/list?n=many"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let _ = s.push_blob("empty/repo", b"x").await; // a repository with blobs only is not listed
+    let cat: Value = s
+        .http
+        .get(s.url("/v2/_catalog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cat, json!({ "repositories": ["p/q"] }));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_names_are_400_not_500() {
+    let s = start().await;
+    for path in [
+        "/v2/UPPER/tags/list",
+        "/v2/a%2Fb//c/tags/list",
+        "/v2/-x/blobs/uploads/",
+    ] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(code(r).await, "NAME_INVALID", "{path}");
+    }
+    // path traversal, sent raw (HTTP clients normalise `..` away)
+    for path in [
+        "/v2/a/../b/tags/list",
+        "/v2/a/%2E%2E/b/tags/list",
+        "/v2/../../etc/blobs/uploads/",
+    ] {
+        let (status, body) = raw_get(&s.base, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("NAME_INVALID"), "{path}: {body}");
+    }
+    let r = s
+        .http
+        .get(s.url("/v2/a/nothing-here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = s
+        .http
+        .delete(s.url("/v2/a/tags/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let long = "a".repeat(300);
+    let r = s
+        .http
+        .get(s.url(&format!("/v2/{long}/tags/list")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn content_survives_a_restart() {
+    let s = start().await;
+    let cd = s.push_blob("keep", b"{}").await;
+    let m = image_manifest(&cd, 2, &[]);
+    assert_eq!(
+        s.put_manifest(
+            "keep",
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &m
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
+    let config = wharf_registry::Config {
+        data_dir: s.dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let state = wharf_registry::open(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(wharf_registry::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let body: Value = s
+        .http
+        .get(format!("{base}/v2/keep/manifests/v1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body, m);
+    let blob = s
+        .http
+        .get(format!("{base}/v2/keep/blobs/{cd}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(blob.as_ref(), b"{}");
+}
