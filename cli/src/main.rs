@@ -7,8 +7,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for data on stdout: a closed stdout (`wharf inspect x | head`) ends the
+/// output quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same treatment as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write(&format!($($arg)*)) };
+}
+
 mod commands;
 mod config;
+mod output;
 mod progress;
 mod target;
 

@@ -47,7 +47,7 @@ impl Args {
         };
         let files = generate_bindings(language, &self.wit, self.world.as_deref())?;
         for path in write_bindings(&files, &self.out_dir)? {
-            println!("{}", path.display());
+            outln!("{}", path.display());
         }
         Ok(ExitCode::SUCCESS)
     }

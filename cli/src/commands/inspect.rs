@@ -28,7 +28,8 @@ pub struct Args {
 #[derive(Serialize)]
 struct RemoteReport {
     reference: String,
-    digest: Digest,
+    /// The manifest digest (the wasm's own digest is `digest`).
+    manifest_digest: Digest,
     manifest: serde_json::Value,
     config: serde_json::Value,
     #[serde(flatten)]
@@ -36,17 +37,17 @@ struct RemoteReport {
 }
 
 fn print_inspection(i: &Inspection) {
-    println!("kind:     {}", i.kind.as_str());
-    println!("size:     {} bytes", i.size);
-    println!("digest:   {}", i.digest);
+    outln!("kind:     {}", i.kind.as_str());
+    outln!("size:     {} bytes", i.size);
+    outln!("digest:   {}", i.digest);
     if let Some(p) = &i.package {
-        println!("package:  {p}");
+        outln!("package:  {p}");
     }
-    println!("target:   {}", i.target.as_deref().unwrap_or("(unknown)"));
+    outln!("target:   {}", i.target.as_deref().unwrap_or("(unknown)"));
     let list = |title: &str, items: &[String]| {
-        println!("{title}:{}", if items.is_empty() { " (none)" } else { "" });
+        outln!("{title}:{}", if items.is_empty() { " (none)" } else { "" });
         for it in items {
-            println!("  {it}");
+            outln!("  {it}");
         }
     };
     list("imports", &i.imports);
@@ -64,15 +65,15 @@ fn print_inspection(i: &Inspection) {
     ];
     for (k, v) in fields {
         if let Some(v) = v {
-            println!("{k}: {v}");
+            outln!("{k}: {v}");
         }
     }
     for (field, tools) in &m.producers {
         let tools: Vec<String> = tools.iter().map(|(n, v)| format!("{n} {v}")).collect();
-        println!("producers.{field}: {}", tools.join(", "));
+        outln!("producers.{field}: {}", tools.join(", "));
     }
     if !i.custom_sections.is_empty() {
-        println!("custom sections: {}", i.custom_sections.join(", "));
+        outln!("custom sections: {}", i.custom_sections.join(", "));
     }
 }
 
@@ -112,7 +113,7 @@ impl Args {
                     reference: target
                         .with_digest(fetched.manifest_digest.clone())
                         .to_string(),
-                    digest: fetched.manifest_digest,
+                    manifest_digest: fetched.manifest_digest,
                     manifest: manifest_json,
                     config,
                     wasm: info,
@@ -120,16 +121,21 @@ impl Args {
                 if self.json {
                     return print_json(&report);
                 }
-                println!("reference: {}", report.reference);
-                println!("manifest:  {} ({})", report.digest, pulled.media_type);
-                println!(
+                outln!("reference: {}", report.reference);
+                outln!(
+                    "manifest:  {} ({})",
+                    report.manifest_digest,
+                    pulled.media_type
+                );
+                outln!(
                     "config:    {} ({})",
-                    manifest.config.digest, manifest.config.media_type
+                    manifest.config.digest,
+                    manifest.config.media_type
                 );
                 if let Some(a) = &manifest.annotations {
-                    println!("annotations:");
+                    outln!("annotations:");
                     for (k, v) in a {
-                        println!("  {k}: {v}");
+                        outln!("  {k}: {v}");
                     }
                 }
                 print_inspection(&report.wasm);

@@ -23,7 +23,8 @@ Examples:
   wharf push greeter.wasm demo:greeter@0.1.0 --registry localhost:5000
   wharf push app.wasm localhost:5000/demo/app:1.0.0 --annotation org.opencontainers.image.vendor=acme
 
-Prints the manifest digest on stdout.")]
+Prints the manifest digest on stdout. With SOURCE_DATE_EPOCH set, `created` is that time,
+so pushing the same file twice gives the same manifest digest.")]
 pub struct Args {
     /// A component, core module or binary WIT package.
     file: PathBuf,
@@ -45,6 +46,23 @@ struct PushReport {
     layer: Descriptor,
     config: Descriptor,
     blobs_sent: usize,
+}
+
+/// The `created` time: `SOURCE_DATE_EPOCH` (seconds, the reproducible-builds convention)
+/// when set, so the same file pushes to the same manifest digest; else now. RFC 3339.
+fn created_time() -> anyhow::Result<String> {
+    let time = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => {
+            let secs: i64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is not a number of seconds"))?;
+            chrono::DateTime::from_timestamp(secs, 0)
+                .with_context(|| format!("SOURCE_DATE_EPOCH `{v}` is out of range"))?
+        }
+        Err(_) => chrono::Utc::now(),
+    };
+    Ok(time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// The CNCF Wasm config for an inspected binary.
@@ -101,7 +119,7 @@ impl Args {
             }
             extra.insert(k.to_owned(), v.to_owned());
         }
-        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let created = created_time()?;
         let config = wasm_config(&info, &created);
         let config_bytes = serde_json::to_vec(&config)?;
         let config_desc = Descriptor::of(media_types::WASM_CONFIG, &config_bytes);
@@ -182,7 +200,7 @@ impl Args {
             info.kind.as_str(),
             self.file.display()
         );
-        println!("{digest}");
+        outln!("{digest}");
         Ok(ExitCode::SUCCESS)
     }
 }

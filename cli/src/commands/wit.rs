@@ -56,15 +56,15 @@ impl WitCommand {
                 if json {
                     return print_json(&summary);
                 }
-                println!("package {}", summary.package);
+                outln!("package {}", summary.package);
                 for w in &summary.worlds {
-                    println!("  world {w}");
+                    outln!("  world {w}");
                 }
                 for i in &summary.interfaces {
-                    println!("  interface {i}");
+                    outln!("  interface {i}");
                 }
                 for d in &summary.dependencies {
-                    println!("  dependency {d}");
+                    outln!("  dependency {d}");
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -77,7 +77,7 @@ impl WitCommand {
                 } else {
                     print_wit(&path, None)?
                 };
-                print!("{text}");
+                out!("{text}");
                 Ok(ExitCode::SUCCESS)
             }
             WitCommand::Build { path, output } => {

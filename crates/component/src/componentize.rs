@@ -6,7 +6,7 @@ use wasmparser::{ExternalKind, Parser, Payload};
 use wit_component::{ComponentEncoder, StringEncoding};
 
 use crate::adapter::{AdapterKind, adapter_bytes};
-use crate::inspect::{TARGET_WORLD_SECTION, WasmKind, validate};
+use crate::inspect::{TARGET_WORLD_SECTION, WasmKind, embedded_world, validate};
 use crate::wit::{load_wit, qualified};
 use crate::{ComponentError, Result};
 
@@ -161,10 +161,7 @@ pub fn componentize(
         )
         .map_err(|e| ComponentError::upstream("failed to embed WIT metadata", e))?;
     } else if facts.has_component_type {
-        if let Ok((_, bindgen)) = wit_component::metadata::decode(module) {
-            let w = &bindgen.resolve.worlds[bindgen.world];
-            target = w.package.map(|p| qualified(&bindgen.resolve, p, &w.name));
-        }
+        target = embedded_world(module);
     } else {
         let lost: Vec<&str> = facts
             .func_exports

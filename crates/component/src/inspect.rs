@@ -171,15 +171,7 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
     match kind {
         WasmKind::CoreModule => {
             // a module built with WIT bindings knows its world
-            if let Ok((_, bindgen)) = wit_component::metadata::decode(bytes)
-                && out
-                    .custom_sections
-                    .iter()
-                    .any(|s| s.starts_with("component-type"))
-            {
-                let w = &bindgen.resolve.worlds[bindgen.world];
-                out.target = w.package.map(|p| qualified(&bindgen.resolve, p, &w.name));
-            }
+            out.target = embedded_world(bytes);
         }
         WasmKind::Component => {
             if let Some(DecodedWasm::Component(resolve, world)) = crate::wit::decode(bytes) {
@@ -205,6 +197,46 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
         }
     }
     Ok(out)
+}
+
+/// The world named by the first `component-type` custom section of a core module.
+///
+/// The section's content names the world, except that wit-bindgen encodes a synthesized
+/// `root:root/root` world; its section name then carries the real one:
+/// `component-type:wit-bindgen:<version>:<ns>:<pkg>[@<v>]:<world>:<suffix>`.
+pub(crate) fn embedded_world(bytes: &[u8]) -> Option<String> {
+    Parser::new(0)
+        .parse_all(bytes)
+        .flatten()
+        .find_map(|payload| match payload {
+            Payload::CustomSection(c) if c.name().starts_with("component-type") => {
+                let decoded = wit_parser::decoding::decode_world(c.data()).ok().and_then(
+                    |(resolve, world)| {
+                        let w = &resolve.worlds[world];
+                        w.package.map(|p| qualified(&resolve, p, &w.name))
+                    },
+                );
+                match decoded {
+                    Some(name) if !name.starts_with("root:root/") => Some(name),
+                    other => world_from_section_name(c.name()).or(other),
+                }
+            }
+            _ => None,
+        })
+}
+
+fn world_from_section_name(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("component-type:wit-bindgen:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_version, ns, pkg, world) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (pkg, version) = match pkg.split_once('@') {
+        Some((p, v)) => (p, Some(v)),
+        None => (pkg, None),
+    };
+    Some(match version {
+        Some(v) => format!("{ns}:{pkg}/{world}@{v}"),
+        None => format!("{ns}:{pkg}/{world}"),
+    })
 }
 
 /// A component whose only export is `wasi:cli/run@V` and whose imports are all WASI
@@ -281,5 +313,27 @@ fn metadata(bytes: &[u8]) -> WasmMetadata {
         revision: m.revision.as_ref().map(ToString::to_string),
         version: m.version.as_ref().map(ToString::to_string),
         producers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::world_from_section_name;
+
+    #[test]
+    fn world_from_wit_bindgen_section_names() {
+        assert_eq!(
+            world_from_section_name(
+                "component-type:wit-bindgen:0.60.0:wharf:greeter@0.1.0:greeter:encoded world"
+            )
+            .as_deref(),
+            Some("wharf:greeter/greeter@0.1.0")
+        );
+        assert_eq!(
+            world_from_section_name("component-type:wit-bindgen:0.60.0:a:b:w:encoded world")
+                .as_deref(),
+            Some("a:b/w")
+        );
+        assert_eq!(world_from_section_name("component-type:other"), None);
     }
 }

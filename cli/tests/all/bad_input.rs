@@ -1,0 +1,132 @@
+//! Bad input gets a clear error naming the problem, exit code 1, and leaves nothing behind.
+
+use crate::support::{Registry, Wharf, guests, hello_component, s};
+
+#[test]
+fn truncated_and_wrong_kinds_of_wasm() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let bytes = std::fs::read(&guests().hello_core).unwrap();
+    let truncated = work.path().join("truncated.wasm");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let out = work.path().join("out.wasm");
+    for args in [
+        vec!["inspect", s(&truncated)],
+        vec!["componentize", s(&truncated), "-o", s(&out)],
+        vec!["push", s(&truncated), "localhost:1/x/y:1"],
+        vec!["run", s(&truncated)],
+    ] {
+        let err = w.fails(&args);
+        assert!(
+            err.contains("truncated.wasm") && err.contains("is not valid WebAssembly"),
+            "{args:?}: {err}"
+        );
+    }
+    let err = w.fails(&["componentize", s(&hello), "-o", s(&out)]);
+    assert!(err.contains("is already a component"), "{err}");
+    let err = w.fails(&["run", s(&guests().hello_core)]);
+    assert!(
+        err.contains("is a core module; componentize it first"),
+        "{err}"
+    );
+    let text = work.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm at all").unwrap();
+    let err = w.fails(&["inspect", s(&text)]);
+    assert!(err.contains("is not a WebAssembly binary"), "{err}");
+    assert!(!out.exists(), "no output was written");
+}
+
+#[test]
+fn malformed_references_and_names() {
+    let w = Wharf::new();
+    let f = s(&guests().greeter);
+    for (reference, expected) in [
+        ("localhost:5000/../etc/passwd:1", "invalid repository name"),
+        ("localhost:5000/Hello/World:1", "invalid repository name"),
+        ("localhost:5000/a/b:-bad", "invalid tag"),
+        ("localhost:5000/a/b@sha256:123", "invalid digest"),
+        ("no-registry-here", "names no registry"),
+        ("wasi:http@0.2.0", "--registry"),
+        ("Wasi:Http@1", "invalid package reference"),
+    ] {
+        let err = w.fails(&["push", f, reference]);
+        assert!(err.contains(expected), "{reference}: {err}");
+        let err = w.fails(&["pull", reference, "-o", "/nonexistent/x.wasm"]);
+        assert!(err.contains(expected), "{reference}: {err}");
+    }
+    let err = w.fails(&["push", f, "x:y", "--registry", "localhost:1"]);
+    assert!(err.contains("needs an exact version"), "{err}");
+}
+
+#[test]
+fn unknown_repository_and_tag() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("x.wasm");
+    let err = w.fails(&[
+        "pull",
+        &format!("{}/nobody/here:1.0.0", reg.addr),
+        "-o",
+        s(&out),
+    ]);
+    assert!(
+        err.contains("404") && err.contains("MANIFEST_UNKNOWN"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let err = w.fails(&[
+        "pull",
+        "nobody:here@1.0.0",
+        "--registry",
+        &reg.addr,
+        "-o",
+        s(&out),
+    ]);
+    assert!(err.contains("MANIFEST_UNKNOWN"), "{err}");
+    let err = w.fails(&["run", "nobody:here", "--registry", &reg.addr]);
+    assert!(err.contains("no version of nobody:here matches"), "{err}");
+}
+
+#[test]
+fn tampered_blob_is_caught_on_pull_and_run() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/demo/tampered:1.0.0", reg.addr);
+    w.ok(&["push", s(&hello), &reference]);
+    // flip one byte of the stored layer behind the registry's back
+    let digest = crate::support::file_digest(&hello);
+    let hex = digest.trim_start_matches("sha256:");
+    let stored = reg
+        .dir
+        .path()
+        .join("blobs/sha256")
+        .join(&hex[..2])
+        .join(hex);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&stored, bytes).unwrap();
+    let out = work.path().join("pulled.wasm");
+    let err = w.fails(&["pull", &reference, "-o", s(&out)]);
+    assert!(err.contains("digest mismatch"), "{err}");
+    assert!(
+        !out.exists(),
+        "a blob that fails its digest is never written"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".wharf-partial")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "no partial file is left behind");
+    let err = w.fails(&["run", &reference]);
+    assert!(err.contains("digest mismatch"), "{err}");
+}

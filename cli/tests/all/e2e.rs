@@ -1,0 +1,319 @@
+//! The main job, end to end on the real guests: WIT → bindings → build → componentize →
+//! push → pull → run → inspect.
+
+use serde_json::Value;
+
+use crate::support::{Registry, Wharf, build_guest, file_digest, root, s};
+
+#[test]
+fn wit_bindgen_build_componentize_push_pull_run_inspect() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let wit = root().join("wit");
+
+    // WIT: check, then generate the Rust bindings the library guest includes
+    let check = w.ok(&["wit", "check", s(&wit)]);
+    assert!(check.contains("package wharf:greeter@0.1.0"), "{check}");
+    assert!(
+        check.contains("world wharf:greeter/greeter@0.1.0"),
+        "{check}"
+    );
+    assert!(check.contains("dependency wasi:cli@0.2.12"), "{check}");
+    let bindings = work.path().join("bindings");
+    let written = w.ok(&[
+        "bindgen",
+        "rust",
+        s(&wit),
+        "--world",
+        "greeter",
+        "--out-dir",
+        s(&bindings),
+    ]);
+    assert!(written.trim().ends_with("greeter.rs"), "{written}");
+
+    // build both guests with cargo
+    let greeter = build_guest(
+        "greeter",
+        "wasm32-wasip2",
+        "greeter.wasm",
+        &[("WHARF_BINDINGS", &bindings)],
+    );
+    let hello_core = build_guest("hello-cli", "wasm32-wasip1", "hello-cli.wasm", &[]);
+
+    // componentize the wasip1 command with the built-in adapter
+    let hello = work.path().join("hello.component.wasm");
+    let out = w
+        .cmd()
+        .args(["componentize", s(&hello_core), "-o", s(&hello)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("command adapter"));
+
+    // push, pull (byte-identical), run from the registry
+    let reg = Registry::start();
+    let reference = format!("{}/demo/hello:1.0.0", reg.addr);
+    let digest = w.ok(&["push", s(&hello), &reference]);
+    assert!(
+        digest.trim().starts_with("sha256:") && digest.trim().len() == 71,
+        "{digest}"
+    );
+    let pulled = work.path().join("pulled.wasm");
+    w.ok(&["pull", &reference, "-o", s(&pulled)]);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&hello).unwrap()
+    );
+
+    let data = work.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("input.txt"), "some text\n").unwrap();
+    let dir_arg = format!("{}::/data", s(&data));
+    let run = w
+        .cmd()
+        .args([
+            "run",
+            &reference,
+            "--dir",
+            &dir_arg,
+            "--env",
+            "GREETING=hi",
+            "--",
+            "--read",
+            "/data/input.txt",
+            "Ada",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(run.stdout).unwrap(),
+        "/data/input.txt: some text\nhello, Ada!\nGREETING=hi\n"
+    );
+    // a failing guest fails the command (the preview1 adapter reports every non-zero exit as 1)
+    let failing = w
+        .cmd()
+        .args(["run", s(&hello), "--", "--exit", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(failing.status.code(), Some(1));
+    let missing_file = w
+        .cmd()
+        .args([
+            "run",
+            s(&hello),
+            "--dir",
+            &dir_arg,
+            "--",
+            "--read",
+            "/data/nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(missing_file.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing_file.stderr).contains("cannot read /data/nope"));
+
+    // inspect the pushed package: manifest, config and the component's world
+    let report: Value = serde_json::from_str(&w.ok(&["inspect", &reference, "--json"])).unwrap();
+    assert_eq!(report["manifest_digest"], digest.trim());
+    assert_eq!(report["kind"], "component");
+    assert_eq!(
+        report["exports"],
+        serde_json::json!(["wasi:cli/run@0.2.12"])
+    );
+    let imports: Vec<&str> = report["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i.as_str().unwrap())
+        .collect();
+    for expected in [
+        "wasi:cli/environment@0.2.12",
+        "wasi:filesystem/preopens@0.2.12",
+        "wasi:cli/stdout@0.2.12",
+    ] {
+        assert!(imports.contains(&expected), "{expected} in {imports:?}");
+    }
+    assert_eq!(report["target"], "wasi:cli/command@0.2.12");
+    let manifest = &report["manifest"];
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/wasm");
+    assert_eq!(layer["digest"], file_digest(&hello).as_str());
+    assert_eq!(
+        layer["annotations"]["org.opencontainers.image.title"],
+        "hello.component.wasm"
+    );
+    assert!(manifest["annotations"]["org.opencontainers.image.created"].is_string());
+    let config = &report["config"];
+    assert_eq!(config["architecture"], "wasm");
+    assert_eq!(config["os"], "wasip2");
+    assert_eq!(
+        config["layerDigests"],
+        serde_json::json!([file_digest(&hello)])
+    );
+    assert_eq!(config["component"]["exports"], report["exports"]);
+    assert_eq!(config["component"]["target"], "wasi:cli/command@0.2.12");
+
+    // the library component, pushed by package name through the discovery document
+    let registry_flag = ["--registry", reg.addr.as_str()];
+    let greeter_digest = w.ok(&[
+        &["push", s(&greeter), "wharf:greeter@0.1.0"][..],
+        &registry_flag[..],
+    ]
+    .concat());
+    let report: Value = serde_json::from_str(
+        &w.ok(&[
+            &["inspect", "wharf:greeter@0.1.0", "--json"][..],
+            &registry_flag[..],
+        ]
+        .concat()),
+    )
+    .unwrap();
+    assert_eq!(report["manifest_digest"], greeter_digest.trim());
+    assert_eq!(
+        report["exports"],
+        serde_json::json!(["wharf:greeter/greet@0.1.0"])
+    );
+    assert!(
+        report["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "wasi:cli/environment@0.2.12")
+    );
+    assert_eq!(
+        report["reference"]
+            .as_str()
+            .unwrap()
+            .split('@')
+            .next()
+            .unwrap(),
+        format!("{}/wharf/greeter:0.1.0", reg.addr)
+    );
+    // a reproducible push (SOURCE_DATE_EPOCH) sends no blob twice and gives the same digest
+    let push_at_epoch = || {
+        w.cmd()
+            .args(
+                [
+                    &["push", s(&greeter), "wharf:greeter@0.1.1"][..],
+                    &registry_flag[..],
+                ]
+                .concat(),
+            )
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap()
+    };
+    let (first, again) = (push_at_epoch(), push_at_epoch());
+    assert_eq!(
+        first.stdout, again.stdout,
+        "same file, same time: same manifest digest"
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("(1 new blobs)"),
+        "only the config is new: {}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("(0 new blobs)"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // a binary WIT package is a package too
+    let wit_pkg = work.path().join("greeter-wit.wasm");
+    w.ok(&["wit", "build", s(&wit), "-o", s(&wit_pkg)]);
+    w.ok(&[
+        "push",
+        s(&wit_pkg),
+        &format!("{}/wharf/greeter-wit:0.1.0", reg.addr),
+    ]);
+    let report: Value = serde_json::from_str(&w.ok(&[
+        "inspect",
+        &format!("{}/wharf/greeter-wit:0.1.0", reg.addr),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(report["kind"], "wit-package");
+    assert_eq!(report["package"], "wharf:greeter@0.1.0");
+    assert_eq!(report["config"]["os"], "wasip2");
+    let printed = w.ok(&["wit", "print", s(&wit_pkg)]);
+    assert!(
+        printed.contains("package wharf:greeter@0.1.0") && printed.contains("interface greet"),
+        "{printed}"
+    );
+    // and the WIT a component was built against
+    let printed = w.ok(&["wit", "print", s(&greeter)]);
+    assert!(
+        printed.contains("export wharf:greeter/greet@0.1.0;"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn library_core_module_componentizes_with_its_wit() {
+    // the greeter as a wasip1 core module: bindings embed the world, the reactor adapter is picked
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let bindings = work.path().join("b");
+    let wit = root().join("wit");
+    w.ok(&[
+        "bindgen",
+        "rust",
+        s(&wit),
+        "--world",
+        "greeter",
+        "--out-dir",
+        s(&bindings),
+    ]);
+    let core = build_guest(
+        "greeter",
+        "wasm32-wasip1",
+        "greeter.wasm",
+        &[("WHARF_BINDINGS", &bindings)],
+    );
+    let info: Value = serde_json::from_str(&w.ok(&["inspect", s(&core), "--json"])).unwrap();
+    assert_eq!(info["kind"], "core-module");
+    assert_eq!(info["target"], "wharf:greeter/greeter@0.1.0");
+    let out = work.path().join("greeter.component.wasm");
+    let res = w
+        .cmd()
+        .args(["componentize", s(&core), "-o", s(&out)])
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    assert!(String::from_utf8_lossy(&res.stderr).contains("reactor adapter"));
+    let info: Value = serde_json::from_str(&w.ok(&["inspect", s(&out), "--json"])).unwrap();
+    assert_eq!(
+        info["exports"],
+        serde_json::json!(["wharf:greeter/greet@0.1.0"])
+    );
+    assert_eq!(info["target"], "wharf:greeter/greeter@0.1.0");
+    let err = w.fails(&["run", s(&out)]);
+    assert!(
+        err.contains("wasi:cli/run"),
+        "running a library says what is missing: {err}"
+    );
+}

@@ -1,0 +1,199 @@
+//! Real clients against wharf-registry (skopeo, wkg), and wharf against the reference
+//! registry (CNCF Distribution, Debian's `docker-registry`).
+
+use std::process::Command;
+
+use crate::support::{
+    Registry, Wharf, file_digest, free_port, guests, hello_component, require_tool, s,
+    wait_for_registry,
+};
+
+#[test]
+fn skopeo_copies_a_wharf_package_out_and_back() {
+    let skopeo = require_tool("skopeo");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let reg = Registry::start();
+    let digest = w.ok(&["push", s(&hello), &format!("{}/demo/hello:1.0.0", reg.addr)]);
+    let layout = work.path().join("layout");
+    let run = |args: &[&str]| {
+        let out = Command::new(&skopeo).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let oci = format!("oci:{}:hello", s(&layout));
+    run(&[
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{}/demo/hello:1.0.0", reg.addr),
+        &oci,
+    ]);
+    assert!(layout.join("index.json").is_file());
+    run(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &oci,
+        &format!("docker://{}/copied/hello:2.0.0", reg.addr),
+    ]);
+    // the manifest came back byte-identical, so its digest is the same
+    let raw = run(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/copied/hello:2.0.0", reg.addr),
+    ]);
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(raw.as_bytes()))
+        ),
+        digest.trim()
+    );
+    let back = work.path().join("back.wasm");
+    w.ok(&[
+        "pull",
+        &format!("{}/copied/hello:2.0.0", reg.addr),
+        "-o",
+        s(&back),
+    ]);
+    assert_eq!(std::fs::read(back).unwrap(), std::fs::read(&hello).unwrap());
+    let tags = run(&[
+        "list-tags",
+        "--tls-verify=false",
+        &format!("docker://{}/copied/hello", reg.addr),
+    ]);
+    assert!(tags.contains("\"2.0.0\""), "{tags}");
+}
+
+#[test]
+fn wkg_gets_a_package_pushed_by_wharf() {
+    let wkg = require_tool("wkg");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let greeter = &guests().greeter;
+    w.ok(&[
+        "push",
+        s(greeter),
+        "wharf:greeter@0.1.0",
+        "--registry",
+        &reg.addr,
+    ]);
+    w.ok(&[
+        "push",
+        s(greeter),
+        "wharf:greeter@0.2.0",
+        "--registry",
+        &reg.addr,
+    ]);
+    // wkg talks HTTPS unless told otherwise, as for any plain-HTTP registry
+    let config = work.path().join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry.\"{0}\"]\ntype = \"oci\"\n[registry.\"{0}\".oci]\nprotocol = \"http\"\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    for (spec, file) in [
+        ("wharf:greeter@0.1.0", "exact.wasm"),
+        ("wharf:greeter", "latest.wasm"),
+    ] {
+        let out_file = work.path().join(file);
+        let out = Command::new(&wkg)
+            .args([
+                "get",
+                spec,
+                "--registry",
+                &reg.addr,
+                "--config",
+                s(&config),
+                "--cache",
+                s(&work.path().join("cache")),
+                "-o",
+                s(&out_file),
+            ])
+            .env("HOME", work.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "wkg get {spec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(file_digest(&out_file), file_digest(greeter), "{spec}");
+        if spec == "wharf:greeter" {
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("0.2.0"),
+                "wkg resolved the newest version"
+            );
+        }
+    }
+}
+
+#[test]
+fn wharf_pushes_pulls_and_runs_against_the_reference_registry() {
+    let registry = require_tool("docker-registry");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = work.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            s(&work.path().join("storage"))
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(registry)
+        .arg("serve")
+        .arg(&config)
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(std::mem::replace(
+        &mut child,
+        Command::new("true").spawn().unwrap(),
+    ));
+    wait_for_registry(&addr);
+    let reference = format!("{addr}/demo/hello:1.0.0");
+    let digest = w.ok(&["push", s(&hello), &reference]);
+    let pulled = work.path().join("pulled.wasm");
+    w.ok(&["pull", &reference, "-o", s(&pulled)]);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&hello).unwrap()
+    );
+    let pinned = format!("{addr}/demo/hello@{}", digest.trim());
+    let run = w
+        .cmd()
+        .args(["run", &pinned, "--", "from", "distribution"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "hello, from distribution!\n"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&w.ok(&["inspect", &reference, "--json"])).unwrap();
+    assert_eq!(report["manifest_digest"], digest.trim());
+    assert_eq!(
+        report["config"]["layerDigests"][0],
+        file_digest(&hello).as_str()
+    );
+}

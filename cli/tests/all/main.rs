@@ -1,0 +1,8 @@
+//! Integration tests of the `wharf` binary, in one test binary so they link once
+//! (the wasmtime layout). Each test starts what it needs: a registry in-process on
+//! 127.0.0.1:0, or a real reference tool (skopeo, wkg, docker-registry).
+
+mod bad_input;
+mod e2e;
+mod interop;
+mod support;

@@ -1,0 +1,229 @@
+//! Shared helpers: the registry, the `wharf` binary in an isolated home, the guests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// A `wharf-registry` served in-process on a free loopback port with a fresh data dir.
+pub struct Registry {
+    /// `127.0.0.1:<port>`
+    pub addr: String,
+    /// The data directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let config = wharf_registry::Config {
+                    data_dir,
+                    ..Default::default()
+                };
+                let state = wharf_registry::open(config).await.unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+                wharf_registry::serve(listener, state, std::future::pending())
+                    .await
+                    .unwrap();
+            });
+        });
+        let addr = rx.recv().expect("registry started");
+        Registry { addr, dir }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Runs the real `wharf` binary with HOME, config, cache and Docker config in a temp dir.
+pub struct Wharf {
+    pub home: tempfile::TempDir,
+}
+
+impl Wharf {
+    pub fn new() -> Wharf {
+        Wharf {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        let h = self.home.path();
+        c.env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_CACHE_HOME", h.join("cache"))
+            .env("DOCKER_CONFIG", h.join("docker"))
+            .env_remove("WHARF_REGISTRY")
+            .env_remove("WHARF_CONFIG")
+            .env_remove("WHARF_CACHE_DIR")
+            .env_remove("WHARF_PLAIN_HTTP");
+        c
+    }
+
+    /// Run with `args`; returns the output (not checked).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run wharf")
+    }
+
+    /// Run with `args` and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "wharf {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Run with `args`, require exit code 1 and an `error:` line; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "wharf {args:?} should fail with 1:\n{stderr}"
+        );
+        assert!(
+            stderr.starts_with("error: "),
+            "errors start with `error: `: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+        stderr
+    }
+}
+
+/// Build fixture guest `name` with cargo for `target`; returns the `artifact` it writes.
+pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path)]) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = root().join("target/guests");
+    let mut c = Command::new(cargo);
+    c.args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        target,
+        "--manifest-path",
+    ])
+    .arg(root().join(format!("fixtures/guests/{name}/Cargo.toml")))
+    .env("CARGO_TARGET_DIR", &target_dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building guest {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join(target).join("release").join(artifact)
+}
+
+/// The guests, built once per test run: the wasip1 command's core module, and the
+/// greeter library component (bindings from `wharf bindgen rust`).
+pub struct Guests {
+    pub hello_core: PathBuf,
+    pub greeter: PathBuf,
+    _bindings: tempfile::TempDir,
+}
+
+pub fn guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let bindings = tempfile::tempdir().unwrap();
+        let wit = root().join("wit");
+        Wharf::new().ok(&[
+            "bindgen",
+            "rust",
+            wit.to_str().unwrap(),
+            "--world",
+            "greeter",
+            "--out-dir",
+            bindings.path().to_str().unwrap(),
+        ]);
+        let greeter = build_guest(
+            "greeter",
+            "wasm32-wasip2",
+            "greeter.wasm",
+            &[("WHARF_BINDINGS", bindings.path())],
+        );
+        let hello_core = build_guest("hello-cli", "wasm32-wasip1", "hello-cli.wasm", &[]);
+        Guests {
+            hello_core,
+            greeter,
+            _bindings: bindings,
+        }
+    })
+}
+
+/// The hello-cli guest componentized into `dir`.
+pub fn hello_component(w: &Wharf, dir: &Path) -> PathBuf {
+    let out = dir.join("hello.component.wasm");
+    w.ok(&[
+        "componentize",
+        guests().hello_core.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+/// `sha256:<hex>` of a file.
+pub fn file_digest(path: &Path) -> String {
+    use sha2::Digest as _;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+    )
+}
+
+/// Path as `&str`.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Require a tool that `.ci/run` installs.
+pub fn require_tool(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed; .ci/run installs it (see README.md, Testing)")
+    })
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until `http://addr/v2/` answers.
+pub fn wait_for_registry(addr: &str) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("registry at {addr} did not come up");
+}
