@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub max_manifest_bytes: Option<u64>,
     /// `max-index-bytes = 268435456`
     pub max_index_bytes: Option<u64>,
+    /// `max-concurrent-index = 2`
+    pub max_concurrent_index: Option<usize>,
 }
 
 impl FileConfig {
@@ -94,6 +96,9 @@ impl Config {
                     .max_manifest_bytes
                     .unwrap_or(d.limits.max_manifest_bytes),
                 max_index_bytes: file.max_index_bytes.unwrap_or(d.limits.max_index_bytes),
+                max_concurrent_index: file
+                    .max_concurrent_index
+                    .unwrap_or(d.limits.max_concurrent_index),
             },
         }
     }

@@ -545,6 +545,20 @@ async fn invalid_wasm_layer_is_refused() {
         )
         .await;
     assert_eq!(code(r).await, "MANIFEST_INVALID");
+    // but an app with an image config and several wasm layers (Spin's shape) is stored as is
+    let image_config = br#"{"architecture":"wasm","os":"wasip1"}"#;
+    let icd = s.push_blob("w/bad", image_config).await;
+    let mut spin = two.clone();
+    spin["config"] = json!({ "mediaType": "application/vnd.oci.image.config.v1+json", "digest": icd, "size": image_config.len() });
+    let r = s
+        .put_manifest(
+            "w/bad",
+            "spin",
+            "application/vnd.oci.image.manifest.v1+json",
+            &spin,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
 }
 
 #[tokio::test(flavor = "multi_thread")]

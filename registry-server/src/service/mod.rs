@@ -22,6 +22,9 @@ pub struct Limits {
     /// Largest wasm layer validated and indexed at push (read into memory for it);
     /// larger layers are stored unindexed.
     pub max_index_bytes: u64,
+    /// How many layers may be indexed at once; with `max_index_bytes` it bounds the
+    /// memory indexing can take.
+    pub max_concurrent_index: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +32,7 @@ impl Default for Limits {
         Limits {
             max_manifest_bytes: 8 * 1024 * 1024,
             max_index_bytes: 256 * 1024 * 1024,
+            max_concurrent_index: 2,
         }
     }
 }
@@ -134,16 +138,20 @@ pub struct Registry {
     /// Running SHA-256 of uploads in progress in this process, with the offset it covers;
     /// missing (restart, another process) means the upload is hashed again at commit.
     hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
+    /// Permits to read a wasm layer into memory for indexing.
+    index_permits: tokio::sync::Semaphore,
 }
 
 impl Registry {
     /// A service over `store` and `blobs`.
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, limits: Limits) -> Self {
+        let index_permits = tokio::sync::Semaphore::new(limits.max_concurrent_index.max(1));
         Registry {
             store,
             blobs,
             limits,
             hashers: Mutex::new(HashMap::new()),
+            index_permits,
         }
     }
 
@@ -437,7 +445,15 @@ impl Registry {
                     }
                     new.blobs.push(d.digest.clone());
                 }
-                if m.is_wasm() {
+                // the CNCF layout demands exactly one wasm layer; other artifacts that carry
+                // wasm (Spin apps: an image config and several layers) are stored as they are,
+                // indexed only when they have a single wasm layer
+                let wasm_layers = m
+                    .layers
+                    .iter()
+                    .filter(|l| media_types::is_wasm_layer(&l.media_type))
+                    .count();
+                if media_types::is_wasm_config(&m.config.media_type) || wasm_layers == 1 {
                     new.wasm = self.index_wasm(&m).await?;
                 }
                 artifact_type = Some(m.effective_artifact_type().to_owned());

@@ -21,6 +21,11 @@ impl Registry {
             tracing::warn!(digest = %layer.digest, size = layer.size, "wasm layer too large to index; stored unindexed");
             return Ok(None);
         }
+        let _permit = self
+            .index_permits
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(format!("index permits: {e}")))?;
         let (mut stream, len) = self.blobs.read(&layer.digest, None).await?;
         if len != layer.size {
             return Err(ServiceError::ManifestInvalid(format!(
