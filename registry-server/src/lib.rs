@@ -4,6 +4,8 @@
 //! [`app`] builds the router from an [`AppState`]; [`open`] makes the default state
 //! (SQLite metadata and a blob directory under one data dir).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod config;
 pub mod http;
 pub mod service;

@@ -1,5 +1,7 @@
 //! The OCI Distribution API of wharf-registry, driven over real HTTP.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};

@@ -2,6 +2,8 @@
 //! (the wasmtime layout). Each test starts what it needs: a registry in-process on
 //! 127.0.0.1:0, or a real reference tool (skopeo, wkg, docker-registry).
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 mod bad_input;
 mod e2e;
 mod interop;

@@ -10,6 +10,8 @@
 //! Authentication: HTTP Basic and the Docker/OCI bearer-token flow, with credentials from
 //! the Docker `config.json` (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod auth;
 mod client;
 mod error;

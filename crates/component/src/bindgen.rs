@@ -114,9 +114,8 @@ pub fn write_bindings(files: &[BindingsFile], out_dir: &Path) -> Result<Vec<Path
 ///
 /// ```no_run
 /// // build.rs
-/// fn main() {
-///     wharf_component::generate_rust_bindings_for_build("wit".as_ref(), Some("greeter")).unwrap();
-/// }
+/// wharf_component::generate_rust_bindings_for_build("wit".as_ref(), Some("greeter"))
+///     .expect("WIT bindings");
 /// // src/lib.rs: include!(concat!(env!("OUT_DIR"), "/greeter.rs"));
 /// ```
 ///

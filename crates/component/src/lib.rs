@@ -6,6 +6,8 @@
 //! the `wit-bindgen` generators; this crate adds the checks and error messages that the
 //! reference tools leave out (see `docs/ARCHITECTURE.md`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod adapter;
 mod bindgen;
 mod componentize;

@@ -4,6 +4,8 @@
 //! following the OCI Distribution Specification v1.1, the OCI Image Specification and the
 //! CNCF TAG-Runtime "Wasm OCI Artifact layout".
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod digest;
 mod manifest;
 mod name;

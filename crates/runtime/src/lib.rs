@@ -3,6 +3,8 @@
 //! it), compiled with wasmtime (compilations cached on disk) and instantiated in the WASI
 //! 0.2 command world.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod cache;
 mod run;
 
