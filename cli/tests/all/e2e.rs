@@ -99,6 +99,16 @@ fn wit_bindgen_build_componentize_push_pull_run_inspect() {
         String::from_utf8(run.stdout).unwrap(),
         "/data/input.txt: some text\nhello, Ada!\nGREETING=hi\n"
     );
+    // the layer went through the content-addressed cache
+    let layer_hex = file_digest(&hello).trim_start_matches("sha256:").to_owned();
+    assert!(
+        w.home
+            .path()
+            .join("cache/wharf/blobs/sha256")
+            .join(&layer_hex)
+            .is_file(),
+        "layer cached by digest"
+    );
     // a failing guest fails the command (the preview1 adapter reports every non-zero exit as 1)
     let failing = w
         .cmd()

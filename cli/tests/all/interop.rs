@@ -4,8 +4,7 @@
 use std::process::Command;
 
 use crate::support::{
-    Registry, Wharf, file_digest, free_port, guests, hello_component, require_tool, s,
-    wait_for_registry,
+    DockerRegistry, Registry, Wharf, file_digest, guests, hello_component, require_tool, s,
 };
 
 #[test]
@@ -139,38 +138,11 @@ fn wkg_gets_a_package_pushed_by_wharf() {
 
 #[test]
 fn wharf_pushes_pulls_and_runs_against_the_reference_registry() {
-    let registry = require_tool("docker-registry");
     let w = Wharf::new();
     let work = tempfile::tempdir().unwrap();
     let hello = hello_component(&w, work.path());
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let config = work.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-            s(&work.path().join("storage"))
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(registry)
-        .arg("serve")
-        .arg(&config)
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(std::mem::replace(
-        &mut child,
-        Command::new("true").spawn().unwrap(),
-    ));
-    wait_for_registry(&addr);
+    let registry = DockerRegistry::start(work.path(), "");
+    let addr = &registry.addr;
     let reference = format!("{addr}/demo/hello:1.0.0");
     let digest = w.ok(&["push", s(&hello), &reference]);
     let pulled = work.path().join("pulled.wasm");
@@ -196,4 +168,60 @@ fn wharf_pushes_pulls_and_runs_against_the_reference_registry() {
         report["config"]["layerDigests"][0],
         file_digest(&hello).as_str()
     );
+}
+
+#[test]
+fn credentials_come_from_the_docker_config() {
+    let htpasswd = require_tool("htpasswd");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let users = work.path().join("htpasswd");
+    let out = Command::new(htpasswd)
+        .args(["-Bbc", s(&users), "alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let auth = format!(
+        "auth:\n  htpasswd:\n    realm: wharf-test\n    path: {}\n",
+        s(&users)
+    );
+    let registry = DockerRegistry::start(work.path(), &auth);
+    let reference = format!("{}/private/hello:1.0.0", registry.addr);
+    // no credentials: a clear 401
+    let err = w.fails(&["push", s(&hello), &reference]);
+    assert!(err.contains("401"), "{err}");
+    // credentials in $DOCKER_CONFIG/config.json, as `docker login` writes them
+    let docker = w.home.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6czNjcmV0"}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    w.ok(&["push", s(&hello), &reference]);
+    let pulled = work.path().join("pulled.wasm");
+    w.ok(&["pull", &reference, "-o", s(&pulled)]);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&hello).unwrap()
+    );
+    // wrong password: refused, and the password is not printed
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWxpY2U6d3Jvbmc="}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    let err = w.fails(&["pull", &reference, "-o", s(&work.path().join("x.wasm"))]);
+    assert!(err.contains("401") && !err.contains("wrong"), "{err}");
 }

@@ -208,22 +208,50 @@ pub fn require_tool(name: &str) -> PathBuf {
     })
 }
 
-/// A free loopback port (bound and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The reference registry (CNCF Distribution, Debian's `docker-registry`) on a free
+/// loopback port, storing under `dir`; `extra` is appended to its YAML config. Killed on drop.
+pub struct DockerRegistry {
+    pub addr: String,
+    child: std::process::Child,
 }
 
-/// Wait until `http://addr/v2/` answers.
-pub fn wait_for_registry(addr: &str) {
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(addr).is_ok() {
-            return;
+impl DockerRegistry {
+    pub fn start(dir: &Path, extra: &str) -> DockerRegistry {
+        let binary = require_tool("docker-registry");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.join("docker-registry.yml");
+        let storage = dir.join("docker-registry-storage");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{extra}",
+                s(&storage)
+            ),
+        )
+        .unwrap();
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return DockerRegistry { addr, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        panic!("docker-registry at {addr} did not come up");
     }
-    panic!("registry at {addr} did not come up");
+}
+
+impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

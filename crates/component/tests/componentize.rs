@@ -262,3 +262,43 @@ fn wasi_wit_matches_wasmtime_wasi() {
     }
     assert!(checked >= 6, "only {checked} WASI packages found");
 }
+
+#[test]
+fn metadata_sections_become_oci_annotations() {
+    use wasm_metadata::{AddMetadata, AddMetadataField, Description, Licenses, Source, Version};
+    let module = wat::parse_str(LIB_WAT).unwrap();
+    let dir = wit_dir(LIB_WIT);
+    let opts = ComponentizeOptions {
+        wit: Some(dir.path()),
+        world: Some("lib"),
+        adapter: AdapterChoice::Auto,
+    };
+    let component = componentize(&module, "lib.wasm", &opts).unwrap().bytes;
+    let mut add = AddMetadata::default();
+    add.description = AddMetadataField::Set(Description::new("adds two numbers"));
+    add.licenses = AddMetadataField::Set(Licenses::new("Apache-2.0 OR MIT").unwrap());
+    add.source = AddMetadataField::Set(Source::new("https://example.com/lib").unwrap());
+    add.version = AddMetadataField::Set(Version::new("0.1.0"));
+    let with_metadata = add.to_wasm(&component).unwrap();
+    let info = inspect(&with_metadata, "lib").unwrap();
+    assert_eq!(
+        info.metadata.description.as_deref(),
+        Some("adds two numbers")
+    );
+    assert_eq!(info.metadata.licenses.as_deref(), Some("Apache-2.0 OR MIT"));
+    assert!(info.metadata.producers.contains_key("processed-by"));
+    let a = info.metadata.oci_annotations();
+    assert_eq!(
+        a["org.opencontainers.image.description"],
+        "adds two numbers"
+    );
+    assert_eq!(a["org.opencontainers.image.licenses"], "Apache-2.0 OR MIT");
+    assert_eq!(
+        a["org.opencontainers.image.source"],
+        "https://example.com/lib"
+    );
+    assert_eq!(a["org.opencontainers.image.version"], "0.1.0");
+    assert!(!a.contains_key("org.opencontainers.image.authors"));
+    // the target world survives adding metadata
+    assert_eq!(info.target.as_deref(), Some("test:lib/lib@0.1.0"));
+}
