@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use wharf_client::Client;
 use wharf_oci::{ImageReference, PackageRef};
+use wharf_runtime::{BlobCache, FetchedPackage, fetch_package};
 
 use crate::config::Settings;
 
@@ -63,6 +64,25 @@ impl Remote {
                 .await
                 .with_context(|| format!("failed to resolve package {package} on {registry}")),
         }
+    }
+}
+
+impl Remote {
+    /// Resolve, then fetch the manifest and the wasm layer through the blob cache, every
+    /// digest verified. Returns the client (for further requests), the resolved reference
+    /// and the package.
+    pub async fn fetch(
+        &self,
+        settings: &Settings,
+    ) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
+        let client = settings.client(Some(self.registry()))?;
+        let target = self.resolve(&client).await?;
+        let cache = BlobCache::new(&settings.cache_dir);
+        let fetched = fetch_package(&client, &cache, &target)
+            .await
+            .with_context(|| format!("failed to fetch {target}"))?;
+        tracing::info!(digest = %fetched.manifest_digest, cached = fetched.cached, "resolved {target}");
+        Ok((client, target, fetched))
     }
 }
 

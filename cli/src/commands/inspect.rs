@@ -1,10 +1,8 @@
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use serde::Serialize;
 use wharf_component::{Inspection, inspect};
-use wharf_oci::{Digest, ImageManifest};
-use wharf_runtime::{BlobCache, fetch_package};
+use wharf_oci::Digest;
 
 use super::print_json;
 use crate::config::GlobalArgs;
@@ -92,17 +90,10 @@ impl Args {
                 Ok(ExitCode::SUCCESS)
             }
             Target::Remote(remote) => {
-                let client = settings.client(Some(remote.registry()))?;
-                let target = remote.resolve(&client).await?;
-                let cache = BlobCache::new(&settings.cache_dir);
-                let fetched = fetch_package(&client, &cache, &target)
-                    .await
-                    .with_context(|| format!("failed to fetch {target}"))?;
-                let pulled = client
-                    .pull_manifest(&target.with_digest(fetched.manifest_digest.clone()))
-                    .await?;
-                let manifest_json: serde_json::Value = serde_json::from_slice(&pulled.bytes)?;
-                let manifest = ImageManifest::from_slice(&pulled.bytes)?;
+                let (client, target, fetched) = remote.fetch(&settings).await?;
+                let manifest_json: serde_json::Value =
+                    serde_json::from_slice(&fetched.manifest_raw.bytes)?;
+                let manifest = &fetched.manifest;
                 let config_bytes = client
                     .pull_blob_bytes(&target, &manifest.config, 1024 * 1024)
                     .await?;
@@ -113,7 +104,7 @@ impl Args {
                     reference: target
                         .with_digest(fetched.manifest_digest.clone())
                         .to_string(),
-                    manifest_digest: fetched.manifest_digest,
+                    manifest_digest: fetched.manifest_digest.clone(),
                     manifest: manifest_json,
                     config,
                     wasm: info,
@@ -125,7 +116,7 @@ impl Args {
                 outln!(
                     "manifest:  {} ({})",
                     report.manifest_digest,
-                    pulled.media_type
+                    fetched.manifest_raw.media_type
                 );
                 outln!(
                     "config:    {} ({})",

@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use wharf_component::{WasmKind, validate};
-use wharf_runtime::{BlobCache, RunOptions, Runtime, fetch_package};
+use wharf_runtime::{RunOptions, Runtime};
 
 use crate::config::GlobalArgs;
 use crate::target::{Target, read_input};
@@ -45,13 +45,7 @@ impl Args {
                 (read_input(&path)?, name)
             }
             Target::Remote(remote) => {
-                let client = settings.client(Some(remote.registry()))?;
-                let target = remote.resolve(&client).await?;
-                let cache = BlobCache::new(&settings.cache_dir);
-                let fetched = fetch_package(&client, &cache, &target)
-                    .await
-                    .with_context(|| format!("failed to fetch {target}"))?;
-                tracing::info!(digest = %fetched.manifest_digest, cached = fetched.cached, "resolved {target}");
+                let (_, target, fetched) = remote.fetch(&settings).await?;
                 (
                     fetched.wasm,
                     target

@@ -245,6 +245,9 @@ impl DockerRegistry {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("docker-registry at {addr} did not come up");
     }
 }

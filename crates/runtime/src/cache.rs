@@ -70,6 +70,10 @@ impl BlobCache {
 pub struct FetchedPackage {
     /// The manifest digest the reference resolved to.
     pub manifest_digest: Digest,
+    /// The manifest (verified against `manifest_digest`).
+    pub manifest: ImageManifest,
+    /// Its raw bytes and media type.
+    pub manifest_raw: wharf_client::PulledManifest,
     /// The wasm layer's digest.
     pub layer_digest: Digest,
     /// The wasm bytes (verified).
@@ -96,34 +100,34 @@ pub async fn fetch_package(
         .map_err(|e| not_wasm(e.to_string()))?
         .clone();
     debug_assert!(media_types::is_wasm_layer(&layer.media_type));
-    if let Some(wasm) = cache.read(&layer.digest)? {
-        return Ok(FetchedPackage {
-            manifest_digest: pulled.digest,
-            layer_digest: layer.digest,
-            wasm,
-            cached: true,
-        });
-    }
-    let path = cache.path_of(&layer.digest);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Io {
-            action: "create cache directory",
-            path: dir.display().to_string(),
-            source,
-        })?;
-    }
-    client
-        .pull_blob_to_file(reference, &layer, &path, |_| {})
-        .await?;
-    let wasm = cache.read(&layer.digest)?.ok_or_else(|| RuntimeError::Io {
-        action: "read back",
-        path: path.display().to_string(),
-        source: std::io::Error::from(std::io::ErrorKind::NotFound),
-    })?;
+    let (wasm, cached) = match cache.read(&layer.digest)? {
+        Some(wasm) => (wasm, true),
+        None => {
+            let path = cache.path_of(&layer.digest);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Io {
+                    action: "create cache directory",
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            client
+                .pull_blob_to_file(reference, &layer, &path, |_| {})
+                .await?;
+            let wasm = cache.read(&layer.digest)?.ok_or_else(|| RuntimeError::Io {
+                action: "read back",
+                path: path.display().to_string(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
+            (wasm, false)
+        }
+    };
     Ok(FetchedPackage {
-        manifest_digest: pulled.digest,
+        manifest_digest: pulled.digest.clone(),
+        manifest,
+        manifest_raw: pulled,
         layer_digest: layer.digest,
         wasm,
-        cached: false,
+        cached,
     })
 }
