@@ -45,7 +45,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Parse, check, print and encode WIT packages.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  wharf wit check wit/
+  wharf wit print app.component.wasm
+  wharf wit build wit/ -o package.wasm"
+    )]
     Wit(commands::wit::WitCommand),
     /// Generate guest bindings (Rust, C, Markdown) from WIT.
     Bindgen(commands::bindgen::Args),

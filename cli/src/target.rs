@@ -102,7 +102,8 @@ impl Target {
     }
 }
 
-/// Read a file argument, `-` meaning stdin.
+/// Read a wasm file argument, `-` meaning stdin. A `.wat` file is parsed from the text
+/// format (as wasm-tools does); parse errors carry line and column.
 pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     if path.as_os_str() == "-" {
         let mut buf = Vec::new();
@@ -110,7 +111,23 @@ pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
             .context("failed to read stdin")?;
         return Ok(buf);
     }
-    std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+    if path.extension().is_some_and(|e| e == "wat") {
+        return wat::parse_bytes(&bytes)
+            .map(|b| b.into_owned())
+            .map_err(|mut e| {
+                e.set_path(path);
+                e
+            })
+            .with_context(|| {
+                format!(
+                    "failed to parse the WebAssembly text in `{}`",
+                    path.display()
+                )
+            });
+    }
+    Ok(bytes)
 }
 
 /// Write `bytes` to `path` atomically (temporary file + rename), `-` meaning stdout.

@@ -17,12 +17,12 @@ pub enum Lang {
 /// `wharf bindgen`
 #[derive(clap::Args)]
 #[command(after_help = "\
+From a build script, call `wharf_component::generate_rust_bindings_for_build` instead.
+
 Examples:
   wharf bindgen rust wit/ --world greeter --out-dir src/bindings
   wharf bindgen c wit/ --out-dir bindings/
-  wharf bindgen markdown wit/ --out-dir docs/
-
-From a build script, call `wharf_component::generate_rust_bindings_for_build` instead.")]
+  wharf bindgen markdown wit/ --out-dir docs/")]
 pub struct Args {
     /// Language to generate.
     #[arg(value_enum)]

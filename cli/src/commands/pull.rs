@@ -13,12 +13,12 @@ use crate::target::Remote;
 /// `wharf pull`
 #[derive(clap::Args)]
 #[command(after_help = "\
+Reads the CNCF layout and the older wasm-to-oci and wasmCloud media types.
+
 Examples:
   wharf pull localhost:5000/demo/app:1.0.0 -o app.wasm
   wharf pull demo:greeter@0.1.0 --registry localhost:5000 -o greeter.wasm
-  wharf pull localhost:5000/demo/app@sha256:… -o app.wasm
-
-Reads the CNCF layout and the older wasm-to-oci and wasmCloud media types.")]
+  wharf pull localhost:5000/demo/app@sha256:… -o app.wasm")]
 pub struct Args {
     /// `host[:port]/repository[:tag|@digest]` or `ns:name@version`.
     reference: String,

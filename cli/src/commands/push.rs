@@ -13,18 +13,18 @@ use wharf_oci::{
 use super::print_json;
 use crate::config::GlobalArgs;
 use crate::progress::bytes_bar;
-use crate::target::Remote;
+use crate::target::{Remote, read_input};
 
 /// `wharf push`
 #[derive(clap::Args)]
 #[command(after_help = "\
+Prints the manifest digest on stdout. With SOURCE_DATE_EPOCH set, `created` is that time,
+so pushing the same file twice gives the same manifest digest.
+
 Examples:
   wharf push app.component.wasm localhost:5000/demo/app:1.0.0
   wharf push greeter.wasm demo:greeter@0.1.0 --registry localhost:5000
-  wharf push app.wasm localhost:5000/demo/app:1.0.0 --annotation org.opencontainers.image.vendor=acme
-
-Prints the manifest digest on stdout. With SOURCE_DATE_EPOCH set, `created` is that time,
-so pushing the same file twice gives the same manifest digest.")]
+  wharf push app.wasm localhost:5000/demo/app:1.0.0 --annotation org.opencontainers.image.vendor=acme")]
 pub struct Args {
     /// A component, core module or binary WIT package.
     file: PathBuf,
@@ -104,9 +104,21 @@ impl Args {
             }
         };
         let what = self.file.display().to_string();
-        let bytes =
-            std::fs::read(&self.file).with_context(|| format!("failed to read `{what}`"))?;
+        let bytes = read_input(&self.file)?;
         let info = inspect(&bytes, &what)?;
+        // a `.wat` file is pushed as the binary it encodes
+        let text_source = self.file.extension().is_some_and(|e| e == "wat");
+        let converted = match text_source {
+            true => {
+                let mut tmp =
+                    tempfile::NamedTempFile::new().context("failed to create a temporary file")?;
+                std::io::Write::write_all(&mut tmp, &bytes)
+                    .context("failed to write a temporary file")?;
+                Some(tmp)
+            }
+            false => None,
+        };
+        let layer_path = converted.as_ref().map_or(self.file.as_path(), |t| t.path());
         drop(bytes);
 
         let mut extra = BTreeMap::new();
@@ -124,11 +136,14 @@ impl Args {
         let config_bytes = serde_json::to_vec(&config)?;
         let config_desc = Descriptor::of(media_types::WASM_CONFIG, &config_bytes);
 
-        let title = self
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "module.wasm".into());
+        let title = match (self.file.file_stem(), text_source) {
+            (Some(stem), true) => format!("{}.wasm", stem.to_string_lossy()),
+            _ => self
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "module.wasm".into()),
+        };
         let mut layer = Descriptor::new(media_types::WASM_LAYER, info.digest.clone(), info.size);
         layer.annotations = Some(BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title)]));
 
@@ -151,7 +166,7 @@ impl Args {
         let mut sent = 0;
         sent += usize::from(
             client
-                .push_blob_file(&target, &self.file, &info.digest, info.size, move |n| {
+                .push_blob_file(&target, layer_path, &info.digest, info.size, move |n| {
                     b.set_position(n)
                 })
                 .await

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::bail;
-use wharf_component::{WasmKind, validate};
+use anyhow::{Context as _, bail};
+use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
 use wharf_runtime::{RunOptions, Runtime};
 
 use crate::config::GlobalArgs;
@@ -11,13 +11,15 @@ use crate::target::{Target, read_input};
 /// `wharf run`
 #[derive(clap::Args)]
 #[command(after_help = "\
+A WASI core module (wasm32-wasip1) is componentized in memory with the built-in command
+adapter first. The guest's exit code is passed through (the WASI preview1 adapter reports any
+non-zero exit of a wasip1 program as 1).
+
 Examples:
   wharf run app.component.wasm -- --verbose input.txt
   wharf run app.component.wasm --dir ./data::/data --env GREETING=hi
   wharf run localhost:5000/demo/app:1.0.0
-  wharf run demo:app@1.0.0 --registry localhost:5000
-
-The guest's exit code is passed through.")]
+  wharf run demo:app@1.0.0 --registry localhost:5000")]
 pub struct Args {
     /// A component file or a reference.
     target: String,
@@ -58,20 +60,26 @@ impl Args {
                 )
             }
         };
-        match validate(&wasm, &self.target)? {
-            WasmKind::Component => {}
+        let wasm = match validate(&wasm, &self.target)? {
+            WasmKind::Component => wasm,
+            // a WASI core module runs as the command component it makes with the adapter
             WasmKind::CoreModule => {
+                componentize(&wasm, &self.target, &ComponentizeOptions::default())
+                    .with_context(|| {
+                        format!(
+                            "`{}` is a core module and could not be componentized to run it",
+                            self.target
+                        )
+                    })?
+                    .bytes
+            }
+            WasmKind::WitPackage => {
                 bail!(
-                    "`{}` is a core module; componentize it first: wharf componentize {} -o app.component.wasm",
-                    self.target,
+                    "`{}` is a WIT package (types only), there is nothing to run",
                     self.target
                 )
             }
-            WasmKind::WitPackage => bail!(
-                "`{}` is a WIT package (types only), there is nothing to run",
-                self.target
-            ),
-        }
+        };
         let mut env = Vec::new();
         for e in &self.env {
             match e.split_once('=') {

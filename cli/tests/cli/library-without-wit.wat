@@ -1,0 +1,5 @@
+;; A library module whose export would vanish without WIT metadata: refused, named.
+;; RUN: componentize % -o /dev/null
+(module
+  (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+  (memory (export "memory") 1))
