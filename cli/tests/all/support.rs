@@ -59,6 +59,7 @@ impl Wharf {
 
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_wharf"));
+        c.stdin(std::process::Stdio::null());
         let h = self.home.path();
         c.env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))
@@ -107,7 +108,12 @@ impl Wharf {
 }
 
 /// Build fixture guest `name` with cargo for `target`; returns the `artifact` it writes.
+///
+/// Builds are serialized (several cargo processes probing a fresh target directory at once
+/// failed once in CI), get no stdin, and do not inherit the outer cargo's jobserver.
 pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path)]) -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = root().join("target/guests");
     let mut c = Command::new(cargo);
@@ -120,16 +126,30 @@ pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path
         "--manifest-path",
     ])
     .arg(root().join(format!("fixtures/guests/{name}/Cargo.toml")))
-    .env("CARGO_TARGET_DIR", &target_dir);
+    .env("CARGO_TARGET_DIR", &target_dir)
+    .env_remove("CARGO_MAKEFLAGS")
+    .env_remove("MAKEFLAGS")
+    .env_remove("MFLAGS")
+    .env_remove("RUSTFLAGS")
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .stdin(std::process::Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }
     let out = c.output().expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building guest {name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        let inherited: Vec<String> = std::env::vars()
+            .filter(|(k, _)| {
+                k.starts_with("CARGO") || k.starts_with("RUST") || k.contains("MAKEFLAGS")
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        panic!(
+            "building guest {name} failed:\n{}\n(test environment: {})",
+            String::from_utf8_lossy(&out.stderr),
+            inherited.join(" ")
+        );
+    }
     target_dir.join(target).join("release").join(artifact)
 }
 
