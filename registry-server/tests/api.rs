@@ -733,3 +733,267 @@ async fn content_survives_a_restart() {
         .unwrap();
     assert_eq!(blob.as_ref(), b"{}");
 }
+
+fn manifest_digest(m: &Value) -> String {
+    digest(&serde_json::to_vec(m).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn referrers_list_filter_and_follow_deletes() {
+    let s = start().await;
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    let cd = s.push_blob("r", b"{}").await;
+    let subject = image_manifest(&cd, 2, &[]);
+    let subject_digest = manifest_digest(&subject);
+    let subject_desc = json!({ "mediaType": mt, "digest": subject_digest, "size": serde_json::to_vec(&subject).unwrap().len() });
+    // a referrer pushed before its subject is listed too
+    let mut sig = image_manifest(&cd, 2, &[]);
+    sig["artifactType"] = json!("application/vnd.dev.cosign.artifact.sig.v1+json");
+    sig["subject"] = subject_desc.clone();
+    sig["annotations"] = json!({ "dev.cosignproject.cosign/signature": "MEUC..." });
+    let r = s.put_manifest("r", &manifest_digest(&sig), mt, &sig).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["oci-subject"], subject_digest.as_str());
+    assert_eq!(
+        s.put_manifest("r", "v1", mt, &subject).await.status(),
+        StatusCode::CREATED
+    );
+    // an SBOM whose artifact type falls back to its config media type
+    let sbom_config = s.push_blob("r", br#"{"sbom":true}"#).await;
+    let mut sbom = image_manifest(&sbom_config, 13, &[]);
+    sbom["config"]["mediaType"] = json!("application/vnd.cyclonedx+json");
+    sbom["subject"] = subject_desc;
+    assert_eq!(
+        s.put_manifest("r", &manifest_digest(&sbom), mt, &sbom)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+
+    let all = s
+        .http
+        .get(s.url(&format!("/v2/r/referrers/{subject_digest}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.status(), StatusCode::OK);
+    assert_eq!(
+        all.headers()["content-type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert!(!all.headers().contains_key("oci-filters-applied"));
+    let index: Value = all.json().await.unwrap();
+    assert_eq!(index["schemaVersion"], 2);
+    let listed = index["manifests"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    let sig_entry = listed
+        .iter()
+        .find(|d| d["digest"] == manifest_digest(&sig).as_str())
+        .unwrap();
+    assert_eq!(
+        sig_entry["artifactType"],
+        "application/vnd.dev.cosign.artifact.sig.v1+json"
+    );
+    assert_eq!(
+        sig_entry["annotations"]["dev.cosignproject.cosign/signature"],
+        "MEUC..."
+    );
+    assert_eq!(sig_entry["mediaType"], mt);
+    let sbom_entry = listed
+        .iter()
+        .find(|d| d["digest"] == manifest_digest(&sbom).as_str())
+        .unwrap();
+    assert_eq!(sbom_entry["artifactType"], "application/vnd.cyclonedx+json");
+
+    let filtered = s
+        .http
+        .get(s.url(&format!(
+            "/v2/r/referrers/{subject_digest}?artifactType=application/vnd.cyclonedx%2Bjson"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filtered.headers()["oci-filters-applied"], "artifactType");
+    let index: Value = filtered.json().await.unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        index["manifests"][0]["digest"],
+        manifest_digest(&sbom).as_str()
+    );
+
+    // an unknown digest has an empty list
+    let none: Value = s
+        .http
+        .get(s.url(&format!("/v2/r/referrers/{}", digest(b"nothing"))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["manifests"], json!([]));
+
+    // a deleted referrer leaves the list
+    let del = s
+        .http
+        .delete(s.url(&format!("/v2/r/manifests/{}", manifest_digest(&sbom))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::ACCEPTED);
+    let index: Value = s
+        .http
+        .get(s.url(&format!("/v2/r/referrers/{subject_digest}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_by_digest_with_tags_and_deletes() {
+    let s = start().await;
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    let cd = s.push_blob("d", b"{}").await;
+    let ld = s.push_blob("d", b"layer bytes").await;
+    let m = image_manifest(&cd, 2, &[(&ld, 11, "application/octet-stream")]);
+    let md = manifest_digest(&m);
+    let r = s
+        .http
+        .put(s.url(&format!("/v2/d/manifests/{md}?tag=1.0.0&tag=latest")))
+        .header("content-type", mt)
+        .body(serde_json::to_vec(&m).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let oci_tags: Vec<&str> = r
+        .headers()
+        .get_all("oci-tag")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(oci_tags, vec!["1.0.0", "latest"]);
+    let bad = s
+        .http
+        .put(s.url(&format!("/v2/d/manifests/{md}?tag=-nope")))
+        .header("content-type", mt)
+        .body(serde_json::to_vec(&m).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let tags: Value = s
+        .http
+        .get(s.url("/v2/d/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], json!(["1.0.0", "latest"]));
+
+    // a blob in use cannot be deleted
+    let r = s
+        .http
+        .delete(s.url(&format!("/v2/d/blobs/{ld}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(code(r).await, "DENIED");
+    // deleting a tag keeps the manifest
+    assert_eq!(
+        s.http
+            .delete(s.url("/v2/d/manifests/latest"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        s.http
+            .get(s.url(&format!("/v2/d/manifests/{md}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.http
+            .get(s.url("/v2/d/manifests/latest"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    // deleting the manifest removes it and its tags
+    assert_eq!(
+        s.http
+            .delete(s.url(&format!("/v2/d/manifests/{md}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    let r = s
+        .http
+        .get(s.url(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(r).await, "MANIFEST_UNKNOWN");
+    let tags: Value = s
+        .http
+        .get(s.url("/v2/d/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], json!([]));
+    let again = s
+        .http
+        .delete(s.url(&format!("/v2/d/manifests/{md}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    // now the blobs can go
+    for d in [&ld, &cd] {
+        assert_eq!(
+            s.http
+                .delete(s.url(&format!("/v2/d/blobs/{d}")))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(
+            s.http
+                .head(s.url(&format!("/v2/d/blobs/{d}")))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+    let r = s
+        .http
+        .delete(s.url(&format!("/v2/d/blobs/{ld}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(r).await, "BLOB_UNKNOWN");
+}

@@ -67,6 +67,16 @@ pub(crate) async fn get(
     resp.body(Body::from_stream(blob.stream)).map_err(internal)
 }
 
+/// Remove a blob from the repository (refused while a manifest references it).
+pub(crate) async fn delete(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    digest: &Digest,
+) -> Result<Response, ApiError> {
+    state.registry.delete_blob(repo, digest).await?;
+    Ok(super::empty(StatusCode::ACCEPTED, &[]))
+}
+
 pub(crate) fn internal(e: axum::http::Error) -> ApiError {
     ApiError::from(crate::service::ServiceError::Internal(e.to_string()))
 }

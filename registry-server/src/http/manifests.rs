@@ -1,11 +1,11 @@
-//! `GET|HEAD|PUT /v2/<name>/manifests/<reference>`.
+//! `GET|HEAD|PUT|DELETE /v2/<name>/manifests/<reference>`.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
-use wharf_oci::{Reference, RepositoryName};
+use wharf_oci::{Reference, RepositoryName, Tag};
 
 use super::blobs::internal;
 use super::{ApiError, Request, empty};
@@ -31,12 +31,22 @@ pub(crate) async fn get(
     builder.body(body).map_err(internal)
 }
 
+/// Store a manifest. `?tag=` (repeatable; the distribution-spec draft zot serves) tags a
+/// manifest pushed by digest and is answered with one `OCI-Tag` header per tag.
 pub(crate) async fn put(
     state: &Arc<AppState>,
     repo: &RepositoryName,
     reference: &Reference,
     req: Request,
 ) -> Result<Response, ApiError> {
+    let extra_tags = req
+        .query
+        .all("tag")
+        .map(|t| {
+            t.parse::<Tag>()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let limit = state.registry.limits().max_manifest_bytes;
     let content = axum::body::to_bytes(req.body, usize::try_from(limit).unwrap_or(usize::MAX))
         .await
@@ -53,7 +63,7 @@ pub(crate) async fn put(
         .and_then(|v| v.to_str().ok());
     let pushed = state
         .registry
-        .put_manifest(repo, reference, content_type, &content)
+        .put_manifest(repo, reference, &extra_tags, content_type, &content)
         .await?;
     let mut headers = vec![
         (
@@ -65,5 +75,18 @@ pub(crate) async fn put(
     if let Some(subject) = pushed.subject {
         headers.push(("oci-subject", subject.to_string()));
     }
+    if !extra_tags.is_empty() {
+        headers.extend(pushed.tags.iter().map(|t| ("oci-tag", t.to_string())));
+    }
     Ok(empty(StatusCode::CREATED, &headers))
+}
+
+/// Delete a manifest by digest (its tags go with it), or a tag alone.
+pub(crate) async fn delete(
+    state: &Arc<AppState>,
+    repo: &RepositoryName,
+    reference: &Reference,
+) -> Result<Response, ApiError> {
+    state.registry.delete_manifest(repo, reference).await?;
+    Ok(empty(StatusCode::ACCEPTED, &[]))
 }

@@ -4,6 +4,7 @@
 mod blobs;
 mod error;
 mod manifests;
+mod referrers;
 mod route;
 mod tags;
 mod uploads;
@@ -77,6 +78,14 @@ impl Query {
         )
     }
 
+    /// Every value of `key`, in order.
+    pub(crate) fn all(&self, key: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
@@ -143,11 +152,9 @@ async fn dispatch(
         (Route::Upload(repo, id), &Method::PATCH) => uploads::patch(&state, repo, id, req).await,
         (Route::Upload(repo, id), &Method::PUT) => uploads::put(&state, repo, id, req).await,
         (Route::Upload(repo, id), &Method::DELETE) => uploads::cancel(&state, repo, id).await,
-        (Route::Referrers(..), &Method::GET) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "UNSUPPORTED",
-            "the referrers API is not served yet; clients fall back to the referrers tag schema",
-        )),
+        (Route::Referrers(repo, d), &Method::GET) => referrers::list(&state, repo, d, req).await,
+        (Route::Manifest(repo, r), &Method::DELETE) => manifests::delete(&state, repo, r).await,
+        (Route::Blob(repo, d), &Method::DELETE) => blobs::delete(&state, repo, d).await,
         _ => Err(ApiError::method_not_allowed(
             m.as_str(),
             &format!("/v2/{path}"),

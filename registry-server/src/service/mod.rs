@@ -8,11 +8,14 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use wharf_oci::{
-    Digest, DigestHasher, ImageIndex, ImageManifest, Reference, RepositoryName, media_types,
+    Descriptor, Digest, DigestHasher, ImageIndex, ImageManifest, Reference, RepositoryName, Tag,
+    media_types,
 };
 
 use crate::storage::{BlobStore, ByteRange, ByteStream, StorageError, UploadId};
-use crate::store::{NewManifest, Page, Store, StoreError, StoredManifest};
+use crate::store::{
+    NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest, UnlinkOutcome,
+};
 
 /// Limits and settings the service enforces.
 #[derive(Clone, Debug)]
@@ -61,6 +64,9 @@ pub enum ServiceError {
     /// The manifest is not acceptable.
     #[error("{0}")]
     ManifestInvalid(String),
+    /// A blob that a manifest still references cannot be deleted.
+    #[error("blob {digest} is referenced by manifest {manifest}; delete the manifest first")]
+    BlobInUse { digest: Digest, manifest: Digest },
     /// No manifest under that reference.
     #[error("manifest {0} is not in this repository")]
     ManifestUnknown(String),
@@ -128,6 +134,8 @@ pub struct PushedManifest {
     pub digest: Digest,
     /// Its subject, for `OCI-Subject`.
     pub subject: Option<Digest>,
+    /// The tags now pointing at it, for `OCI-Tag`.
+    pub tags: Vec<Tag>,
 }
 
 /// The registry service.
@@ -382,6 +390,7 @@ impl Registry {
         &self,
         repo: &RepositoryName,
         reference: &Reference,
+        extra_tags: &[Tag],
         content_type: Option<&str>,
         content: &[u8],
     ) -> Result<PushedManifest, ServiceError> {
@@ -429,12 +438,14 @@ impl Registry {
             artifact_type: None,
             subject: None,
             content,
+            annotations: None,
             blobs: Vec::new(),
             manifests: Vec::new(),
             wasm: None,
         };
         let artifact_type;
         let subject;
+        let annotations;
         match media_type.as_str() {
             media_types::OCI_MANIFEST | media_types::DOCKER_MANIFEST => {
                 let m = ImageManifest::from_slice(content)
@@ -458,6 +469,7 @@ impl Registry {
                 }
                 artifact_type = Some(m.effective_artifact_type().to_owned());
                 subject = m.subject.map(|s| s.digest);
+                annotations = m.annotations;
             }
             media_types::OCI_INDEX | media_types::DOCKER_MANIFEST_LIST => {
                 let i: ImageIndex = serde_json::from_slice(content).map_err(|e| {
@@ -471,6 +483,7 @@ impl Registry {
                 }
                 artifact_type = i.artifact_type.clone();
                 subject = i.subject.map(|s| s.digest);
+                annotations = i.annotations;
             }
             other => {
                 return Err(ServiceError::ManifestInvalid(format!(
@@ -480,12 +493,65 @@ impl Registry {
         }
         new.artifact_type = artifact_type.as_deref();
         new.subject = subject.as_ref();
-        let tag = match reference {
-            Reference::Tag(t) => Some(t),
-            Reference::Digest(_) => None,
+        new.annotations = annotations.as_ref();
+        let mut tags: Vec<Tag> = extra_tags.to_vec();
+        if let Reference::Tag(t) = reference {
+            tags.insert(0, t.clone());
+        }
+        tags.dedup();
+        match self.store.put_manifest(repo, &new, &tags).await? {
+            PutOutcome::Stored => Ok(PushedManifest {
+                digest,
+                subject,
+                tags,
+            }),
+            PutOutcome::BlobMissing(d) => Err(ServiceError::ManifestBlobUnknown(d)),
+        }
+    }
+
+    /// The manifests of `repo` whose subject is `subject`, as an image index
+    /// (OCI Distribution v1.1 "Listing Referrers"); empty for an unknown digest.
+    pub async fn referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, ServiceError> {
+        Ok(self.store.referrers(repo, subject, artifact_type).await?)
+    }
+
+    /// Delete a manifest by digest (with its tags and index entry), or only a tag.
+    pub async fn delete_manifest(
+        &self,
+        repo: &RepositoryName,
+        reference: &Reference,
+    ) -> Result<(), ServiceError> {
+        let found = match reference {
+            Reference::Digest(d) => self.store.delete_manifest(repo, d).await?,
+            Reference::Tag(t) => self.store.delete_tag(repo, t).await?,
         };
-        self.store.put_manifest(repo, &new, tag).await?;
-        Ok(PushedManifest { digest, subject })
+        if found {
+            Ok(())
+        } else {
+            Err(ServiceError::ManifestUnknown(reference.to_string()))
+        }
+    }
+
+    /// Remove blob `digest` from `repo`. Refused while a manifest of `repo` references it;
+    /// the bytes go when garbage collection finds no repository holding them.
+    pub async fn delete_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<(), ServiceError> {
+        match self.store.unlink_blob(repo, digest).await? {
+            UnlinkOutcome::Unlinked => Ok(()),
+            UnlinkOutcome::NotFound => Err(ServiceError::BlobUnknown(digest.clone())),
+            UnlinkOutcome::Referenced(by) => Err(ServiceError::BlobInUse {
+                digest: digest.clone(),
+                manifest: by,
+            }),
+        }
     }
 
     /// A manifest by tag or digest.

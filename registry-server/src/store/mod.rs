@@ -4,7 +4,7 @@
 mod sqlite;
 
 use async_trait::async_trait;
-use wharf_oci::{Digest, Reference, RepositoryName, Tag};
+use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 pub use sqlite::SqliteStore;
 
@@ -36,6 +36,8 @@ pub struct NewManifest<'a> {
     pub subject: Option<&'a Digest>,
     /// The raw bytes.
     pub content: &'a [u8],
+    /// Its annotations, served in referrers listings.
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
     /// Blobs it references (config, layers).
     pub blobs: Vec<Digest>,
     /// Manifests it references (index entries).
@@ -74,6 +76,26 @@ pub struct StoredManifest {
     pub content: Vec<u8>,
 }
 
+/// The outcome of [`Store::put_manifest`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored (or already there) and tagged.
+    Stored,
+    /// A referenced blob is no longer linked to the repository (collected meanwhile).
+    BlobMissing(Digest),
+}
+
+/// The outcome of [`Store::unlink_blob`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    /// The repository no longer holds the blob.
+    Unlinked,
+    /// The repository does not hold that blob.
+    NotFound,
+    /// A manifest of the repository still references it.
+    Referenced(Digest),
+}
+
 /// One page of a listing: at most `n` items after `last` (lexical order).
 #[derive(Clone, Copy, Debug)]
 pub struct Page<'a> {
@@ -108,13 +130,15 @@ pub trait Store: Send + Sync + 'static {
     async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError>;
     /// Close an upload session.
     async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError>;
-    /// Store a manifest (idempotent) and point `tag` at it, with its references and index entry.
+    /// Store a manifest (idempotent) and point `tags` at it, with its references and index
+    /// entry. Every blob in `m.blobs` must still be linked to `repo` when the transaction
+    /// commits (garbage collection may run concurrently), else [`PutOutcome::BlobMissing`].
     async fn put_manifest(
         &self,
         repo: &RepositoryName,
         m: &NewManifest<'_>,
-        tag: Option<&Tag>,
-    ) -> Result<(), StoreError>;
+        tags: &[Tag],
+    ) -> Result<PutOutcome, StoreError>;
     /// A manifest by tag or digest.
     async fn manifest(
         &self,
@@ -141,4 +165,27 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<WasmIndexEntry>, StoreError>;
+    /// Descriptors of the manifests of `repo` whose subject is `subject`, optionally only
+    /// those of `artifact_type` (OCI Distribution v1.1, "Listing Referrers").
+    async fn referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, StoreError>;
+    /// Delete manifest `digest` of `repo` with its tags, references and index entry.
+    /// Returns false when there was none.
+    async fn delete_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError>;
+    /// Delete tag `tag` of `repo` (the manifest stays). Returns false when there was none.
+    async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool, StoreError>;
+    /// Remove blob `digest` from `repo`, unless a manifest of `repo` references it.
+    async fn unlink_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<UnlinkOutcome, StoreError>;
 }

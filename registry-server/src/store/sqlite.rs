@@ -5,9 +5,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
-use wharf_oci::{Digest, Reference, RepositoryName, Tag};
+use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
-use super::{NewManifest, Page, Store, StoreError, StoredManifest, WasmIndexEntry};
+use super::{
+    NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest, UnlinkOutcome, WasmIndexEntry,
+};
 use crate::storage::UploadId;
 
 /// Metadata in one SQLite file (WAL mode, foreign keys on, migrations run at open).
@@ -96,10 +98,14 @@ impl Store for SqliteStore {
             .bind(&t)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(digest.to_string())
-            .bind(&t)
+        sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at, last_used_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(id)
+        .bind(digest.to_string())
+        .bind(&t)
+        .bind(&t)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -175,15 +181,32 @@ impl Store for SqliteStore {
         &self,
         repo: &RepositoryName,
         m: &NewManifest<'_>,
-        tag: Option<&Tag>,
-    ) -> Result<(), StoreError> {
+        tags: &[Tag],
+    ) -> Result<PutOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let repo_id = repository_id(&mut tx, repo).await?;
         let t = now();
+        // within the write transaction, so a concurrent garbage collection cannot unlink
+        // a blob between this check and the commit
+        for blob in &m.blobs {
+            let linked: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM repository_blobs WHERE repository_id = ? AND digest = ?",
+            )
+            .bind(repo_id)
+            .bind(blob.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if linked.is_none() {
+                return Ok(PutOutcome::BlobMissing(blob.clone()));
+            }
+        }
         let digest = m.digest.to_string();
+        let annotations = m
+            .annotations
+            .map(|a| serde_json::to_string(a).unwrap_or_default());
         let inserted = sqlx::query(
-            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, size, content, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, size, content, annotations, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(repo_id)
         .bind(&digest)
@@ -192,6 +215,7 @@ impl Store for SqliteStore {
         .bind(m.subject.map(ToString::to_string))
         .bind(i64_of(m.content.len() as u64))
         .bind(m.content)
+        .bind(annotations)
         .bind(&t)
         .execute(&mut *tx)
         .await?
@@ -232,7 +256,7 @@ impl Store for SqliteStore {
                 .await?;
             }
         }
-        if let Some(tag) = tag {
+        for tag in tags {
             sqlx::query(
                 "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES (?, ?, ?, ?) \
                  ON CONFLICT(repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at",
@@ -245,7 +269,7 @@ impl Store for SqliteStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(PutOutcome::Stored)
     }
 
     async fn manifest(
@@ -357,5 +381,105 @@ impl Store for SqliteStore {
             layer_digest: row.try_get("layer_digest")?,
             layer_size: row.try_get::<i64, _>("layer_size")?.max(0) as u64,
         }))
+    }
+
+    async fn referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = ? AND m.subject = ? AND (? IS NULL OR m.artifact_type = ?) ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .bind(artifact_type)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut d = Descriptor::new(
+                    row.try_get("media_type")?,
+                    digest_of(row.try_get::<&str, _>("digest")?)?,
+                    row.try_get::<i64, _>("size")?.max(0) as u64,
+                );
+                d.artifact_type = row.try_get("artifact_type")?;
+                let annotations: Option<String> = row.try_get("annotations")?;
+                d.annotations = annotations.and_then(|a| serde_json::from_str(&a).ok());
+                Ok(d)
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn delete_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM manifests WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)")
+            .bind(tag.as_str())
+            .bind(repo.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn unlink_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<UnlinkOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(repo_id): Option<i64> =
+            sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
+                .bind(repo.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(UnlinkOutcome::NotFound);
+        };
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND child_digest = ? AND kind = 'blob' LIMIT 1",
+        )
+        .bind(repo_id)
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(user) = user {
+            return Ok(UnlinkOutcome::Referenced(digest_of(&user)?));
+        }
+        let deleted =
+            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
+                .bind(repo_id)
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(if deleted > 0 {
+            UnlinkOutcome::Unlinked
+        } else {
+            UnlinkOutcome::NotFound
+        })
     }
 }
