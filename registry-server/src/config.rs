@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use crate::service::Limits;
+use std::time::Duration;
+
+use crate::service::{GcSettings, Limits};
 
 /// The registry's settings.
 #[derive(Clone, Debug)]
@@ -23,6 +25,10 @@ pub struct Config {
     pub public_registry: Option<String>,
     /// Size limits.
     pub limits: Limits,
+    /// Garbage collection rules.
+    pub gc: GcSettings,
+    /// Time between background garbage-collection passes; zero disables them.
+    pub gc_interval: Duration,
 }
 
 impl Default for Config {
@@ -33,6 +39,8 @@ impl Default for Config {
             namespace_prefix: String::new(),
             public_registry: None,
             limits: Limits::default(),
+            gc: GcSettings::default(),
+            gc_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -55,6 +63,14 @@ pub struct FileConfig {
     pub max_index_bytes: Option<u64>,
     /// `max-concurrent-index = 2`
     pub max_concurrent_index: Option<usize>,
+    /// `gc-interval-secs = 3600` (0 disables background passes)
+    pub gc_interval_secs: Option<u64>,
+    /// `gc-grace-secs = 3600`
+    pub gc_grace_secs: Option<u64>,
+    /// `upload-expiry-secs = 86400`
+    pub upload_expiry_secs: Option<u64>,
+    /// `gc-untagged = false`
+    pub gc_untagged: Option<bool>,
 }
 
 impl FileConfig {
@@ -100,6 +116,16 @@ impl Config {
                     .max_concurrent_index
                     .unwrap_or(d.limits.max_concurrent_index),
             },
+            gc: GcSettings {
+                grace: file.gc_grace_secs.map_or(d.gc.grace, Duration::from_secs),
+                upload_expiry: file
+                    .upload_expiry_secs
+                    .map_or(d.gc.upload_expiry, Duration::from_secs),
+                untagged: file.gc_untagged.unwrap_or(d.gc.untagged),
+            },
+            gc_interval: file
+                .gc_interval_secs
+                .map_or(d.gc_interval, Duration::from_secs),
         }
     }
 }

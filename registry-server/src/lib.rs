@@ -49,7 +49,12 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     let blobs = storage::FsBlobStore::open(&config.data_dir)
         .await
         .context("failed to open blob storage")?;
-    let registry = service::Registry::new(Arc::new(store), Arc::new(blobs), config.limits.clone());
+    let registry = service::Registry::new(
+        Arc::new(store),
+        Arc::new(blobs),
+        config.limits.clone(),
+        config.gc.clone(),
+    );
     Ok(Arc::new(AppState { registry, config }))
 }
 
@@ -59,8 +64,27 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    if !state.config.gc_interval.is_zero() {
+        tokio::spawn(gc_loop(state.clone()));
+    }
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")
+}
+
+/// Background garbage collection every `gc_interval` (the first pass after one interval).
+async fn gc_loop(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(state.config.gc_interval);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = state
+            .registry
+            .collect_garbage(&state.config.gc, false)
+            .await
+        {
+            tracing::error!(error = %e, "garbage collection pass failed");
+        }
+    }
 }

@@ -1,11 +1,11 @@
-//! `wharf-registry`: serve the registry.
+//! `wharf-registry`: serve the registry, or run one garbage-collection pass.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use wharf_registry::config::{Config, FileConfig, Overrides};
 
 /// An OCI Distribution v1.1 registry that understands WebAssembly components.
@@ -16,26 +16,49 @@ use wharf_registry::config::{Config, FileConfig, Overrides};
     about,
     after_help = "\
 Examples:
-  wharf-registry --data-dir ./wharf-data                 # http://127.0.0.1:5000
+  wharf-registry --data-dir ./wharf-data                 # serve on http://127.0.0.1:5000
   wharf-registry --listen 0.0.0.0:5000 --data-dir /var/lib/wharf
-  WHARF_REGISTRY_DATA_DIR=/srv/wharf wharf-registry --config /etc/wharf/registry.toml"
+  WHARF_REGISTRY_DATA_DIR=/srv/wharf wharf-registry --config /etc/wharf/registry.toml
+  wharf-registry gc --dry-run --data-dir ./wharf-data   # what garbage collection would remove"
 )]
 struct Args {
     /// Address to listen on (default 127.0.0.1:5000; port 0 picks a free one).
-    #[arg(long, env = "WHARF_REGISTRY_LISTEN")]
+    #[arg(long, global = true, env = "WHARF_REGISTRY_LISTEN")]
     listen: Option<SocketAddr>,
     /// Directory for metadata.db, blobs/ and uploads/ (default ./wharf-data).
-    #[arg(long, env = "WHARF_REGISTRY_DATA_DIR")]
+    #[arg(long, global = true, env = "WHARF_REGISTRY_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Prefix before `<namespace>/<name>` for wasm packages (discovery document).
-    #[arg(long, env = "WHARF_REGISTRY_NAMESPACE_PREFIX")]
+    #[arg(long, global = true, env = "WHARF_REGISTRY_NAMESPACE_PREFIX")]
     namespace_prefix: Option<String>,
     /// `host[:port]` clients should use, announced in the discovery document.
-    #[arg(long, env = "WHARF_REGISTRY_PUBLIC_REGISTRY")]
+    #[arg(long, global = true, env = "WHARF_REGISTRY_PUBLIC_REGISTRY")]
     public_registry: Option<String>,
     /// TOML config file.
-    #[arg(long, env = "WHARF_REGISTRY_CONFIG")]
+    #[arg(long, global = true, env = "WHARF_REGISTRY_CONFIG")]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the registry (the default).
+    Serve,
+    /// Run one garbage-collection pass now, with the configured grace period, and print
+    /// what was (or, with --dry-run, would be) removed.
+    #[command(after_help = "\
+Examples:
+  wharf-registry gc --dry-run --data-dir ./wharf-data
+  wharf-registry gc --data-dir ./wharf-data --json")]
+    Gc {
+        /// Only report; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,8 +81,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+            let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            if !causes.is_empty() {
+                eprintln!("\nCaused by:");
+                for c in causes {
+                    eprintln!("    {c}");
+                }
             }
             ExitCode::FAILURE
         }
@@ -80,6 +107,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             public_registry: args.public_registry,
         },
     );
+    match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Gc { dry_run, json } => gc(config, dry_run, json).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("failed to listen on {}", config.listen))?;
@@ -92,4 +126,47 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     wharf_registry::serve(listener, state, shutdown).await
+}
+
+async fn gc(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
+    let settings = config.gc.clone();
+    let state = wharf_registry::open(config).await?;
+    let outcome = state
+        .registry
+        .collect_garbage(&settings, dry_run)
+        .await
+        .map_err(|e| anyhow::anyhow!("garbage collection failed: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+        return Ok(());
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let r = &outcome.report;
+    let lines = [
+        ("manifest", r.manifests.clone()),
+        ("blob link", r.links.clone()),
+        ("blob", r.blobs.iter().map(ToString::to_string).collect()),
+        ("upload", r.uploads.clone()),
+        (
+            "orphan blob file",
+            outcome
+                .orphan_blob_files
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        ),
+        ("orphan upload file", outcome.orphan_upload_files.clone()),
+    ];
+    let mut total = 0;
+    for (what, items) in lines {
+        for item in items {
+            println!("{verb} {what} {item}");
+            total += 1;
+        }
+    }
+    eprintln!(
+        "garbage collection {verb} {total} items (grace {}s)",
+        settings.grace.as_secs()
+    );
+    Ok(())
 }

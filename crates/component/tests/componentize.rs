@@ -228,6 +228,7 @@ fn wasi_wit_matches_wasmtime_wasi() {
             "--manifest-path",
         ])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     assert!(

@@ -1,7 +1,10 @@
 //! The registry's rules: what a valid upload, manifest and Wasm package is. Handlers call
 //! one method here; this layer calls the metadata [`Store`] and the [`BlobStore`].
 
+mod gc;
 mod wasm;
+
+pub use gc::{GcOutcome, GcSettings};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -146,21 +149,34 @@ pub struct Registry {
     /// Running SHA-256 of uploads in progress in this process, with the offset it covers;
     /// missing (restart, another process) means the upload is hashed again at commit.
     hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
+    /// Garbage-collection settings (also how often a blob's use is recorded).
+    gc: GcSettings,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
 }
 
 impl Registry {
     /// A service over `store` and `blobs`.
-    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, limits: Limits) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: Arc<dyn BlobStore>,
+        limits: Limits,
+        gc: GcSettings,
+    ) -> Self {
         let index_permits = tokio::sync::Semaphore::new(limits.max_concurrent_index.max(1));
         Registry {
             store,
             blobs,
             limits,
+            gc,
             hashers: Mutex::new(HashMap::new()),
             index_permits,
         }
+    }
+
+    /// The garbage-collection settings in force.
+    pub fn gc_settings(&self) -> &GcSettings {
+        &self.gc
     }
 
     /// The limits in force.
@@ -174,10 +190,23 @@ impl Registry {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<u64, ServiceError> {
-        self.store
+        let size = self
+            .store
             .repository_blob(repo, digest)
             .await?
-            .ok_or_else(|| ServiceError::BlobUnknown(digest.clone()))
+            .ok_or_else(|| ServiceError::BlobUnknown(digest.clone()))?;
+        // a client that finds the blob may skip uploading it: keep it through the next GC
+        // recorded at most every half grace period (and at least every minute)
+        let every = (self.gc.grace / 2).min(std::time::Duration::from_secs(60));
+        let stale = chrono::Utc::now() - chrono::Duration::from_std(every).unwrap_or_default();
+        self.store
+            .touch_blob(
+                repo,
+                digest,
+                &stale.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .await?;
+        Ok(size)
     }
 
     /// Stream blob `digest` of `repo`, or `range` of it.
@@ -216,8 +245,12 @@ impl Registry {
     /// Open an upload session.
     pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadId, ServiceError> {
         let id = UploadId::new();
-        self.blobs.create_upload(&id).await?;
+        // the session row first: garbage collection removes upload files without one
         self.store.create_upload(repo, &id).await?;
+        if let Err(e) = self.blobs.create_upload(&id).await {
+            let _ = self.store.delete_upload(&id).await;
+            return Err(e.into());
+        }
         self.hashers
             .lock()
             .map_err(poisoned)?
@@ -360,6 +393,14 @@ impl Registry {
         }
         let size = self.blobs.commit_upload(id, digest).await?;
         self.store.link_blob(repo, digest, size).await?;
+        if self.blobs.stat(digest).await?.is_none() {
+            // garbage collection removed an identical, long-unused blob between the move
+            // and the link: undo the link rather than point at nothing
+            let _ = self.store.unlink_blob(repo, digest).await;
+            return Err(ServiceError::Internal(format!(
+                "blob {digest} vanished while it was committed (garbage collection raced this upload)"
+            )));
+        }
         self.store.delete_upload(id).await?;
         Ok(size)
     }
@@ -610,6 +651,6 @@ fn truncate(mut items: Vec<String>, n: u32) -> (Vec<String>, bool) {
     (items, more)
 }
 
-fn poisoned<T>(_: std::sync::PoisonError<T>) -> ServiceError {
+pub(crate) fn poisoned<T>(_: std::sync::PoisonError<T>) -> ServiceError {
     ServiceError::Internal("upload hasher lock poisoned".into())
 }

@@ -51,6 +51,20 @@ impl FsBlobStore {
     }
 }
 
+/// The entries of `dir`; a missing directory has none.
+async fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("list directory")(e)),
+    };
+    let mut out = Vec::new();
+    while let Some(e) = entries.next_entry().await.map_err(io("list directory"))? {
+        out.push(e.path());
+    }
+    Ok(out)
+}
+
 async fn size_of(path: &Path) -> Result<Option<u64>, StorageError> {
     match tokio::fs::metadata(path).await {
         Ok(m) => Ok(Some(m.len())),
@@ -214,5 +228,39 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io("delete blob")(e)),
         }
+    }
+
+    async fn list(&self) -> Result<Vec<(Digest, std::time::SystemTime)>, StorageError> {
+        let mut out = Vec::new();
+        for algorithm in ["sha256", "sha512"] {
+            let dir = self.root.join("blobs").join(algorithm);
+            for prefix in read_dir(&dir).await? {
+                for file in read_dir(&prefix).await? {
+                    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    // only files named by their digest count; anything else is left alone
+                    if let Ok(digest) = format!("{algorithm}:{name}").parse::<Digest>()
+                        && let Ok(meta) = tokio::fs::metadata(&file).await
+                    {
+                        out.push((digest, meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<(UploadId, std::time::SystemTime)>, StorageError> {
+        let mut out = Vec::new();
+        for file in read_dir(&self.root.join("uploads")).await? {
+            if let Some(id) = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(UploadId::parse)
+                && let Ok(meta) = tokio::fs::metadata(&file).await
+            {
+                out.push((id, meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+            }
+        }
+        Ok(out)
     }
 }

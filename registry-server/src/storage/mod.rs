@@ -113,4 +113,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError>;
     /// Remove a committed blob.
     async fn delete(&self, digest: &Digest) -> Result<(), StorageError>;
+    /// Every committed blob with its last modification time (for garbage collection).
+    async fn list(&self) -> Result<Vec<(Digest, std::time::SystemTime)>, StorageError>;
+    /// Every upload with its last modification time (for garbage collection).
+    async fn list_uploads(&self) -> Result<Vec<(UploadId, std::time::SystemTime)>, StorageError>;
 }

@@ -96,6 +96,30 @@ pub enum UnlinkOutcome {
     Referenced(Digest),
 }
 
+/// What one garbage-collection pass may remove (see `service::gc`).
+#[derive(Clone, Debug)]
+pub struct GcPolicy {
+    /// RFC 3339 time: content last used before it, and unreferenced, goes.
+    pub grace_before: String,
+    /// RFC 3339 time: upload sessions not written to since then go.
+    pub uploads_before: String,
+    /// Also remove manifests that no tag, index or subject keeps.
+    pub untagged: bool,
+}
+
+/// What a garbage-collection pass removed from the metadata (or would, in a dry run).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GcReport {
+    /// Manifests removed, as `repository@digest`.
+    pub manifests: Vec<String>,
+    /// Blob links removed from repositories, as `repository@digest`.
+    pub links: Vec<String>,
+    /// Blobs no repository holds any more: their files are to be deleted.
+    pub blobs: Vec<Digest>,
+    /// Expired upload sessions: their files are to be deleted.
+    pub uploads: Vec<String>,
+}
+
 /// One page of a listing: at most `n` items after `last` (lexical order).
 #[derive(Clone, Copy, Debug)]
 pub struct Page<'a> {
@@ -188,4 +212,27 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<UnlinkOutcome, StoreError>;
+    /// Note that a client relied on blob `digest` of `repo` (a HEAD before skipping an
+    /// upload), so garbage collection keeps it for another grace period.
+    /// Only links last used before `stale_before` (RFC 3339) are written, to bound writes.
+    async fn touch_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        stale_before: &str,
+    ) -> Result<(), StoreError>;
+    /// One garbage-collection pass over the metadata, in one transaction; with `dry_run`
+    /// nothing is changed and the report says what would go.
+    async fn collect_garbage(
+        &self,
+        policy: &GcPolicy,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError>;
+    /// Which of `blobs` have a row, and which of `uploads` are open sessions (to find files
+    /// that a crash left without metadata).
+    async fn known(
+        &self,
+        blobs: &[Digest],
+        uploads: &[String],
+    ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
 }

@@ -8,7 +8,8 @@ use sqlx::{Row, SqlitePool};
 use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
-    NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest, UnlinkOutcome, WasmIndexEntry,
+    GcPolicy, GcReport, NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest,
+    UnlinkOutcome, WasmIndexEntry,
 };
 use crate::storage::UploadId;
 
@@ -30,6 +31,13 @@ fn digest_of(s: &str) -> Result<Digest, StoreError> {
 }
 
 impl SqliteStore {
+    /// A write transaction, taking the write lock at once (`BEGIN IMMEDIATE`): a deferred
+    /// transaction that reads first fails with SQLITE_BUSY, not waiting, when another
+    /// writer commits before it writes.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Open (creating) the database at `path` and run the embedded migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()
@@ -89,7 +97,7 @@ impl Store for SqliteStore {
         digest: &Digest,
         size: u64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let id = repository_id(&mut tx, repo).await?;
         let t = now();
         sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT(digest) DO NOTHING")
@@ -129,7 +137,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let repo_id = repository_id(&mut tx, repo).await?;
         let t = now();
         sqlx::query("INSERT INTO uploads (id, repository_id, size, created_at, updated_at) VALUES (?, ?, 0, ?, ?)")
@@ -183,7 +191,7 @@ impl Store for SqliteStore {
         m: &NewManifest<'_>,
         tags: &[Tag],
     ) -> Result<PutOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let repo_id = repository_id(&mut tx, repo).await?;
         let t = now();
         // within the write transaction, so a concurrent garbage collection cannot unlink
@@ -449,7 +457,7 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<UnlinkOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(repo_id): Option<i64> =
             sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
                 .bind(repo.as_str())
@@ -481,5 +489,169 @@ impl Store for SqliteStore {
         } else {
             UnlinkOutcome::NotFound
         })
+    }
+    async fn touch_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        stale_before: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repository_blobs SET last_used_at = ? WHERE digest = ? AND last_used_at < ? \
+             AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
+        )
+        .bind(now())
+        .bind(digest.to_string())
+        .bind(stale_before)
+        .bind(repo.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn collect_garbage(
+        &self,
+        policy: &GcPolicy,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError> {
+        let mut tx = self.write().await?;
+        let mut report = GcReport::default();
+        // 1. manifests no tag, index or present subject keeps, repeated until none is left
+        //    (removing an index can free its children)
+        if policy.untagged {
+            loop {
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT m.repository_id, r.name, m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+                     WHERE m.created_at < ? \
+                     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest) \
+                     AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = m.repository_id \
+                                     AND x.child_digest = m.digest AND x.kind = 'manifest') \
+                     AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s \
+                                     WHERE s.repository_id = m.repository_id AND s.digest = m.subject))",
+                )
+                .bind(&policy.grace_before)
+                .fetch_all(&mut *tx)
+                .await?;
+                let fresh: Vec<_> = rows
+                    .into_iter()
+                    .filter(|(_, name, d)| !report.manifests.contains(&format!("{name}@{d}")))
+                    .collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                for (repo_id, name, digest) in fresh {
+                    if !dry_run {
+                        sqlx::query("DELETE FROM manifests WHERE repository_id = ? AND digest = ?")
+                            .bind(repo_id)
+                            .bind(&digest)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    report.manifests.push(format!("{name}@{digest}"));
+                }
+                if dry_run {
+                    // without deleting, one round is all a dry run can see
+                    break;
+                }
+            }
+        }
+        // 2. blob links no manifest of the repository references, unused for the grace period
+        let links: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT rb.repository_id, r.name, rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             WHERE COALESCE(rb.last_used_at, rb.created_at) < ? \
+             AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = rb.repository_id \
+                             AND x.child_digest = rb.digest AND x.kind = 'blob')",
+        )
+        .bind(&policy.grace_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut freed = std::collections::HashSet::new();
+        for (repo_id, name, digest) in links {
+            if !dry_run {
+                sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
+                    .bind(repo_id)
+                    .bind(&digest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            report.links.push(format!("{name}@{digest}"));
+            freed.insert(digest);
+        }
+        // 3. blobs no repository holds any more
+        let unheld: Vec<String> = sqlx::query_scalar(
+            "SELECT b.digest FROM blobs b WHERE b.created_at < ? AND NOT EXISTS \
+             (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)",
+        )
+        .bind(&policy.grace_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut blobs: Vec<String> = unheld;
+        if dry_run {
+            // in a dry run the links above are still there: count blobs whose every link would go
+            for digest in freed {
+                let remaining: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM repository_blobs WHERE digest = ?")
+                        .bind(&digest)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let going = report
+                    .links
+                    .iter()
+                    .filter(|l| l.ends_with(&format!("@{digest}")))
+                    .count() as i64;
+                if remaining == going && !blobs.contains(&digest) {
+                    blobs.push(digest);
+                }
+            }
+        }
+        for digest in blobs {
+            if !dry_run {
+                sqlx::query("DELETE FROM blobs WHERE digest = ?")
+                    .bind(&digest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            report.blobs.push(digest_of(&digest)?);
+        }
+        // 4. upload sessions not written to since `uploads_before`
+        report.uploads = sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < ?")
+            .bind(&policy.uploads_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            sqlx::query("DELETE FROM uploads WHERE updated_at < ?")
+                .bind(&policy.uploads_before)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(report)
+    }
+
+    async fn known(
+        &self,
+        blobs: &[Digest],
+        uploads: &[String],
+    ) -> Result<(Vec<bool>, Vec<bool>), StoreError> {
+        let mut known_blobs = Vec::with_capacity(blobs.len());
+        for d in blobs {
+            let row: Option<i64> = sqlx::query_scalar("SELECT 1 FROM blobs WHERE digest = ?")
+                .bind(d.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            known_blobs.push(row.is_some());
+        }
+        let mut known_uploads = Vec::with_capacity(uploads.len());
+        for id in uploads {
+            let row: Option<i64> = sqlx::query_scalar("SELECT 1 FROM uploads WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            known_uploads.push(row.is_some());
+        }
+        Ok((known_blobs, known_uploads))
     }
 }
