@@ -24,6 +24,8 @@ pub struct AppState {
     pub registry: service::Registry,
     /// The configuration it runs with.
     pub config: Config,
+    /// Request and byte counters for `/metrics`.
+    pub metrics: http::ops::Metrics,
 }
 
 /// The axum router of the registry.
@@ -55,7 +57,11 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         config.limits.clone(),
         config.gc.clone(),
     );
-    Ok(Arc::new(AppState { registry, config }))
+    Ok(Arc::new(AppState {
+        registry,
+        config,
+        metrics: http::ops::Metrics::default(),
+    }))
 }
 
 /// Serve `state` on `listener` until the process is stopped (or `shutdown` resolves).

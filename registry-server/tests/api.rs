@@ -997,3 +997,69 @@ async fn push_by_digest_with_tags_and_deletes() {
         .unwrap();
     assert_eq!(code(r).await, "BLOB_UNKNOWN");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_metrics() {
+    let s = start().await;
+    assert_eq!(
+        s.http.get(s.url("/livez")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.http.get(s.url("/readyz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let blob = vec![7u8; 1000];
+    let d = s.push_blob("m/x", &blob).await;
+    assert_eq!(
+        s.http
+            .get(s.url(&format!("/v2/m/x/blobs/{d}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let _ = s
+        .http
+        .get(s.url("/v2/m/x/manifests/nope"))
+        .send()
+        .await
+        .unwrap();
+    let resp = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    for line in [
+        "wharf_http_requests_total{method=\"POST\",endpoint=\"upload\",status=\"201\"} 1",
+        "wharf_http_requests_total{method=\"GET\",endpoint=\"blob\",status=\"200\"} 1",
+        "wharf_http_requests_total{method=\"GET\",endpoint=\"manifest\",status=\"404\"} 1",
+        "wharf_storage_blobs 1",
+        "wharf_storage_blob_bytes 1000",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    let bytes_in: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wharf_http_request_bytes_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes_out: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wharf_http_response_bytes_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        bytes_in >= 1000 && bytes_out >= 1000,
+        "in {bytes_in}, out {bytes_out}"
+    );
+}

@@ -4,6 +4,7 @@
 mod blobs;
 mod error;
 mod manifests;
+pub mod ops;
 mod referrers;
 mod route;
 mod tags;
@@ -32,8 +33,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/", get(base))
         .route("/v2/{*path}", any(dispatch))
         .route("/.well-known/wasm-pkg/registry.json", get(well_known))
+        .route("/livez", get(ops::livez))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::not_found("this path") })
         .layer(axum::middleware::map_response(api_version_header))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

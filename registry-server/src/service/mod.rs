@@ -550,6 +550,11 @@ impl Registry {
         }
     }
 
+    /// Totals for the metrics endpoint (and a database round trip for readiness).
+    pub async fn usage(&self) -> Result<crate::store::Usage, ServiceError> {
+        Ok(self.store.usage().await?)
+    }
+
     /// The manifests of `repo` whose subject is `subject`, as an image index
     /// (OCI Distribution v1.1 "Listing Referrers"); empty for an unknown digest.
     pub async fn referrers(

@@ -120,6 +120,21 @@ pub struct GcReport {
     pub uploads: Vec<String>,
 }
 
+/// Totals for the metrics endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Repositories with at least one manifest.
+    pub repositories: u64,
+    /// Manifests.
+    pub manifests: u64,
+    /// Committed blobs.
+    pub blobs: u64,
+    /// Their total size in bytes.
+    pub blob_bytes: u64,
+    /// Open upload sessions.
+    pub uploads: u64,
+}
+
 /// One page of a listing: at most `n` items after `last` (lexical order).
 #[derive(Clone, Copy, Debug)]
 pub struct Page<'a> {
@@ -235,4 +250,6 @@ pub trait Store: Send + Sync + 'static {
         blobs: &[Digest],
         uploads: &[String],
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
+    /// Counts for metrics; also a cheap liveness probe of the database.
+    async fn usage(&self) -> Result<Usage, StoreError>;
 }

@@ -9,7 +9,7 @@ use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
     GcPolicy, GcReport, NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest,
-    UnlinkOutcome, WasmIndexEntry,
+    UnlinkOutcome, Usage, WasmIndexEntry,
 };
 use crate::storage::UploadId;
 
@@ -653,5 +653,22 @@ impl Store for SqliteStore {
             known_uploads.push(row.is_some());
         }
         Ok((known_blobs, known_uploads))
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        let (repositories, manifests, blobs, blob_bytes, uploads): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(DISTINCT repository_id) FROM manifests), (SELECT COUNT(*) FROM manifests), \
+             (SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(size), 0) FROM blobs), (SELECT COUNT(*) FROM uploads)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(Usage {
+            repositories: n(repositories),
+            manifests: n(manifests),
+            blobs: n(blobs),
+            blob_bytes: n(blob_bytes),
+            uploads: n(uploads),
+        })
     }
 }

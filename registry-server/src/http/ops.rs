@@ -1,0 +1,159 @@
+//! Operations endpoints: `/livez`, `/readyz`, `/metrics` (Prometheus text format 0.0.4),
+//! and the middleware that counts requests and bytes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::route::{self, Route};
+use crate::AppState;
+
+/// Request counters: by method, endpoint kind and status; bytes in and out as declared by
+/// `Content-Length` (request bodies sent chunked are counted by the upload counter).
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+fn kind(path: &str) -> &'static str {
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return match path {
+            "/v2" => "base",
+            "/livez" | "/readyz" => "health",
+            "/metrics" => "metrics",
+            p if p.starts_with("/.well-known/") => "well_known",
+            _ => "other",
+        };
+    };
+    match route::parse(rest) {
+        _ if rest.is_empty() => "base",
+        Ok(Some(Route::Catalog)) => "catalog",
+        Ok(Some(Route::Tags(..))) => "tags",
+        Ok(Some(Route::Manifest(..))) => "manifest",
+        Ok(Some(Route::Blob(..))) => "blob",
+        Ok(Some(Route::StartUpload(..) | Route::Upload(..))) => "upload",
+        Ok(Some(Route::Referrers(..))) => "referrers",
+        Ok(None) | Err(_) => "other",
+    }
+}
+
+fn content_length(h: &axum::http::HeaderMap) -> u64 {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Middleware: count the request.
+pub(crate) async fn track(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().as_str().to_owned();
+    let kind = kind(req.uri().path());
+    state
+        .metrics
+        .bytes_in
+        .fetch_add(content_length(req.headers()), Ordering::Relaxed);
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .bytes_out
+        .fetch_add(content_length(resp.headers()), Ordering::Relaxed);
+    if let Ok(mut map) = state.metrics.requests.lock() {
+        *map.entry((method, kind, resp.status().as_u16()))
+            .or_insert(0) += 1;
+    }
+    resp
+}
+
+/// `GET /livez`: the process is up.
+pub(crate) async fn livez() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+/// `GET /readyz`: the metadata database answers and blob storage is reachable.
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.registry.usage().await {
+        Ok(_) if state.config.data_dir.join("blobs").is_dir() => {
+            (StatusCode::OK, "ready\n").into_response()
+        }
+        Ok(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "blob storage unavailable\n",
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "metadata database unavailable\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP wharf_http_requests_total HTTP requests by method, endpoint and status.\n",
+    );
+    out.push_str("# TYPE wharf_http_requests_total counter\n");
+    if let Ok(map) = state.metrics.requests.lock() {
+        for ((method, kind, status), n) in map.iter() {
+            out.push_str(&format!("wharf_http_requests_total{{method=\"{method}\",endpoint=\"{kind}\",status=\"{status}\"}} {n}\n"));
+        }
+    }
+    for (name, help, v) in [
+        (
+            "wharf_http_request_bytes_total",
+            "Request body bytes received (by Content-Length).",
+            &state.metrics.bytes_in,
+        ),
+        (
+            "wharf_http_response_bytes_total",
+            "Response body bytes sent (by Content-Length).",
+            &state.metrics.bytes_out,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    }
+    match state.registry.usage().await {
+        Ok(u) => {
+            for (name, help, v) in [
+                (
+                    "wharf_storage_blob_bytes",
+                    "Bytes of committed blobs.",
+                    u.blob_bytes,
+                ),
+                ("wharf_storage_blobs", "Committed blobs.", u.blobs),
+                ("wharf_storage_manifests", "Manifests.", u.manifests),
+                (
+                    "wharf_storage_repositories",
+                    "Repositories with at least one manifest.",
+                    u.repositories,
+                ),
+                ("wharf_storage_uploads", "Open upload sessions.", u.uploads),
+            ] {
+                out.push_str(&format!(
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: storage usage unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
