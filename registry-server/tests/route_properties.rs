@@ -1,0 +1,43 @@
+//! The `/v2/` route parser takes any path without panicking, and reads valid paths right.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use proptest::prelude::*;
+use wharf_registry::http::{Route, parse_route};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn any_path_is_a_route_none_or_a_client_error(path in "\\PC{0,200}") {
+        let _ = parse_route(&path);
+    }
+
+    #[test]
+    fn slash_heavy_paths_never_panic(parts in proptest::collection::vec("(blobs|uploads|manifests|tags|list|referrers|_catalog|sha256:[0-9a-f]{0,64}|[a-z]{0,3}|)", 0..8)) {
+        let _ = parse_route(&parts.join("/"));
+    }
+
+    #[test]
+    fn repositories_ending_in_keywords_are_read_from_the_right(
+        name in "[a-z]{1,5}(/(blobs|manifests|uploads|tags|[a-z]{1,5})){0,3}",
+        hex in "[0-9a-f]{64}",
+    ) {
+        let digest = format!("sha256:{hex}");
+        match parse_route(&format!("{name}/blobs/{digest}")).unwrap() {
+            Some(Route::Blob(repo, d)) => {
+                prop_assert_eq!(repo.as_str(), name.as_str());
+                prop_assert_eq!(d.to_string(), digest.clone());
+            }
+            other => prop_assert!(false, "{name}/blobs/{digest} parsed as {other:?}"),
+        }
+        match parse_route(&format!("{name}/manifests/{digest}")).unwrap() {
+            Some(Route::Manifest(repo, _)) => prop_assert_eq!(repo.as_str(), name.as_str()),
+            other => prop_assert!(false, "manifest path parsed as {other:?}"),
+        }
+        match parse_route(&format!("{name}/tags/list")).unwrap() {
+            Some(Route::Tags(repo)) => prop_assert_eq!(repo.as_str(), name.as_str()),
+            other => prop_assert!(false, "tags path parsed as {other:?}"),
+        }
+    }
+}
