@@ -130,12 +130,19 @@ pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Write `bytes` to `path` atomically (temporary file + rename), `-` meaning stdout.
+/// Write `bytes` to `path`, `-` meaning stdout. A regular file is written atomically
+/// (temporary file beside it, then rename), so a failure leaves no half-written output;
+/// an existing special file (`/dev/null`, a FIFO, a terminal) is written in place, never
+/// replaced.
 pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path.as_os_str() == "-" {
         std::io::Write::write_all(&mut std::io::stdout(), bytes)
             .context("failed to write stdout")?;
         return Ok(());
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::write(path, bytes)
+            .with_context(|| format!("failed to write `{}`", path.display()));
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -132,3 +132,53 @@ fn tampered_blob_is_caught_on_pull_and_run() {
     let err = w.fails(&["run", &reference]);
     assert!(err.contains("digest mismatch"), "{err}");
 }
+
+/// `-o` naming a special file (here a FIFO; `/dev/null` is the common case) writes into
+/// it and never replaces it: an atomic rename over `/dev/null` would turn the null device
+/// into a regular file for every process on the machine.
+#[test]
+fn output_to_a_special_file_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    w.ok(&["push", s(&hello), &format!("{}/demo/fifo:1.0.0", reg.addr)]);
+    let fifo = work.path().join("out.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for args in [
+        vec![
+            "componentize".to_owned(),
+            s(&guests().hello_core).to_owned(),
+            "-o".to_owned(),
+            s(&fifo).to_owned(),
+        ],
+        vec![
+            "pull".to_owned(),
+            format!("{}/demo/fifo:1.0.0", reg.addr),
+            "-o".to_owned(),
+            s(&fifo).to_owned(),
+        ],
+    ] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        w.ok(&args);
+        let got = reader.join().unwrap();
+        assert_eq!(
+            got,
+            std::fs::read(&hello).unwrap(),
+            "{args:?} wrote the component into the FIFO"
+        );
+        assert!(
+            std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+            "{args:?} replaced the FIFO"
+        );
+    }
+}

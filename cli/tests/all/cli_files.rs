@@ -1,5 +1,6 @@
 //! Runs the `RUN:` lines of the files in `cli/tests/cli` and compares exit code, stdout
-//! and stderr with the blessed `.out` files (`BLESS=1` rewrites them). See its README.
+//! and stderr with the blessed `.out` files (`BLESS=1` rewrites them). `%` is the file,
+//! `%t` a fresh temporary directory (shown as `<TMP>` in the expected output). See its README.
 
 use std::path::{Path, PathBuf};
 
@@ -48,9 +49,17 @@ fn cli_files() {
         assert!(!runs.is_empty(), "{} has no RUN: line", file.display());
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         for (i, run) in runs.iter().enumerate() {
+            let tmp = tempfile::tempdir().unwrap();
+            let tmp_path = tmp.path().to_str().unwrap().to_owned();
             let args: Vec<String> = run
                 .split_whitespace()
-                .map(|a| if a == "%" { name.clone() } else { a.to_owned() })
+                .map(|a| {
+                    if a == "%" {
+                        name.clone()
+                    } else {
+                        a.replace("%t", &tmp_path)
+                    }
+                })
                 .collect();
             let out = w
                 .cmd()
@@ -58,7 +67,7 @@ fn cli_files() {
                 .current_dir(file.parent().unwrap())
                 .output()
                 .unwrap();
-            let actual = render(&out);
+            let actual = render(&out).replace(&tmp_path, "<TMP>");
             assert!(
                 !actual.contains("panicked"),
                 "{name}: `wharf {run}` panicked:\n{actual}"

@@ -1,5 +1,5 @@
 ;; A component where a core module is expected.
-;; RUN: componentize % -o /dev/null
+;; RUN: componentize % -o %t/out.wasm
 ;; RUN: inspect %
 ;; RUN: run %
 (component)

@@ -1,5 +1,5 @@
 ;; A library module whose export would vanish without WIT metadata: refused, named.
-;; RUN: componentize % -o /dev/null
+;; RUN: componentize % -o %t/out.wasm
 (module
   (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
   (memory (export "memory") 1))

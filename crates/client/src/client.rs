@@ -663,6 +663,11 @@ impl Client {
             path: dest.display().to_string(),
             source,
         };
+        if std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            // a special file (`/dev/null`, a FIFO) cannot be replaced by a rename: stream into
+            // it and check the digest at the end
+            return self.pull_blob_into_special(r, desc, dest, progress).await;
+        }
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -696,6 +701,39 @@ impl Client {
         tmp.persist(dest)
             .map_err(|e| io("move the verified blob to", e.error))?;
         Ok(())
+    }
+}
+
+impl Client {
+    async fn pull_blob_into_special(
+        &self,
+        r: &ImageReference,
+        desc: &Descriptor,
+        dest: &Path,
+        progress: impl Fn(u64),
+    ) -> Result<(), ClientError> {
+        let io = |action, source| ClientError::Io {
+            action,
+            path: dest.display().to_string(),
+            source,
+        };
+        let (resp, url) = self.get_blob(r, desc).await?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(dest)
+            .await
+            .map_err(|e| io("open", e))?;
+        let mut hasher = desc.digest.hasher();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport(&url))?;
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+            progress(hasher.len());
+        }
+        file.flush().await.map_err(|e| io("write", e))?;
+        let (actual, len) = hasher.finish();
+        check(&desc.digest, desc.size, &actual, len)
     }
 }
 
