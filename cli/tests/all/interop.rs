@@ -225,3 +225,49 @@ fn credentials_come_from_the_docker_config() {
     let err = w.fails(&["pull", &reference, "-o", s(&work.path().join("x.wasm"))]);
     assert!(err.contains("401") && !err.contains("wrong"), "{err}");
 }
+
+#[test]
+fn oras_pushes_and_pulls_an_artifact_with_a_custom_type() {
+    let python = require_tool("python3");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let script = crate::support::root().join("cli/tests/interop/oras_roundtrip.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(&reg.addr)
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "oras round trip failed (is `oras` installed? .ci/run installs it):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["pulled"], serde_json::json!(["rocket.txt"]));
+    // the registry lists the SBOM as a referrer of the rocket, by its artifact type
+    let subject = summary["subject"].as_str().unwrap();
+    let url = format!(
+        "http://{}/v2/acme/rocket/referrers/{subject}?artifactType=application/vnd.acme.sbom.config.v1%2Bjson",
+        reg.addr
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let index: serde_json::Value =
+        rt.block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() });
+    let manifests = index["manifests"].as_array().unwrap();
+    assert_eq!(manifests.len(), 1, "{index}");
+    assert_eq!(
+        manifests[0]["artifactType"],
+        "application/vnd.acme.sbom.config.v1+json"
+    );
+    // and the artifact is an ordinary (non-Wasm) artifact to wharf: stored and served unchanged
+    let err = w.fails(&[
+        "pull",
+        &format!("{}/acme/rocket:1.0", reg.addr),
+        "-o",
+        s(&work.path().join("x.wasm")),
+    ]);
+    assert!(err.contains("not a Wasm package"), "{err}");
+}
