@@ -29,6 +29,10 @@ pub struct Config {
     pub gc: GcSettings,
     /// Time between background garbage-collection passes; zero disables them.
     pub gc_interval: Duration,
+    /// Requests per second allowed per client address (token bucket); 0 disables the limit.
+    pub rate_limit_per_second: f64,
+    /// Bucket size of the rate limit: the burst a client may send at once.
+    pub rate_limit_burst: f64,
 }
 
 impl Default for Config {
@@ -41,6 +45,8 @@ impl Default for Config {
             limits: Limits::default(),
             gc: GcSettings::default(),
             gc_interval: Duration::from_secs(3600),
+            rate_limit_per_second: 0.0,
+            rate_limit_burst: 100.0,
         }
     }
 }
@@ -63,6 +69,12 @@ pub struct FileConfig {
     pub max_index_bytes: Option<u64>,
     /// `max-concurrent-index = 2`
     pub max_concurrent_index: Option<usize>,
+    /// `max-blob-bytes = 0` (0: no limit)
+    pub max_blob_bytes: Option<u64>,
+    /// `rate-limit-per-second = 0` (requests per client address; 0: no limit)
+    pub rate_limit_per_second: Option<f64>,
+    /// `rate-limit-burst = 100`
+    pub rate_limit_burst: Option<f64>,
     /// `gc-interval-secs = 3600` (0 disables background passes)
     pub gc_interval_secs: Option<u64>,
     /// `gc-grace-secs = 3600`
@@ -115,6 +127,7 @@ impl Config {
                 max_concurrent_index: file
                     .max_concurrent_index
                     .unwrap_or(d.limits.max_concurrent_index),
+                max_blob_bytes: file.max_blob_bytes.unwrap_or(d.limits.max_blob_bytes),
             },
             gc: GcSettings {
                 grace: file.gc_grace_secs.map_or(d.gc.grace, Duration::from_secs),
@@ -126,6 +139,10 @@ impl Config {
             gc_interval: file
                 .gc_interval_secs
                 .map_or(d.gc_interval, Duration::from_secs),
+            rate_limit_per_second: file
+                .rate_limit_per_second
+                .unwrap_or(d.rate_limit_per_second),
+            rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
         }
     }
 }

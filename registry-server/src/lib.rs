@@ -26,6 +26,8 @@ pub struct AppState {
     pub config: Config,
     /// Request and byte counters for `/metrics`.
     pub metrics: http::ops::Metrics,
+    /// Per-client request buckets.
+    pub limiter: http::limits::RateLimiter,
 }
 
 /// The axum router of the registry.
@@ -61,6 +63,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         registry,
         config,
         metrics: http::ops::Metrics::default(),
+        limiter: http::limits::RateLimiter::default(),
     }))
 }
 
@@ -73,10 +76,13 @@ pub async fn serve(
     if !state.config.gc_interval.is_zero() {
         tokio::spawn(gc_loop(state.clone()));
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("server failed")
 }
 
 /// Background garbage collection every `gc_interval` (the first pass after one interval).

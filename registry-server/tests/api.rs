@@ -13,11 +13,16 @@ struct Server {
 }
 
 async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+async fn start_with(configure: impl FnOnce(&mut wharf_registry::Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let config = wharf_registry::Config {
+    let mut config = wharf_registry::Config {
         data_dir: dir.path().to_path_buf(),
         ..Default::default()
     };
+    configure(&mut config);
     let state = wharf_registry::open(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -1061,5 +1066,102 @@ async fn health_and_metrics() {
     assert!(
         bytes_in >= 1000 && bytes_out >= 1000,
         "in {bytes_in}, out {bytes_out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_size_limit_is_enforced_while_streaming() {
+    let s = start_with(|c| c.limits.max_blob_bytes = 1000).await;
+    let big = vec![1u8; 5000];
+    let r = s
+        .http
+        .post(s.url(&format!("/v2/lim/blobs/uploads/?digest={}", digest(&big))))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code(r).await, "SIZE_INVALID");
+    // chunked: the chunk that crosses the limit is refused and the session stays usable
+    let post = s
+        .http
+        .post(s.url("/v2/lim/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    let loc = post.headers()["location"].to_str().unwrap().to_owned();
+    let ok = s
+        .http
+        .patch(s.url(&loc))
+        .body(vec![2u8; 800])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    let over = s
+        .http
+        .patch(s.url(&loc))
+        .body(vec![2u8; 800])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let status = s.http.get(s.url(&loc)).send().await.unwrap();
+    assert_eq!(
+        status.headers()["range"],
+        "0-799",
+        "the refused chunk left nothing behind"
+    );
+    let small = vec![3u8; 1000];
+    assert_eq!(
+        s.push_blob("lim", &small).await,
+        digest(&small),
+        "a blob at the limit is fine"
+    );
+    assert!(
+        walk(&s.dir.path().join("blobs"))
+            .iter()
+            .all(|p| std::fs::metadata(p).unwrap().len() <= 1000)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limit_answers_429_with_retry_after() {
+    let s = start_with(|c| {
+        c.rate_limit_per_second = 2.0;
+        c.rate_limit_burst = 5.0;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..12 {
+        let r = s.http.get(s.url("/v2/")).send().await.unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = Some(r.headers()["retry-after"].to_str().unwrap().to_owned());
+            assert_eq!(code(r).await, "TOOMANYREQUESTS");
+            statuses.push(429);
+        } else {
+            statuses.push(r.status().as_u16());
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "the burst gets through: {statuses:?}"
+    );
+    assert!(
+        statuses[5..].iter().all(|s| *s == 429),
+        "then the bucket is empty: {statuses:?}"
+    );
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    // health is never limited, and the bucket refills
+    assert_eq!(
+        s.http.get(s.url("/livez")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        s.http.get(s.url("/v2/")).send().await.unwrap().status(),
+        StatusCode::OK
     );
 }

@@ -3,6 +3,7 @@
 
 mod blobs;
 mod error;
+pub mod limits;
 mod manifests;
 pub mod ops;
 mod referrers;
@@ -38,6 +39,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::not_found("this path") })
         .layer(axum::middleware::map_response(api_version_header))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track,

@@ -31,6 +31,8 @@ pub struct Limits {
     /// How many layers may be indexed at once; with `max_index_bytes` it bounds the
     /// memory indexing can take.
     pub max_concurrent_index: usize,
+    /// Largest blob accepted, in bytes; 0 is no limit.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for Limits {
@@ -39,6 +41,7 @@ impl Default for Limits {
             max_manifest_bytes: 8 * 1024 * 1024,
             max_index_bytes: 256 * 1024 * 1024,
             max_concurrent_index: 2,
+            max_blob_bytes: 0,
         }
     }
 }
@@ -314,6 +317,20 @@ impl Registry {
                 requested: start,
             });
         }
+        // enforce the blob size limit as the bytes arrive
+        let max = self.limits.max_blob_bytes;
+        let mut seen = current;
+        let body: ByteStream = Box::pin(body.map(move |chunk| {
+            let c = chunk?;
+            seen += c.len() as u64;
+            if max > 0 && seen > max {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::FileTooLarge,
+                    format!("blob exceeds the registry's limit of {max} bytes"),
+                ));
+            }
+            Ok(c)
+        }));
         // continue the running hash when it covers exactly the bytes so far
         let hasher = {
             let mut map = self.hashers.lock().map_err(poisoned)?;
@@ -332,7 +349,11 @@ impl Registry {
                     }
                     chunk
                 }));
-                let size = self.blobs.append_upload(id, current, body).await?;
+                let size = self
+                    .blobs
+                    .append_upload(id, current, body)
+                    .await
+                    .map_err(too_large)?;
                 if let Ok(m) = Arc::try_unwrap(shared)
                     && let Ok(h) = m.into_inner()
                     && h.len() == size
@@ -344,7 +365,11 @@ impl Registry {
                 }
                 size
             }
-            None => self.blobs.append_upload(id, current, body).await?,
+            None => self
+                .blobs
+                .append_upload(id, current, body)
+                .await
+                .map_err(too_large)?,
         };
         self.store.set_upload_size(id, size).await?;
         Ok(size)
@@ -654,6 +679,16 @@ fn truncate(mut items: Vec<String>, n: u32) -> (Vec<String>, bool) {
     let more = items.len() > n as usize;
     items.truncate(n as usize);
     (items, more)
+}
+
+/// A body cut off by the blob size limit is the client's mistake (413), not a failure.
+fn too_large(e: StorageError) -> ServiceError {
+    match e {
+        StorageError::Body(io) if io.kind() == std::io::ErrorKind::FileTooLarge => {
+            ServiceError::SizeInvalid(io.to_string())
+        }
+        other => other.into(),
+    }
 }
 
 pub(crate) fn poisoned<T>(_: std::sync::PoisonError<T>) -> ServiceError {
