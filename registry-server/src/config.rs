@@ -18,6 +18,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory holding `metadata.db`, `blobs/` and `uploads/`.
     pub data_dir: PathBuf,
+    /// `postgres://…` to keep metadata in PostgreSQL instead of `metadata.db`; several
+    /// registry processes may share it (with a shared blob directory).
+    pub database_url: Option<String>,
     /// Prefix before `<namespace>/<name>` in the wasm-pkg discovery document.
     pub namespace_prefix: String,
     /// `host[:port]` clients should use (in the discovery document); default: the
@@ -40,6 +43,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
             data_dir: PathBuf::from("wharf-data"),
+            database_url: None,
             namespace_prefix: String::new(),
             public_registry: None,
             limits: Limits::default(),
@@ -59,6 +63,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// `data-dir = "/var/lib/wharf"`
     pub data_dir: Option<PathBuf>,
+    /// `database-url = "postgres://wharf@db/wharf"`
+    pub database_url: Option<String>,
     /// `namespace-prefix = "wasm/"`
     pub namespace_prefix: Option<String>,
     /// `public-registry = "registry.example.com"`
@@ -101,6 +107,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--data-dir`
     pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
     /// `--namespace-prefix`
     pub namespace_prefix: Option<String>,
     /// `--public-registry`
@@ -114,6 +122,7 @@ impl Config {
         Config {
             listen: overrides.listen.or(file.listen).unwrap_or(d.listen),
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+            database_url: overrides.database_url.or(file.database_url),
             namespace_prefix: overrides
                 .namespace_prefix
                 .or(file.namespace_prefix)

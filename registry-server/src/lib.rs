@@ -35,8 +35,9 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
     http::router(state)
 }
 
-/// Open the default storage under `config.data_dir`: `metadata.db` (SQLite, migrated)
-/// and `blobs/` + `uploads/` (filesystem).
+/// Open the storage: metadata in `config.data_dir/metadata.db` (SQLite), or in PostgreSQL
+/// when `config.database_url` is set (both migrated at open); blobs and uploads under
+/// `config.data_dir` (filesystem).
 pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
@@ -46,15 +47,25 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
                 config.data_dir.display()
             )
         })?;
-    let db = config.data_dir.join("metadata.db");
-    let store = store::SqliteStore::open(&db)
-        .await
-        .with_context(|| format!("failed to open metadata database `{}`", db.display()))?;
+    let store: Arc<dyn store::Store> =
+        match &config.database_url {
+            Some(url) => Arc::new(
+                store::PgStore::connect(url, None)
+                    .await
+                    .context("failed to open the PostgreSQL metadata database")?,
+            ),
+            None => {
+                let db = config.data_dir.join("metadata.db");
+                Arc::new(store::SqliteStore::open(&db).await.with_context(|| {
+                    format!("failed to open metadata database `{}`", db.display())
+                })?)
+            }
+        };
     let blobs = storage::FsBlobStore::open(&config.data_dir)
         .await
         .context("failed to open blob storage")?;
     let registry = service::Registry::new(
-        Arc::new(store),
+        store,
         Arc::new(blobs),
         config.limits.clone(),
         config.gc.clone(),

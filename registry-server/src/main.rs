@@ -28,6 +28,14 @@ struct Args {
     /// Directory for metadata.db, blobs/ and uploads/ (default ./wharf-data).
     #[arg(long, global = true, env = "WHARF_REGISTRY_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// `postgres://…` to keep metadata in PostgreSQL (default: SQLite in the data dir).
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_REGISTRY_DATABASE_URL",
+        value_name = "URL"
+    )]
+    database_url: Option<String>,
     /// Prefix before `<namespace>/<name>` for wasm packages (discovery document).
     #[arg(long, global = true, env = "WHARF_REGISTRY_NAMESPACE_PREFIX")]
     namespace_prefix: Option<String>,
@@ -103,6 +111,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Overrides {
             listen: args.listen,
             data_dir: args.data_dir,
+            database_url: args.database_url,
             namespace_prefix: args.namespace_prefix,
             public_registry: args.public_registry,
         },

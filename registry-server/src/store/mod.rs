@@ -1,11 +1,13 @@
 //! Registry metadata: one `Store` trait, one method per spec operation, each one
 //! transaction. Only here is SQL.
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
 use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::storage::UploadId;

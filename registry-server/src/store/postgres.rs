@@ -1,0 +1,714 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
+
+use super::{
+    GcPolicy, GcReport, NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest,
+    UnlinkOutcome, Usage, WasmIndexEntry,
+};
+use crate::storage::UploadId;
+
+/// Metadata in PostgreSQL (`postgres://…`), shared by any number of registry processes;
+/// migrations in `migrations/postgres` run at connect.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn digest_of(s: &str) -> Result<Digest, StoreError> {
+    Digest::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The advisory lock that orders metadata writers against garbage collection: writers hold
+/// it shared, a collection pass exclusively (the role SQLite's single writer plays).
+const GC_LOCK: i64 = 0x7768_6172_6667; // "wharfg"
+
+impl PgStore {
+    /// A write transaction holding the GC lock shared.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+            .bind(GC_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// A write transaction holding the GC lock exclusively.
+    async fn write_exclusive(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(GC_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Connect to `url` (`postgres://user:pass@host/db`), optionally in `schema` (created when
+    /// missing, for isolated tests), and run the embedded migrations.
+    pub async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut options: PgConnectOptions = url.parse()?;
+        if let Some(schema) = schema {
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        if let Some(schema) = schema {
+            if !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "schema name `{schema}` must be lowercase letters, digits and `_`"
+                )));
+            }
+            // checked above to be a plain identifier
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&pool)
+            .await?;
+        }
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+/// The id of `repo`, creating the row.
+async fn repository_id(
+    conn: &mut sqlx::PgConnection,
+    repo: &RepositoryName,
+) -> Result<i64, StoreError> {
+    sqlx::query(
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT(name) DO NOTHING",
+    )
+    .bind(repo.as_str())
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+async fn existing_repository_id(
+    pool: &PgPool,
+    repo: &RepositoryName,
+) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(repo.as_str())
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+#[async_trait]
+impl Store for PgStore {
+    #[tracing::instrument(skip(self), err)]
+    async fn link_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT(digest) DO NOTHING")
+            .bind(digest.to_string())
+            .bind(i64_of(size))
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at, last_used_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(id)
+        .bind(digest.to_string())
+        .bind(&t)
+        .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn repository_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             JOIN blobs b ON b.digest = rb.digest WHERE r.name = $1 AND rb.digest = $2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size.map(|s| s.max(0) as u64))
+    }
+
+    async fn create_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let repo_id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        sqlx::query("INSERT INTO uploads (id, repository_id, size, created_at, updated_at) VALUES ($1, $2, 0, $3, $4)")
+            .bind(id.as_str())
+            .bind(repo_id)
+            .bind(&t)
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+    ) -> Result<Option<u64>, StoreError> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE r.name = $1 AND u.id = $2",
+        )
+        .bind(repo.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size.map(|s| s.max(0) as u64))
+    }
+
+    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE uploads SET size = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64_of(size))
+            .bind(now())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, m), fields(digest = %m.digest), err)]
+    async fn put_manifest(
+        &self,
+        repo: &RepositoryName,
+        m: &NewManifest<'_>,
+        tags: &[Tag],
+    ) -> Result<PutOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        let repo_id = repository_id(&mut tx, repo).await?;
+        let t = now();
+        // within the write transaction, so a concurrent garbage collection cannot unlink
+        // a blob between this check and the commit
+        for blob in &m.blobs {
+            let linked: Option<i64> = sqlx::query_scalar(
+                "SELECT 1::BIGINT FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
+            )
+            .bind(repo_id)
+            .bind(blob.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if linked.is_none() {
+                return Ok(PutOutcome::BlobMissing(blob.clone()));
+            }
+        }
+        let digest = m.digest.to_string();
+        let annotations = m
+            .annotations
+            .map(|a| serde_json::to_string(a).unwrap_or_default());
+        let inserted = sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, size, content, annotations, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(repo_id)
+        .bind(&digest)
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(ToString::to_string))
+        .bind(i64_of(m.content.len() as u64))
+        .bind(m.content)
+        .bind(annotations)
+        .bind(&t)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            let children = m
+                .blobs
+                .iter()
+                .map(|d| (d, "blob"))
+                .chain(m.manifests.iter().map(|d| (d, "manifest")));
+            for (child, kind) in children {
+                sqlx::query(
+                    "INSERT INTO manifest_references (repository_id, manifest_digest, child_digest, kind) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(child.to_string())
+                .bind(kind)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(w) = &m.wasm {
+                sqlx::query(
+                    "INSERT INTO wasm_index (repository_id, manifest_digest, kind, target, package, imports, exports, layer_digest, layer_size) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .bind(&w.kind)
+                .bind(&w.target)
+                .bind(&w.package)
+                .bind(serde_json::to_string(&w.imports).unwrap_or_default())
+                .bind(serde_json::to_string(&w.exports).unwrap_or_default())
+                .bind(&w.layer_digest)
+                .bind(i64_of(w.layer_size))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        for tag in tags {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT(repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at",
+            )
+            .bind(repo_id)
+            .bind(tag.as_str())
+            .bind(&digest)
+            .bind(&t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(PutOutcome::Stored)
+    }
+
+    async fn manifest(
+        &self,
+        repo: &RepositoryName,
+        r: &Reference,
+    ) -> Result<Option<StoredManifest>, StoreError> {
+        let row = match r {
+            Reference::Digest(d) => {
+                sqlx::query(
+                    "SELECT m.digest, m.media_type, m.content FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+                     WHERE r.name = $1 AND m.digest = $2",
+                )
+                .bind(repo.as_str())
+                .bind(d.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+            Reference::Tag(t) => {
+                sqlx::query(
+                    "SELECT m.digest, m.media_type, m.content FROM tags t JOIN repositories r ON r.id = t.repository_id \
+                     JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+                     WHERE r.name = $1 AND t.name = $2",
+                )
+                .bind(repo.as_str())
+                .bind(t.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(StoredManifest {
+            digest: digest_of(row.try_get::<&str, _>("digest")?)?,
+            media_type: row.try_get("media_type")?,
+            content: row.try_get("content")?,
+        }))
+    }
+
+    async fn has_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn tags(
+        &self,
+        repo: &RepositoryName,
+        page: Page<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some(repo_id) = existing_repository_id(&self.pool, repo).await? else {
+            return Ok(None);
+        };
+        let tags = sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name COLLATE \"C\" LIMIT $3",
+        )
+        .bind(repo_id)
+        .bind(page.last.unwrap_or(""))
+        .bind(i64::from(page.n))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(tags))
+    }
+
+    async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.name FROM repositories r WHERE r.name > $1 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) \
+             ORDER BY r.name COLLATE \"C\" LIMIT $2",
+        )
+        .bind(page.last.unwrap_or(""))
+        .bind(i64::from(page.n))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn wasm_entry(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<WasmIndexEntry>, StoreError> {
+        let row = sqlx::query(
+            "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size FROM wasm_index w \
+             JOIN repositories r ON r.id = w.repository_id WHERE r.name = $1 AND w.manifest_digest = $2",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let list = |col: &str| -> Result<Vec<String>, StoreError> {
+            let text: String = row.try_get(col)?;
+            serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
+        };
+        Ok(Some(WasmIndexEntry {
+            kind: row.try_get("kind")?,
+            target: row.try_get("target")?,
+            package: row.try_get("package")?,
+            imports: list("imports")?,
+            exports: list("exports")?,
+            layer_digest: row.try_get("layer_digest")?,
+            layer_size: row.try_get::<i64, _>("layer_size")?.max(0) as u64,
+        }))
+    }
+
+    async fn referrers(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Descriptor>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = $1 AND m.subject = $2 AND ($3::text IS NULL OR m.artifact_type = $4) ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .bind(artifact_type)
+        .bind(artifact_type)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let mut d = Descriptor::new(
+                    row.try_get("media_type")?,
+                    digest_of(row.try_get::<&str, _>("digest")?)?,
+                    row.try_get::<i64, _>("size")?.max(0) as u64,
+                );
+                d.artifact_type = row.try_get("artifact_type")?;
+                let annotations: Option<String> = row.try_get("annotations")?;
+                d.annotations = annotations.and_then(|a| serde_json::from_str(&a).ok());
+                Ok(d)
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn delete_manifest(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM manifests WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+        )
+        .bind(digest.to_string())
+        .bind(repo.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool, StoreError> {
+        let deleted = sqlx::query("DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)")
+            .bind(tag.as_str())
+            .bind(repo.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted > 0)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn unlink_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<UnlinkOutcome, StoreError> {
+        let mut tx = self.write().await?;
+        let Some(repo_id): Option<i64> =
+            sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+                .bind(repo.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(UnlinkOutcome::NotFound);
+        };
+        let user: Option<String> = sqlx::query_scalar(
+            "SELECT manifest_digest FROM manifest_references WHERE repository_id = $1 AND child_digest = $2 AND kind = 'blob' LIMIT 1",
+        )
+        .bind(repo_id)
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(user) = user {
+            return Ok(UnlinkOutcome::Referenced(digest_of(&user)?));
+        }
+        let deleted =
+            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
+                .bind(repo_id)
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(if deleted > 0 {
+            UnlinkOutcome::Unlinked
+        } else {
+            UnlinkOutcome::NotFound
+        })
+    }
+    async fn touch_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        stale_before: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE repository_blobs SET last_used_at = $1 WHERE digest = $2 AND last_used_at < $3 \
+             AND repository_id = (SELECT id FROM repositories WHERE name = $4)",
+        )
+        .bind(now())
+        .bind(digest.to_string())
+        .bind(stale_before)
+        .bind(repo.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn collect_garbage(
+        &self,
+        policy: &GcPolicy,
+        dry_run: bool,
+    ) -> Result<GcReport, StoreError> {
+        let mut tx = self.write_exclusive().await?;
+        let mut report = GcReport::default();
+        // 1. manifests no tag, index or present subject keeps, repeated until none is left
+        //    (removing an index can free its children)
+        if policy.untagged {
+            loop {
+                let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT m.repository_id, r.name, m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+                     WHERE m.created_at < $1 \
+                     AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest) \
+                     AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = m.repository_id \
+                                     AND x.child_digest = m.digest AND x.kind = 'manifest') \
+                     AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s \
+                                     WHERE s.repository_id = m.repository_id AND s.digest = m.subject))",
+                )
+                .bind(&policy.grace_before)
+                .fetch_all(&mut *tx)
+                .await?;
+                let fresh: Vec<_> = rows
+                    .into_iter()
+                    .filter(|(_, name, d)| !report.manifests.contains(&format!("{name}@{d}")))
+                    .collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                for (repo_id, name, digest) in fresh {
+                    if !dry_run {
+                        sqlx::query(
+                            "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2",
+                        )
+                        .bind(repo_id)
+                        .bind(&digest)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    report.manifests.push(format!("{name}@{digest}"));
+                }
+                if dry_run {
+                    // without deleting, one round is all a dry run can see
+                    break;
+                }
+            }
+        }
+        // 2. blob links no manifest of the repository references, unused for the grace period
+        let links: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT rb.repository_id, r.name, rb.digest FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             WHERE COALESCE(rb.last_used_at, rb.created_at) < $1 \
+             AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = rb.repository_id \
+                             AND x.child_digest = rb.digest AND x.kind = 'blob')",
+        )
+        .bind(&policy.grace_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut freed = std::collections::HashSet::new();
+        for (repo_id, name, digest) in links {
+            if !dry_run {
+                sqlx::query(
+                    "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
+                )
+                .bind(repo_id)
+                .bind(&digest)
+                .execute(&mut *tx)
+                .await?;
+            }
+            report.links.push(format!("{name}@{digest}"));
+            freed.insert(digest);
+        }
+        // 3. blobs no repository holds any more
+        let unheld: Vec<String> = sqlx::query_scalar(
+            "SELECT b.digest FROM blobs b WHERE b.created_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)",
+        )
+        .bind(&policy.grace_before)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut blobs: Vec<String> = unheld;
+        if dry_run {
+            // in a dry run the links above are still there: count blobs whose every link would go
+            for digest in freed {
+                let remaining: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM repository_blobs WHERE digest = $1")
+                        .bind(&digest)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let going = report
+                    .links
+                    .iter()
+                    .filter(|l| l.ends_with(&format!("@{digest}")))
+                    .count() as i64;
+                if remaining == going && !blobs.contains(&digest) {
+                    blobs.push(digest);
+                }
+            }
+        }
+        for digest in blobs {
+            if !dry_run {
+                sqlx::query("DELETE FROM blobs WHERE digest = $1")
+                    .bind(&digest)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            report.blobs.push(digest_of(&digest)?);
+        }
+        // 4. upload sessions not written to since `uploads_before`
+        report.uploads = sqlx::query_scalar("SELECT id FROM uploads WHERE updated_at < $1")
+            .bind(&policy.uploads_before)
+            .fetch_all(&mut *tx)
+            .await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            sqlx::query("DELETE FROM uploads WHERE updated_at < $1")
+                .bind(&policy.uploads_before)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(report)
+    }
+
+    async fn known(
+        &self,
+        blobs: &[Digest],
+        uploads: &[String],
+    ) -> Result<(Vec<bool>, Vec<bool>), StoreError> {
+        let mut known_blobs = Vec::with_capacity(blobs.len());
+        for d in blobs {
+            let row: Option<i64> =
+                sqlx::query_scalar("SELECT 1::BIGINT FROM blobs WHERE digest = $1")
+                    .bind(d.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            known_blobs.push(row.is_some());
+        }
+        let mut known_uploads = Vec::with_capacity(uploads.len());
+        for id in uploads {
+            let row: Option<i64> =
+                sqlx::query_scalar("SELECT 1::BIGINT FROM uploads WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            known_uploads.push(row.is_some());
+        }
+        Ok((known_blobs, known_uploads))
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        let (repositories, manifests, blobs, blob_bytes, uploads): (i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(DISTINCT repository_id) FROM manifests), (SELECT COUNT(*) FROM manifests), \
+             (SELECT COUNT(*) FROM blobs), (SELECT COALESCE(SUM(size), 0)::BIGINT FROM blobs), (SELECT COUNT(*) FROM uploads)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(Usage {
+            repositories: n(repositories),
+            manifests: n(manifests),
+            blobs: n(blobs),
+            blob_bytes: n(blob_bytes),
+            uploads: n(uploads),
+        })
+    }
+}

@@ -1,0 +1,381 @@
+//! One `Store` test suite, run against SQLite always and against PostgreSQL whenever
+//! `WHARF_TEST_POSTGRES_URL` is set (`.ci/run` starts one); each test gets a fresh database
+//! (a temporary SQLite file, or its own PostgreSQL schema).
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+
+use wharf_oci::{Digest, Reference, RepositoryName, Tag};
+use wharf_registry::storage::UploadId;
+use wharf_registry::store::{
+    GcPolicy, NewManifest, Page, PgStore, PutOutcome, SqliteStore, Store, UnlinkOutcome,
+    WasmIndexEntry,
+};
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("metadata.db"))
+        .await
+        .unwrap();
+    let mut out = vec![Backend {
+        name: "sqlite",
+        store: Arc::new(sqlite),
+        _dir: Some(dir),
+    }];
+    match std::env::var("WHARF_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let pg = PgStore::connect(&url, Some(&schema))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at WHARF_TEST_POSTGRES_URL: {e:?}"));
+            out.push(Backend {
+                name: "postgres",
+                store: Arc::new(pg),
+                _dir: None,
+            });
+        }
+        _ => eprintln!("WHARF_TEST_POSTGRES_URL is not set: the Store suite runs on SQLite only"),
+    }
+    out
+}
+
+fn repo(s: &str) -> RepositoryName {
+    s.parse().unwrap()
+}
+
+fn d(s: &str) -> Digest {
+    Digest::sha256_of(s.as_bytes())
+}
+
+fn tag(s: &str) -> Tag {
+    s.parse().unwrap()
+}
+
+fn manifest<'a>(digest: &'a Digest, content: &'a [u8], blobs: Vec<Digest>) -> NewManifest<'a> {
+    NewManifest {
+        digest,
+        media_type: "application/vnd.oci.image.manifest.v1+json",
+        artifact_type: Some("application/vnd.example"),
+        subject: None,
+        content,
+        annotations: None,
+        blobs,
+        manifests: Vec::new(),
+        wasm: None,
+    }
+}
+
+/// Generates one `#[tokio::test]` per check, running it on every backend.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread")]
+        async fn $name() {
+            for b in backends().await {
+                eprintln!("{} on {}", stringify!($name), b.name);
+                checks::$name(b.store.as_ref()).await;
+            }
+        }
+    )*};
+}
+
+suite!(
+    blobs_and_uploads,
+    manifests_tags_and_lookup,
+    referrers_and_deletes,
+    garbage_collection,
+    listings_and_usage
+);
+
+mod checks {
+    use super::*;
+
+    pub async fn blobs_and_uploads(s: &dyn Store) {
+        let r = repo("a/b");
+        assert_eq!(s.repository_blob(&r, &d("x")).await.unwrap(), None);
+        s.link_blob(&r, &d("x"), 42).await.unwrap();
+        s.link_blob(&r, &d("x"), 42).await.unwrap(); // idempotent
+        assert_eq!(s.repository_blob(&r, &d("x")).await.unwrap(), Some(42));
+        assert_eq!(
+            s.repository_blob(&repo("other"), &d("x")).await.unwrap(),
+            None
+        );
+        let id = UploadId::new();
+        assert_eq!(s.upload(&r, &id).await.unwrap(), None);
+        s.create_upload(&r, &id).await.unwrap();
+        assert_eq!(s.upload(&r, &id).await.unwrap(), Some(0));
+        assert_eq!(
+            s.upload(&repo("other"), &id).await.unwrap(),
+            None,
+            "a session belongs to its repository"
+        );
+        s.set_upload_size(&id, 1234).await.unwrap();
+        assert_eq!(s.upload(&r, &id).await.unwrap(), Some(1234));
+        s.delete_upload(&id).await.unwrap();
+        assert_eq!(s.upload(&r, &id).await.unwrap(), None);
+        let (blobs, uploads) = s
+            .known(&[d("x"), d("y")], &[id.as_str().to_owned()])
+            .await
+            .unwrap();
+        assert_eq!((blobs, uploads), (vec![true, false], vec![false]));
+    }
+
+    pub async fn manifests_tags_and_lookup(s: &dyn Store) {
+        let r = repo("m");
+        let (md, content) = (d("manifest"), b"{\"m\":1}".to_vec());
+        let missing = s
+            .put_manifest(&r, &manifest(&md, &content, vec![d("layer")]), &[tag("v1")])
+            .await
+            .unwrap();
+        assert_eq!(missing, PutOutcome::BlobMissing(d("layer")));
+        assert!(
+            !s.has_manifest(&r, &md).await.unwrap(),
+            "nothing stored when a blob is missing"
+        );
+        s.link_blob(&r, &d("layer"), 5).await.unwrap();
+        let mut m = manifest(&md, &content, vec![d("layer")]);
+        m.wasm = Some(WasmIndexEntry {
+            kind: "component".into(),
+            target: Some("wasi:cli/command@0.2.12".into()),
+            package: None,
+            imports: vec!["wasi:cli/stdout@0.2.12".into()],
+            exports: vec!["wasi:cli/run@0.2.12".into()],
+            layer_digest: d("layer").to_string(),
+            layer_size: 5,
+        });
+        assert_eq!(
+            s.put_manifest(&r, &m, &[tag("v1"), tag("latest")])
+                .await
+                .unwrap(),
+            PutOutcome::Stored
+        );
+        assert_eq!(
+            s.put_manifest(&r, &m, &[]).await.unwrap(),
+            PutOutcome::Stored,
+            "idempotent"
+        );
+        let by_tag = s
+            .manifest(&r, &Reference::Tag(tag("latest")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (by_tag.digest.clone(), by_tag.content.clone()),
+            (md.clone(), content.clone())
+        );
+        let by_digest = s
+            .manifest(&r, &Reference::Digest(md.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            by_digest.media_type,
+            "application/vnd.oci.image.manifest.v1+json"
+        );
+        assert!(s.has_manifest(&r, &md).await.unwrap());
+        let w = s.wasm_entry(&r, &md).await.unwrap().unwrap();
+        assert_eq!(w.exports, vec!["wasi:cli/run@0.2.12".to_string()]);
+        // moving a tag
+        let (md2, content2) = (d("manifest2"), b"{\"m\":2}".to_vec());
+        s.put_manifest(&r, &manifest(&md2, &content2, vec![]), &[tag("latest")])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.manifest(&r, &Reference::Tag(tag("latest")))
+                .await
+                .unwrap()
+                .unwrap()
+                .digest,
+            md2
+        );
+        assert_eq!(
+            s.manifest(&r, &Reference::Tag(tag("v1")))
+                .await
+                .unwrap()
+                .unwrap()
+                .digest,
+            md
+        );
+        assert!(
+            s.manifest(&repo("elsewhere"), &Reference::Digest(md.clone()))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn referrers_and_deletes(s: &dyn Store) {
+        let r = repo("r");
+        let (subject, sc) = (d("subject"), b"{}".to_vec());
+        s.put_manifest(&r, &manifest(&subject, &sc, vec![]), &[tag("v1")])
+            .await
+            .unwrap();
+        let annotations = std::collections::BTreeMap::from([("k".to_owned(), "v".to_owned())]);
+        for (name, ty) in [
+            ("sig", "application/vnd.sig"),
+            ("sbom", "application/vnd.sbom"),
+        ] {
+            let (md, c) = (d(name), name.as_bytes().to_vec());
+            let mut m = manifest(&md, &c, vec![]);
+            m.artifact_type = Some(ty);
+            m.subject = Some(&subject);
+            m.annotations = Some(&annotations);
+            s.put_manifest(&r, &m, &[]).await.unwrap();
+        }
+        let all = s.referrers(&r, &subject, None).await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].annotations.as_ref().unwrap()["k"], "v");
+        let sboms = s
+            .referrers(&r, &subject, Some("application/vnd.sbom"))
+            .await
+            .unwrap();
+        assert_eq!(sboms.len(), 1);
+        assert_eq!(sboms[0].digest, d("sbom"));
+        assert!(
+            s.referrers(&r, &d("nothing"), None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // deletes
+        s.link_blob(&r, &d("blob"), 1).await.unwrap();
+        let (user, uc) = (d("user"), b"{\"u\":1}".to_vec());
+        s.put_manifest(&r, &manifest(&user, &uc, vec![d("blob")]), &[tag("u")])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.unlink_blob(&r, &d("blob")).await.unwrap(),
+            UnlinkOutcome::Referenced(user.clone())
+        );
+        assert!(s.delete_tag(&r, &tag("u")).await.unwrap());
+        assert!(!s.delete_tag(&r, &tag("u")).await.unwrap());
+        assert!(s.delete_manifest(&r, &user).await.unwrap());
+        assert!(!s.delete_manifest(&r, &user).await.unwrap());
+        assert_eq!(
+            s.unlink_blob(&r, &d("blob")).await.unwrap(),
+            UnlinkOutcome::Unlinked
+        );
+        assert_eq!(
+            s.unlink_blob(&r, &d("blob")).await.unwrap(),
+            UnlinkOutcome::NotFound
+        );
+        assert!(s.delete_manifest(&r, &d("sbom")).await.unwrap());
+        assert_eq!(s.referrers(&r, &subject, None).await.unwrap().len(), 1);
+    }
+
+    pub async fn garbage_collection(s: &dyn Store) {
+        let r = repo("g");
+        s.link_blob(&r, &d("kept"), 1).await.unwrap();
+        s.link_blob(&r, &d("dangling"), 2).await.unwrap();
+        let (md, c) = (d("m"), b"{}".to_vec());
+        s.put_manifest(&r, &manifest(&md, &c, vec![d("kept")]), &[])
+            .await
+            .unwrap();
+        let id = UploadId::new();
+        s.create_upload(&r, &id).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let policy = GcPolicy {
+            grace_before: now.clone(),
+            uploads_before: now,
+            untagged: true,
+        };
+        let dry = s.collect_garbage(&policy, true).await.unwrap();
+        assert_eq!(dry.manifests, vec![format!("g@{md}")]);
+        assert_eq!(dry.uploads, vec![id.as_str().to_owned()]);
+        assert!(
+            s.has_manifest(&r, &md).await.unwrap(),
+            "a dry run changes nothing"
+        );
+        let done = s.collect_garbage(&policy, false).await.unwrap();
+        assert_eq!(done.manifests, dry.manifests);
+        let mut links = done.links.clone();
+        links.sort();
+        let mut expected = vec![format!("g@{}", d("dangling")), format!("g@{}", d("kept"))];
+        expected.sort();
+        assert_eq!(
+            links, expected,
+            "the untagged manifest went first, freeing its blob"
+        );
+        assert_eq!(done.blobs.len(), 2);
+        assert_eq!(s.upload(&r, &id).await.unwrap(), None);
+        // a blob touched after the cutoff survives the next pass
+        s.link_blob(&r, &d("fresh"), 3).await.unwrap();
+        let past = "2000-01-01T00:00:00.000Z".to_owned();
+        let keep = GcPolicy {
+            grace_before: past.clone(),
+            uploads_before: past,
+            untagged: true,
+        };
+        let none = s.collect_garbage(&keep, false).await.unwrap();
+        assert!(none.links.is_empty() && none.blobs.is_empty());
+        s.touch_blob(&r, &d("fresh"), "2999-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
+        assert_eq!(s.repository_blob(&r, &d("fresh")).await.unwrap(), Some(3));
+    }
+
+    pub async fn listings_and_usage(s: &dyn Store) {
+        let (md, c) = (d("m"), b"{}".to_vec());
+        for name in ["b/x", "a/y", "c"] {
+            s.put_manifest(
+                &repo(name),
+                &manifest(&md, &c, vec![]),
+                &[tag("Z"), tag("a"), tag("1.0.0")],
+            )
+            .await
+            .unwrap();
+        }
+        s.link_blob(&repo("blobs/only"), &d("b"), 10).await.unwrap();
+        assert_eq!(
+            s.repositories(Page { n: 10, last: None }).await.unwrap(),
+            vec!["a/y", "b/x", "c"]
+        );
+        assert_eq!(
+            s.repositories(Page {
+                n: 1,
+                last: Some("a/y")
+            })
+            .await
+            .unwrap(),
+            vec!["b/x"]
+        );
+        assert_eq!(
+            s.tags(&repo("c"), Page { n: 10, last: None })
+                .await
+                .unwrap()
+                .unwrap(),
+            vec!["1.0.0", "Z", "a"]
+        );
+        assert_eq!(
+            s.tags(
+                &repo("c"),
+                Page {
+                    n: 1,
+                    last: Some("1.0.0")
+                }
+            )
+            .await
+            .unwrap()
+            .unwrap(),
+            vec!["Z"]
+        );
+        assert_eq!(
+            s.tags(&repo("nobody"), Page { n: 10, last: None })
+                .await
+                .unwrap(),
+            None
+        );
+        let u = s.usage().await.unwrap();
+        assert_eq!(
+            (u.repositories, u.manifests, u.blobs, u.blob_bytes),
+            (3, 3, 1, 10)
+        );
+    }
+}
