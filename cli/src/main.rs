@@ -66,6 +66,10 @@ Examples:
     Pull(commands::pull::Args),
     /// Run a command component (a file or a package) with wasmtime and WASI 0.2.
     Run(commands::run::Args),
+    /// Check credentials for a registry and store them where Docker keeps them.
+    Login(commands::login::LoginArgs),
+    /// Remove stored credentials for a registry.
+    Logout(commands::login::LogoutArgs),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,8 @@ fn main() -> ExitCode {
             Command::Push(a) => a.run(&cli.global).await,
             Command::Pull(a) => a.run(&cli.global).await,
             Command::Run(a) => a.run(&cli.global).await,
+            Command::Login(a) => a.run(&cli.global).await,
+            Command::Logout(a) => a.run().await,
         }
     });
     match result {

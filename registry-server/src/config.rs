@@ -32,6 +32,8 @@ pub struct Config {
     pub gc: GcSettings,
     /// Time between background garbage-collection passes; zero disables them.
     pub gc_interval: Duration,
+    /// Authentication and permissions; `None` is an open registry.
+    pub auth: Option<crate::auth::AuthConfig>,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
     pub rate_limit_per_second: f64,
     /// Bucket size of the rate limit: the burst a client may send at once.
@@ -51,6 +53,7 @@ impl Default for Config {
             gc_interval: Duration::from_secs(3600),
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100.0,
+            auth: None,
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct FileConfig {
     pub upload_expiry_secs: Option<u64>,
     /// `gc-untagged = false`
     pub gc_untagged: Option<bool>,
+    /// `[auth]`: see `docs/configuration.md`.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 impl FileConfig {
@@ -152,6 +157,7 @@ impl Config {
                 .rate_limit_per_second
                 .unwrap_or(d.rate_limit_per_second),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
+            auth: file.auth,
         }
     }
 }

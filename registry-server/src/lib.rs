@@ -6,6 +6,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod service;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: http::ops::Metrics,
     /// Per-client request buckets.
     pub limiter: http::limits::RateLimiter,
+    /// Users, rules and token key, when authentication is configured.
+    pub auth: Option<auth::Auth>,
 }
 
 /// The axum router of the registry.
@@ -70,11 +73,16 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         config.limits.clone(),
         config.gc.clone(),
     );
+    let auth = match &config.auth {
+        Some(a) => Some(auth::Auth::load(a).context("invalid [auth] configuration")?),
+        None => None,
+    };
     Ok(Arc::new(AppState {
         registry,
         config,
         metrics: http::ops::Metrics::default(),
         limiter: http::limits::RateLimiter::default(),
+        auth,
     }))
 }
 

@@ -271,3 +271,88 @@ fn oras_pushes_and_pulls_an_artifact_with_a_custom_type() {
     ]);
     assert!(err.contains("not a Wasm package"), "{err}");
 }
+
+/// An auth-enabled wharf-registry: `wharf login` stores credentials, push and pull go
+/// through the bearer-token flow, skopeo copies with `--creds`.
+#[test]
+fn login_then_push_and_pull_through_the_token_flow() {
+    let htpasswd = require_tool("htpasswd");
+    let skopeo = require_tool("skopeo");
+    let work = tempfile::tempdir().unwrap();
+    let users = work.path().join("htpasswd");
+    let out = Command::new(htpasswd)
+        .args(["-Bbc", s(&users), "alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reg = Registry::start_with(&format!(
+        "[auth]\nhtpasswd = {:?}\n[[auth.rules]]\nprefix = \"\"\nusers = {{ alice = [\"pull\", \"push\"] }}\n",
+        s(&users)
+    ));
+    let w = Wharf::new();
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/private/hello:1.0.0", reg.addr);
+    let err = w.fails(&["push", s(&hello), &reference]);
+    assert!(err.contains("401"), "{err}");
+    // a wrong password is not stored
+    let mut login = w.cmd();
+    login.args(["login", &reg.addr, "-u", "alice", "--password", "wrong"]);
+    let bad = login.output().unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(!w.home.path().join("docker/config.json").exists());
+    let mut login = w.cmd();
+    login
+        .args(["login", &reg.addr, "-u", "alice", "--password-stdin"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"s3cret\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let digest = w.ok(&["push", s(&hello), &reference]);
+    let pulled = work.path().join("pulled.wasm");
+    w.ok(&["pull", &reference, "-o", s(&pulled)]);
+    assert_eq!(
+        std::fs::read(&pulled).unwrap(),
+        std::fs::read(&hello).unwrap()
+    );
+    // skopeo logs in the usual way
+    let layout = format!("oci:{}:hello", s(&work.path().join("layout")));
+    let out = Command::new(&skopeo)
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            "alice:s3cret",
+            &format!("docker://{reference}"),
+            &layout,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&skopeo)
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &layout,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "skopeo without credentials is refused"
+    );
+    // logout forgets the credentials
+    w.ok(&["logout", &reg.addr]);
+    let err = w.fails(&["pull", &reference, "-o", s(&pulled)]);
+    assert!(err.contains("401"), "{err}");
+    assert!(digest.trim().starts_with("sha256:"));
+}

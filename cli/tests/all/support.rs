@@ -14,16 +14,19 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// A registry configured by `toml` (the config file's format), its data in `dir`.
+    pub fn start_with(toml: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let data_dir = dir.path().to_path_buf();
+        let file: wharf_registry::config::FileConfig = toml::from_str(toml).unwrap();
+        let mut config = wharf_registry::Config::resolve(file, Default::default());
+        config.data_dir = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async move {
-                let config = wharf_registry::Config {
-                    data_dir,
-                    ..Default::default()
-                };
                 let state = wharf_registry::open(config).await.unwrap();
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap().to_string()).unwrap();

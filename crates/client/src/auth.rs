@@ -133,6 +133,71 @@ impl DockerConfig {
     }
 }
 
+/// Set (`Some`) or remove (`None`) the credentials of `registry` in the Docker config file
+/// at `path`, keeping everything else in it. The file is replaced atomically and made
+/// readable by its owner only (it holds passwords).
+pub fn write_docker_credentials(
+    path: &Path,
+    registry: &str,
+    creds: Option<&Credentials>,
+) -> Result<(), ClientError> {
+    let io = |action, source| ClientError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    };
+    let mut doc: serde_json::Value = match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| ClientError::DockerConfig {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(io("read", e)),
+    };
+    let Some(root) = doc.as_object_mut() else {
+        return Err(ClientError::DockerConfig {
+            path: path.display().to_string(),
+            reason: "not a JSON object".into(),
+        });
+    };
+    let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
+    let Some(auths) = auths.as_object_mut() else {
+        return Err(ClientError::DockerConfig {
+            path: path.display().to_string(),
+            reason: "`auths` is not an object".into(),
+        });
+    };
+    let key = normalize_host(registry);
+    match creds {
+        Some(c) => {
+            let auth = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", c.username, c.password));
+            auths.insert(key, serde_json::json!({ "auth": auth }));
+        }
+        None => {
+            auths.remove(&key);
+        }
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io("create directory for", e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io("write", e))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io("protect", e))?;
+    }
+    let text = serde_json::to_vec_pretty(&doc).map_err(|e| ClientError::DockerConfig {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    std::io::Write::write_all(&mut tmp, &text).map_err(|e| io("write", e))?;
+    tmp.persist(path).map_err(|e| io("write", e.error))?;
+    Ok(())
+}
+
 /// `https://host:port/v1/` and `host:port` name the same registry in Docker configs.
 fn normalize_host(s: &str) -> String {
     let s = s
@@ -228,6 +293,35 @@ mod tests {
         let c = cfg.credentials("localhost:5000").unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("user", "pass"));
         assert!(!format!("{c:?}").contains("pass\""));
+        // writing keeps other entries and fields, and hides the file from other users
+        std::fs::write(
+            &path,
+            r#"{"auths":{"other:1":{"auth":"eDp5"}},"credsStore":"none"}"#,
+        )
+        .unwrap();
+        let c = Credentials {
+            username: "u".into(),
+            password: "p:w".into(),
+        };
+        write_docker_credentials(&path, "localhost:5000", Some(&c)).unwrap();
+        let cfg = DockerConfig::load(&path).unwrap();
+        assert_eq!(cfg.credentials("localhost:5000").unwrap().password, "p:w");
+        assert!(cfg.credentials("other:1").is_some());
+        let raw: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(raw["credsStore"], "none");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        write_docker_credentials(&path, "localhost:5000", None).unwrap();
+        assert!(
+            DockerConfig::load(&path)
+                .unwrap()
+                .credentials("localhost:5000")
+                .is_none()
+        );
         std::fs::write(&path, r#"{"auths":{"h":{"auth":"!!"}}}"#).unwrap();
         assert!(DockerConfig::load(&path).is_err());
         assert!(

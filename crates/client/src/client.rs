@@ -231,6 +231,20 @@ impl Client {
             })
     }
 
+    /// `GET /v2/` with the configured credentials (answering a Basic or bearer challenge):
+    /// Ok when the registry accepts them. Used by `wharf login`.
+    pub async fn check_login(&self, registry: &str) -> Result<(), ClientError> {
+        let url = format!("{}/v2/", self.base_url(registry));
+        let resp = self
+            .send(registry, None, false, &url, |h| h.get(&url))
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(status_error("GET", &url, resp).await)
+        }
+    }
+
     /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
     /// (404) hosts its packages itself with no namespace prefix.
     pub async fn registry_metadata(&self, registry: &str) -> Result<RegistryMetadata, ClientError> {

@@ -16,7 +16,7 @@ mod auth;
 mod client;
 mod error;
 
-pub use auth::{Credentials, DockerConfig};
+pub use auth::{Credentials, DockerConfig, write_docker_credentials};
 pub use client::{Client, ClientConfig, PlainHttp, PulledManifest};
 pub use error::ClientError;
 

@@ -1,6 +1,7 @@
 //! HTTP: the OCI Distribution v1.1 routes, the wasm-pkg discovery document, and the
 //! request trace layer. Handlers parse typed values and call one service method.
 
+pub mod auth;
 mod blobs;
 mod error;
 pub mod limits;
@@ -34,11 +35,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/", get(base))
         .route("/v2/{*path}", any(dispatch))
         .route("/.well-known/wasm-pkg/registry.json", get(well_known))
+        .route("/token", get(auth::token))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::not_found("this path") })
         .layer(axum::middleware::map_response(api_version_header))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,
@@ -84,7 +90,7 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
 pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn parse(raw: Option<String>) -> Self {
+    pub(crate) fn parse(raw: Option<String>) -> Self {
         Query(
             raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
                 .unwrap_or_default(),
@@ -124,6 +130,7 @@ impl Query {
 
 /// The request pieces every `/v2/<name>/…` handler may need.
 pub(crate) struct Request {
+    pub identity: Option<auth::Identity>,
     pub method: Method,
     pub headers: HeaderMap,
     pub query: Query,
@@ -136,9 +143,11 @@ async fn dispatch(
     Path(path): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
+    identity: Option<axum::Extension<auth::Identity>>,
     body: Body,
 ) -> Response {
     let req = Request {
+        identity: identity.map(|e| e.0),
         method,
         headers,
         query: Query::parse(raw),

@@ -1,0 +1,395 @@
+//! Authentication and authorisation: users from an htpasswd file (bcrypt), permissions
+//! (pull, push, delete) per repository prefix for users and for anonymous clients, and
+//! bearer tokens (HS256 JWTs) for the Docker/OCI token flow
+//! (<https://distribution.github.io/distribution/spec/auth/token/>).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// What a client may do to a repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Read manifests, blobs, tags, referrers.
+    Pull,
+    /// Upload blobs and manifests.
+    Push,
+    /// Delete manifests, tags and blobs.
+    Delete,
+}
+
+impl Action {
+    /// `pull`, `push` or `delete`, as in token scopes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pull => "pull",
+            Action::Push => "push",
+            Action::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Action> {
+        match s {
+            "pull" => Some(Action::Pull),
+            "push" => Some(Action::Push),
+            "delete" | "*" => Some(Action::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One rule of the `[auth]` configuration: for repositories under `prefix`, what anonymous
+/// clients and which users may do. The longest matching prefix decides; `*` as a user name
+/// means any authenticated user.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Rule {
+    /// Repository prefix (`""` for all, `team/` or `team` for `team/...`).
+    #[serde(default)]
+    pub prefix: String,
+    /// Actions allowed without credentials.
+    #[serde(default)]
+    pub anonymous: Vec<Action>,
+    /// Actions per user name (`*`: any authenticated user).
+    #[serde(default)]
+    pub users: BTreeMap<String, Vec<Action>>,
+}
+
+/// The `[auth]` section of the registry config file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthConfig {
+    /// htpasswd file with bcrypt hashes (`htpasswd -B`).
+    pub htpasswd: PathBuf,
+    /// Secret for signing tokens; several processes serving one registry must share it.
+    /// When absent, a random one per process (tokens then end with the process).
+    pub token_secret: Option<String>,
+    /// Token lifetime in seconds (default 300).
+    pub token_ttl_secs: Option<u64>,
+    /// The token endpoint clients are sent to; default `http://<Host>/token`.
+    pub realm: Option<String>,
+    /// The `service` named in challenges and tokens (default `wharf-registry`).
+    pub service: Option<String>,
+    /// Permission rules.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// Access granted by a token to one repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// `repository`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The repository name.
+    pub name: String,
+    /// Granted actions.
+    pub actions: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: u64,
+    iat: u64,
+    access: Vec<Access>,
+}
+
+/// A verified token.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The user it was issued to (empty for anonymous).
+    pub subject: String,
+    /// What it grants.
+    pub access: Vec<Access>,
+}
+
+/// Loaded users, rules and token key.
+pub struct Auth {
+    users: HashMap<String, String>,
+    rules: Vec<Rule>,
+    key: Vec<u8>,
+    ttl: Duration,
+    /// The token endpoint, if configured.
+    pub realm: Option<String>,
+    /// The service name.
+    pub service: String,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn parse_htpasswd(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read htpasswd file `{}`", path.display()))?;
+    let mut users = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((user, hash)) = line.split_once(':') else {
+            bail!("{}:{}: expected `user:bcrypt-hash`", path.display(), n + 1);
+        };
+        if !(hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$")) {
+            bail!(
+                "{}:{}: user `{user}` has no bcrypt hash (create it with `htpasswd -B`)",
+                path.display(),
+                n + 1
+            );
+        }
+        users.insert(user.to_owned(), hash.to_owned());
+    }
+    Ok(users)
+}
+
+fn matches(prefix: &str, repo: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty()
+        || repo == prefix
+        || repo
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+impl Auth {
+    /// Load the htpasswd file and rules of `config`.
+    pub fn load(config: &AuthConfig) -> anyhow::Result<Auth> {
+        let users = parse_htpasswd(&config.htpasswd)?;
+        let key = match &config.token_secret {
+            Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
+            Some(_) => bail!("auth.token-secret must be at least 16 characters"),
+            None => uuid::Uuid::new_v4()
+                .as_bytes()
+                .iter()
+                .chain(uuid::Uuid::new_v4().as_bytes())
+                .copied()
+                .collect(),
+        };
+        Ok(Auth {
+            users,
+            rules: config.rules.clone(),
+            key,
+            ttl: Duration::from_secs(config.token_ttl_secs.unwrap_or(300)),
+            realm: config.realm.clone(),
+            service: config
+                .service
+                .clone()
+                .unwrap_or_else(|| "wharf-registry".to_owned()),
+        })
+    }
+
+    /// Check a password against the htpasswd entry (bcrypt: deliberately slow, call it off
+    /// the async threads). Unknown users and wrong passwords are both `false`.
+    pub fn check_password(&self, user: &str, password: &str) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false))
+    }
+
+    /// What `user` (`None`: anonymous) may do to `repo`, by the longest matching rule.
+    pub fn permitted(&self, user: Option<&str>, repo: &str) -> BTreeSet<Action> {
+        let Some(rule) = self
+            .rules
+            .iter()
+            .filter(|r| matches(&r.prefix, repo))
+            .max_by_key(|r| r.prefix.trim_end_matches('/').len())
+        else {
+            return BTreeSet::new();
+        };
+        let mut out: BTreeSet<Action> = rule.anonymous.iter().copied().collect();
+        if let Some(user) = user {
+            for key in [user, "*"] {
+                out.extend(rule.users.get(key).into_iter().flatten().copied());
+            }
+        }
+        out
+    }
+
+    /// A token for `user` granting, for each requested `repository:<name>:<actions>` scope,
+    /// the actions both asked for and permitted.
+    pub fn issue(&self, user: Option<&str>, scopes: &[String]) -> anyhow::Result<(String, u64)> {
+        let mut access = Vec::new();
+        for scope in scopes {
+            let mut parts = scope.rsplitn(2, ':');
+            let (Some(actions), Some(rest)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let Some(name) = rest.strip_prefix("repository:") else {
+                continue;
+            };
+            let permitted = self.permitted(user, name);
+            let granted: Vec<String> = actions
+                .split(',')
+                .filter_map(Action::parse)
+                .filter(|a| permitted.contains(a))
+                .map(|a| a.as_str().to_owned())
+                .collect();
+            access.push(Access {
+                kind: "repository".into(),
+                name: name.to_owned(),
+                actions: granted,
+            });
+        }
+        let iat = now_secs();
+        let claims = Claims {
+            iss: self.service.clone(),
+            sub: user.unwrap_or("").to_owned(),
+            aud: self.service.clone(),
+            exp: iat + self.ttl.as_secs(),
+            iat,
+            access,
+        };
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?);
+        let signing_input = format!("{header}.{payload}");
+        Ok((
+            format!(
+                "{signing_input}.{}",
+                URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes()))
+            ),
+            self.ttl.as_secs(),
+        ))
+    }
+
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(data);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Verify a token's signature, audience and expiry.
+    pub fn verify(&self, token: &str) -> Option<Token> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
+        mac.update(signing_input.as_bytes());
+        mac.verify_slice(&signature).ok()?;
+        let (_, payload) = signing_input.split_once('.')?;
+        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        (claims.aud == self.service && claims.exp > now_secs()).then_some(Token {
+            subject: claims.sub,
+            access: claims.access,
+        })
+    }
+}
+
+/// HMAC accepts keys of any length; this is never reached.
+fn unreachable_hmac() -> Hmac<Sha256> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(b"wharf").expect("HMAC takes any key length")
+}
+
+impl Token {
+    /// True when the token grants `action` on `repo`.
+    pub fn allows(&self, repo: &str, action: Action) -> bool {
+        self.access.iter().any(|a| {
+            a.kind == "repository"
+                && a.name == repo
+                && a.actions.iter().any(|x| x == action.as_str())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(dir: &Path) -> Auth {
+        let path = dir.join("htpasswd");
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        std::fs::write(&path, format!("# users\nalice:{hash}\n")).unwrap();
+        let config: AuthConfig = toml::from_str(&format!(
+            r#"htpasswd = {path:?}
+               token-secret = "0123456789abcdef0123"
+               [[rules]]
+               prefix = ""
+               anonymous = ["pull"]
+               [[rules]]
+               prefix = "team/"
+               users = {{ alice = ["pull", "push", "delete"] }}
+               [[rules]]
+               prefix = "team/secret"
+               users = {{ "*" = ["pull"] }}"#
+        ))
+        .unwrap();
+        Auth::load(&config).unwrap()
+    }
+
+    #[test]
+    fn passwords_rules_and_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = auth(dir.path());
+        assert!(a.check_password("alice", "s3cret"));
+        assert!(!a.check_password("alice", "wrong"));
+        assert!(!a.check_password("bob", "s3cret"));
+        assert_eq!(
+            a.permitted(None, "public/app"),
+            BTreeSet::from([Action::Pull])
+        );
+        assert_eq!(
+            a.permitted(None, "team/app"),
+            BTreeSet::new(),
+            "the longer prefix replaces the root rule"
+        );
+        assert_eq!(a.permitted(Some("alice"), "team/app").len(), 3);
+        assert_eq!(
+            a.permitted(Some("alice"), "team/secret/x"),
+            BTreeSet::from([Action::Pull])
+        );
+        assert_eq!(
+            a.permitted(Some("alice"), "teamwork"),
+            BTreeSet::from([Action::Pull]),
+            "prefixes match whole path parts: `teamwork` falls under the root rule"
+        );
+        let (token, ttl) = a
+            .issue(
+                Some("alice"),
+                &[
+                    "repository:team/app:pull,push,delete".into(),
+                    "repository:team/secret/x:push".into(),
+                ],
+            )
+            .unwrap();
+        assert_eq!(ttl, 300);
+        let t = a.verify(&token).unwrap();
+        assert_eq!(t.subject, "alice");
+        assert!(t.allows("team/app", Action::Push) && t.allows("team/app", Action::Delete));
+        assert!(
+            !t.allows("team/secret/x", Action::Push),
+            "only permitted actions are granted"
+        );
+        assert!(!t.allows("other", Action::Pull));
+        let mut forged = token.clone();
+        forged.insert(forged.len() - 3, 'A');
+        assert!(a.verify(&forged).is_none());
+        assert!(a.verify("not.a.token").is_none());
+    }
+
+    #[test]
+    fn htpasswd_without_bcrypt_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("htpasswd");
+        std::fs::write(&path, "bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n").unwrap();
+        let err = Auth::load(&AuthConfig {
+            htpasswd: path,
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("htpasswd -B"), "{err}");
+    }
+}

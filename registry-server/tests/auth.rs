@@ -1,0 +1,362 @@
+//! Authentication and permissions over real HTTP: Basic, the bearer-token flow, anonymous
+//! pull per prefix, 401 vs 403, and answers that reveal nothing about hidden repositories.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    let users: String = [("alice", "s3cret"), ("bob", "hunter2")]
+        .iter()
+        .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 4).unwrap()))
+        .collect();
+    std::fs::write(&htpasswd, users).unwrap();
+    let file: wharf_registry::config::FileConfig = toml::from_str(&format!(
+        r#"
+        [auth]
+        htpasswd = {htpasswd:?}
+        token-secret = "a-test-secret-of-some-length"
+        [[auth.rules]]
+        prefix = "public"
+        anonymous = ["pull"]
+        users = {{ "*" = ["pull", "push"] }}
+        [[auth.rules]]
+        prefix = "team"
+        users = {{ alice = ["pull", "push", "delete"] }}
+        "#
+    ))
+    .unwrap();
+    let mut config = wharf_registry::Config::resolve(file, Default::default());
+    config.data_dir = dir.path().join("data");
+    config.gc_interval = std::time::Duration::ZERO;
+    let state = wharf_registry::open(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(wharf_registry::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn token(&self, user: Option<(&str, &str)>, scope: &str) -> reqwest::Response {
+        let mut rb = self
+            .http
+            .get(self.url(&format!("/token?service=wharf-registry&scope={scope}")));
+        if let Some((u, p)) = user {
+            rb = rb.basic_auth(u, Some(p));
+        }
+        rb.send().await.unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_bearer_anonymous_and_denied() {
+    let s = start().await;
+    let blob = b"team layer".to_vec();
+    let upload = |auth: Option<String>| {
+        let mut rb = s
+            .http
+            .post(s.url(&format!(
+                "/v2/team/app/blobs/uploads/?digest={}",
+                digest(&blob)
+            )))
+            .body(blob.clone());
+        if let Some(a) = auth {
+            rb = rb.header("authorization", a);
+        }
+        rb
+    };
+
+    // anonymous push to team/: 401 with a challenge naming the scope
+    let r = upload(None).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"http://127.0.0.1:"),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains(
+            "/token\",service=\"wharf-registry\",scope=\"repository:team/app:pull,push\""
+        ),
+        "{challenge}"
+    );
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["errors"][0]["code"],
+        "UNAUTHORIZED"
+    );
+
+    // the token flow: alice asks for pull,push and gets both
+    let t: Value = s
+        .token(Some(("alice", "s3cret")), "repository:team/app:pull,push")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = t["token"].as_str().unwrap().to_owned();
+    assert_eq!(t["access_token"], t["token"]);
+    assert!(t["expires_in"].as_u64().unwrap() > 0);
+    let r = upload(Some(format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // the same token does not reach another repository
+    let r = s
+        .http
+        .get(s.url("/v2/team/other/tags/list"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Basic straight on the API works too
+    let r = s
+        .http
+        .head(s.url(&format!("/v2/team/app/blobs/{}", digest(&blob))))
+        .basic_auth("alice", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // wrong password: 401, and so is a token request with it
+    let r = s
+        .http
+        .get(s.url("/v2/team/app/tags/list"))
+        .basic_auth("alice", Some("nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.token(Some(("alice", "nope")), "repository:team/app:pull")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // a forged token is refused
+    let r = s
+        .http
+        .get(s.url("/v2/team/app/tags/list"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // bob is authenticated but may not touch team/: 403, not 401
+    let r = s
+        .http
+        .get(s.url("/v2/team/app/tags/list"))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["errors"][0]["code"],
+        "DENIED"
+    );
+    // and a token for bob grants nothing there
+    let t: Value = s
+        .token(Some(("bob", "hunter2")), "repository:team/app:pull,push")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = s
+        .http
+        .get(s.url("/v2/team/app/tags/list"))
+        .bearer_auth(t["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // public/: anonymous pull, any user push, nobody deletes
+    let pb = b"public layer".to_vec();
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/v2/public/lib/blobs/uploads/?digest={}",
+            digest(&pb)
+        )))
+        .body(pb.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "anonymous may not push"
+    );
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/v2/public/lib/blobs/uploads/?digest={}",
+            digest(&pb)
+        )))
+        .basic_auth("bob", Some("hunter2"))
+        .body(pb.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = s
+        .http
+        .get(s.url(&format!("/v2/public/lib/blobs/{}", digest(&pb))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "anonymous pull of public/");
+    let r = s
+        .http
+        .delete(s.url(&format!("/v2/public/lib/blobs/{}", digest(&pb))))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // a mount needs pull on the source
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/v2/public/lib/blobs/uploads/?mount={}&from=team/app",
+            digest(&blob)
+        )))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hidden_repositories_look_the_same_whether_they_exist_or_not() {
+    let s = start().await;
+    // make team/real exist
+    let cfg = b"{}".to_vec();
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/v2/team/real/blobs/uploads/?digest={}",
+            digest(&cfg)
+        )))
+        .basic_auth("alice", Some("s3cret"))
+        .body(cfg.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let m = json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":digest(&cfg),"size":2},"layers":[]});
+    let r = s
+        .http
+        .put(s.url("/v2/team/real/manifests/v1"))
+        .basic_auth("alice", Some("s3cret"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&m).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for who in [None, Some(("bob", "hunter2"))] {
+        let mut answers = Vec::new();
+        for repo in ["team/real", "team/imaginary"] {
+            let mut rb = s.http.get(s.url(&format!("/v2/{repo}/manifests/v1")));
+            if let Some((u, p)) = who {
+                rb = rb.basic_auth(u, Some(p));
+            }
+            let r = rb.send().await.unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap().replace(repo, "<repo>");
+            answers.push((status, body));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{who:?} can tell a hidden repository exists"
+        );
+    }
+    // the catalog lists only what the client may pull
+    let pb = b"p".to_vec();
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/v2/public/x/blobs/uploads/?digest={}",
+            digest(&pb)
+        )))
+        .basic_auth("bob", Some("hunter2"))
+        .body(pb.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let pm = json!({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":digest(&pb),"size":1},"layers":[]});
+    let r = s
+        .http
+        .put(s.url("/v2/public/x/manifests/v1"))
+        .basic_auth("bob", Some("hunter2"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&pm).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bob: Value = s
+        .http
+        .get(s.url("/v2/_catalog"))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bob["repositories"], json!(["public/x"]));
+    let alice: Value = s
+        .http
+        .get(s.url("/v2/_catalog"))
+        .basic_auth("alice", Some("s3cret"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alice["repositories"], json!(["public/x", "team/real"]));
+    // `/v2/` without credentials: a challenge (the root is not open here)
+    let r = s.http.get(s.url("/v2/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s
+        .http
+        .get(s.url("/v2/"))
+        .basic_auth("bob", Some("hunter2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
