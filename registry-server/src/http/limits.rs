@@ -88,3 +88,25 @@ pub(crate) async fn rate_limit(
     }
     next.run(req).await
 }
+
+/// Largest total size of request headers accepted (names and values), in bytes. Docker and
+/// OCI clients send a few KiB; beyond this is 431. (hyper already bounds what it buffers.)
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Middleware: refuse oversized request headers with 431.
+pub(crate) async fn header_limit(req: Request, next: Next) -> Response {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "SIZE_INVALID",
+            format!("request headers are {size} bytes, more than the {MAX_HEADER_BYTES} accepted"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

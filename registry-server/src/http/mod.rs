@@ -49,6 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             limits::rate_limit,
         ))
+        .layer(axum::middleware::from_fn(limits::header_limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track,
