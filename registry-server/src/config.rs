@@ -34,6 +34,8 @@ pub struct Config {
     pub gc_interval: Duration,
     /// Authentication and permissions; `None` is an open registry.
     pub auth: Option<crate::auth::AuthConfig>,
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
     pub rate_limit_per_second: f64,
     /// Bucket size of the rate limit: the burst a client may send at once.
@@ -54,6 +56,7 @@ impl Default for Config {
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100.0,
             auth: None,
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct FileConfig {
     pub gc_untagged: Option<bool>,
     /// `[auth]`: see `docs/configuration.md`.
     pub auth: Option<crate::auth::AuthConfig>,
+    /// `header-read-timeout-secs = 30`
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -158,6 +163,9 @@ impl Config {
                 .unwrap_or(d.rate_limit_per_second),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
             auth: file.auth,
+            header_read_timeout: file
+                .header_read_timeout_secs
+                .map_or(d.header_read_timeout, Duration::from_secs),
         }
     }
 }

@@ -317,3 +317,43 @@ async fn oversized_headers_are_refused_and_the_server_goes_on() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_cut_off_without_harm() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let config = wharf_registry::Config {
+        data_dir: dir.path().to_path_buf(),
+        gc_interval: std::time::Duration::ZERO,
+        header_read_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let state = wharf_registry::open(config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(wharf_registry::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    // twenty clients that never finish their headers
+    let mut slow = Vec::new();
+    for _ in 0..20 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(c);
+    }
+    // meanwhile the registry serves others
+    let ok = reqwest::get(format!("http://{addr}/v2/")).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    // and after the timeout the slow connections are closed
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for mut c in slow {
+        let mut buf = Vec::new();
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), c.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "a slow client's connection is still open");
+    }
+}
