@@ -1165,3 +1165,85 @@ async fn rate_limit_answers_429_with_retry_after() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn image_indexes_and_large_manifests_are_stored_unchanged() {
+    let s = start().await;
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    let cd = s.push_blob("multi", b"{}").await;
+    let mut children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let ld = s.push_blob("multi", arch.as_bytes()).await;
+        let m = image_manifest(
+            &cd,
+            2,
+            &[(&ld, arch.len(), "application/vnd.oci.image.layer.v1.tar")],
+        );
+        let bytes = serde_json::to_vec(&m).unwrap();
+        assert_eq!(
+            s.put_manifest("multi", &digest(&bytes), mt, &m)
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+        children.push(json!({ "mediaType": mt, "digest": digest(&bytes), "size": bytes.len(), "platform": { "architecture": arch, "os": "linux" } }));
+    }
+    // an index, sent with spacing a client chose: served byte for byte
+    let index = json!({ "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children });
+    let text = serde_json::to_string_pretty(&index).unwrap();
+    let r = s
+        .http
+        .put(s.url("/v2/multi/manifests/v1"))
+        .header("content-type", "application/vnd.oci.image.index.v1+json")
+        .body(text.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got = s
+        .http
+        .get(s.url("/v2/multi/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.headers()["content-type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(
+        got.headers()["docker-content-digest"],
+        digest(text.as_bytes()).as_str()
+    );
+    assert_eq!(got.text().await.unwrap(), text);
+    // an index naming a manifest the repository lacks is refused
+    let mut bad = index.clone();
+    bad["manifests"][0]["digest"] = json!(digest(b"absent"));
+    let r = s
+        .put_manifest(
+            "multi",
+            "v2",
+            "application/vnd.oci.image.index.v1+json",
+            &bad,
+        )
+        .await;
+    assert_eq!(code(r).await, "MANIFEST_BLOB_UNKNOWN");
+    // a 4 MiB manifest (annotations padding it out) round-trips
+    let mut big = image_manifest(&cd, 2, &[]);
+    big["annotations"] = json!({ "padding": "x".repeat(4 * 1024 * 1024) });
+    let r = s.put_manifest("multi", "big", mt, &big).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got: Value = s
+        .http
+        .get(s.url("/v2/multi/manifests/big"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, big);
+    // past the limit (8 MiB): 413
+    big["annotations"] = json!({ "padding": "x".repeat(9 * 1024 * 1024) });
+    let r = s.put_manifest("multi", "huge", mt, &big).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
