@@ -664,7 +664,8 @@ impl Client {
 
     /// Stream blob `desc` into `dest`: written to a temporary file beside it, hashed on
     /// the way, and renamed to `dest` only when size and digest match. `progress` gets
-    /// the bytes received so far.
+    /// the bytes received so far. An existing special file (`/dev/null`, a FIFO) cannot be
+    /// replaced by a rename: it is written in place and the digest checked at the end.
     pub async fn pull_blob_to_file(
         &self,
         r: &ImageReference,
@@ -678,9 +679,12 @@ impl Client {
             source,
         };
         if std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-            // a special file (`/dev/null`, a FIFO) cannot be replaced by a rename: stream into
-            // it and check the digest at the end
-            return self.pull_blob_into_special(r, desc, dest, progress).await;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(dest)
+                .await
+                .map_err(|e| io("open", e))?;
+            return self.stream_blob(r, desc, &mut file, dest, progress).await;
         }
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -690,8 +694,31 @@ impl Client {
             .prefix(".wharf-partial-")
             .tempfile_in(&dir)
             .map_err(|e| io("create a temporary file beside", e))?;
-        let (resp, url) = self.get_blob(r, desc).await?;
         let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| io("open", e))?);
+        self.stream_blob(r, desc, &mut file, dest, progress).await?;
+        file.sync_all().await.map_err(|e| io("sync", e))?;
+        drop(file);
+        tmp.persist(dest)
+            .map_err(|e| io("move the verified blob to", e.error))?;
+        Ok(())
+    }
+
+    /// Copy blob `desc` into `out`, hashing it on the way; Ok only when size and digest
+    /// match. `dest` names `out` in errors.
+    async fn stream_blob(
+        &self,
+        r: &ImageReference,
+        desc: &Descriptor,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        dest: &Path,
+        progress: impl Fn(u64),
+    ) -> Result<(), ClientError> {
+        let io = |action, source| ClientError::Io {
+            action,
+            path: dest.display().to_string(),
+            source,
+        };
+        let (resp, url) = self.get_blob(r, desc).await?;
         let mut hasher = desc.digest.hasher();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
@@ -704,48 +731,10 @@ impl Client {
                     actual: hasher.len(),
                 });
             }
-            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+            out.write_all(&chunk).await.map_err(|e| io("write", e))?;
             progress(hasher.len());
         }
-        file.flush().await.map_err(|e| io("write", e))?;
-        file.sync_all().await.map_err(|e| io("sync", e))?;
-        drop(file);
-        let (actual, len) = hasher.finish();
-        check(&desc.digest, desc.size, &actual, len)?;
-        tmp.persist(dest)
-            .map_err(|e| io("move the verified blob to", e.error))?;
-        Ok(())
-    }
-}
-
-impl Client {
-    async fn pull_blob_into_special(
-        &self,
-        r: &ImageReference,
-        desc: &Descriptor,
-        dest: &Path,
-        progress: impl Fn(u64),
-    ) -> Result<(), ClientError> {
-        let io = |action, source| ClientError::Io {
-            action,
-            path: dest.display().to_string(),
-            source,
-        };
-        let (resp, url) = self.get_blob(r, desc).await?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .open(dest)
-            .await
-            .map_err(|e| io("open", e))?;
-        let mut hasher = desc.digest.hasher();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(transport(&url))?;
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
-            progress(hasher.len());
-        }
-        file.flush().await.map_err(|e| io("write", e))?;
+        out.flush().await.map_err(|e| io("write", e))?;
         let (actual, len) = hasher.finish();
         check(&desc.digest, desc.size, &actual, len)
     }
