@@ -66,6 +66,10 @@ async fn fresh_database(url: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_share_one_postgres_and_blob_directory() {
     let Ok(url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set WHARF_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)"
+        );
         eprintln!("WHARF_TEST_POSTGRES_URL is not set: skipping the shared-PostgreSQL test");
         return;
     };

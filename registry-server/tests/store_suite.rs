@@ -41,6 +41,10 @@ async fn backends() -> Vec<Backend> {
                 _dir: None,
             });
         }
+        // under CI (.ci/run starts PostgreSQL) a missing database is a failure, not a skip
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("CI must set WHARF_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
+        }
         _ => eprintln!("WHARF_TEST_POSTGRES_URL is not set: the Store suite runs on SQLite only"),
     }
     out
