@@ -1,0 +1,299 @@
+//! Keys, signatures and signature manifests for wharf, in cosign's keyed format so other
+//! tools can check them. No HTTP: the CLI moves the bytes.
+//!
+//! - Keys: ECDSA P-256 (cosign's default), private key as PKCS#8 PEM, public key as SPKI PEM.
+//! - Payload: cosign's "simple signing" JSON naming the repository and the manifest digest
+//!   (sigstore/cosign `specs/SIGNATURE_SPEC.md`).
+//! - Signature: ECDSA P-256 over SHA-256 of the payload, ASN.1 DER, base64 in the layer
+//!   annotation `dev.cosignproject.cosign/signature`.
+//! - Manifest: an OCI 1.1 referrer (`subject` = the signed manifest) with artifact type
+//!   `application/vnd.dev.cosign.artifact.sig.v1+json`, the empty config, one payload layer.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::Generate as _;
+use p256::pkcs8::{
+    DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
+    LineEnding,
+};
+use serde::{Deserialize, Serialize};
+use wharf_oci::{Descriptor, Digest, ImageManifest, media_types};
+
+/// Layer media type of the simple-signing payload.
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Artifact type of signature manifests (cosign's OCI 1.1 referrer form).
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
+/// Layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The OCI empty JSON blob `{}` used as config of artifact manifests.
+pub const EMPTY_CONFIG: &[u8] = b"{}";
+
+/// Errors of key handling and verification.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// Not a PKCS#8 P-256 private key in PEM.
+    #[error("not an ECDSA P-256 private key in PKCS#8 PEM: {0}")]
+    PrivateKey(String),
+    /// Not an SPKI P-256 public key in PEM.
+    #[error("not an ECDSA P-256 public key in PEM: {0}")]
+    PublicKey(String),
+    /// The system random number generator failed.
+    #[error("could not generate a key: {0}")]
+    Random(String),
+    /// The signature is not base64 DER, or does not verify.
+    #[error("signature does not verify: {0}")]
+    BadSignature(String),
+    /// The payload is not simple-signing JSON.
+    #[error("signature payload is not cosign simple-signing JSON: {0}")]
+    Payload(#[from] serde_json::Error),
+    /// The payload names another manifest.
+    #[error("the signature is for manifest {signed}, not {expected}")]
+    WrongDigest { signed: String, expected: Digest },
+}
+
+/// A key pair as PEM text. The private key is never printed: `Debug` hides it.
+pub struct KeyPair {
+    /// PKCS#8 PEM of the private key.
+    pub private_pem: String,
+    /// SPKI PEM of the public key.
+    pub public_pem: String,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("public_pem", &self.public_pem)
+            .field("private_pem", &"<hidden>")
+            .finish()
+    }
+}
+
+/// Generate an ECDSA P-256 key pair from the system's random number generator.
+pub fn generate_key() -> Result<KeyPair, SignError> {
+    let secret = p256::SecretKey::try_generate().map_err(|e| SignError::Random(e.to_string()))?;
+    let private_pem = secret
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| SignError::PrivateKey(e.to_string()))?
+        .to_string();
+    let public_pem = secret
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| SignError::PublicKey(e.to_string()))?;
+    Ok(KeyPair {
+        private_pem,
+        public_pem,
+    })
+}
+
+/// A short id of a public key: `sha256:` and the first 16 hex digits of the SHA-256 of
+/// its DER (SPKI) encoding.
+pub fn key_id(public_pem: &str) -> Result<String, SignError> {
+    let key = p256::PublicKey::from_public_key_pem(public_pem)
+        .map_err(|e| SignError::PublicKey(e.to_string()))?;
+    let der = key
+        .to_public_key_der()
+        .map_err(|e| SignError::PublicKey(e.to_string()))?;
+    Ok(format!(
+        "sha256:{}",
+        &Digest::sha256_of(der.as_bytes()).encoded()[..16]
+    ))
+}
+
+/// The public key PEM of a private key PEM.
+pub fn public_key_of(private_pem: &str) -> Result<String, SignError> {
+    let secret = p256::SecretKey::from_pkcs8_pem(private_pem)
+        .map_err(|e| SignError::PrivateKey(e.to_string()))?;
+    secret
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| SignError::PublicKey(e.to_string()))
+}
+
+/// Sign `payload` (ECDSA P-256, SHA-256); returns the base64 of the DER signature.
+pub fn sign(private_pem: &str, payload: &[u8]) -> Result<String, SignError> {
+    let secret = p256::SecretKey::from_pkcs8_pem(private_pem)
+        .map_err(|e| SignError::PrivateKey(e.to_string()))?;
+    let key = SigningKey::from(&secret);
+    let signature: Signature = key.sign(payload);
+    Ok(STANDARD.encode(signature.to_der().as_bytes()))
+}
+
+/// Check a base64 DER (or raw 64-byte) signature of `payload` against `public_pem`.
+pub fn verify(public_pem: &str, payload: &[u8], signature_b64: &str) -> Result<(), SignError> {
+    let key = VerifyingKey::from_public_key_pem(public_pem)
+        .map_err(|e| SignError::PublicKey(e.to_string()))?;
+    let raw = STANDARD
+        .decode(signature_b64.trim())
+        .map_err(|e| SignError::BadSignature(e.to_string()))?;
+    let signature = Signature::from_der(&raw)
+        .or_else(|_| Signature::from_slice(&raw))
+        .map_err(|e| SignError::BadSignature(e.to_string()))?;
+    key.verify(payload, &signature)
+        .map_err(|e| SignError::BadSignature(e.to_string()))
+}
+
+/// Cosign's simple-signing payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimpleSigning {
+    /// What is signed.
+    pub critical: Critical,
+    /// Free-form claims (cosign puts annotations here); `null` when none.
+    pub optional: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The `critical` part of [`SimpleSigning`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Critical {
+    /// `{"docker-reference": "<registry>/<repository>"}`.
+    pub identity: Identity,
+    /// `{"docker-manifest-digest": "sha256:…"}`.
+    pub image: Image,
+    /// Always `cosign container image signature`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// See [`Critical`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `registry/repository` the signature was made for.
+    #[serde(rename = "docker-reference")]
+    pub docker_reference: String,
+}
+
+/// See [`Critical`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// The signed manifest's digest.
+    #[serde(rename = "docker-manifest-digest")]
+    pub docker_manifest_digest: String,
+}
+
+impl SimpleSigning {
+    /// The payload for `manifest_digest` in `docker_reference` (`registry/repository`).
+    pub fn new(docker_reference: &str, manifest_digest: &Digest) -> Self {
+        SimpleSigning {
+            critical: Critical {
+                identity: Identity {
+                    docker_reference: docker_reference.to_owned(),
+                },
+                image: Image {
+                    docker_manifest_digest: manifest_digest.to_string(),
+                },
+                kind: "cosign container image signature".to_owned(),
+            },
+            optional: None,
+        }
+    }
+
+    /// Parse a payload and require that it names `expected`.
+    pub fn parse_for(bytes: &[u8], expected: &Digest) -> Result<Self, SignError> {
+        let p: SimpleSigning = serde_json::from_slice(bytes)?;
+        if p.critical.image.docker_manifest_digest != expected.to_string() {
+            return Err(SignError::WrongDigest {
+                signed: p.critical.image.docker_manifest_digest,
+                expected: expected.clone(),
+            });
+        }
+        Ok(p)
+    }
+}
+
+/// The signature manifest for `subject`: empty config, one simple-signing layer carrying
+/// `signature_b64` in its annotation, artifact type [`SIGNATURE_ARTIFACT_TYPE`].
+pub fn signature_manifest(
+    subject: Descriptor,
+    payload: &[u8],
+    signature_b64: &str,
+) -> ImageManifest {
+    let mut layer = Descriptor::of(SIMPLE_SIGNING, payload);
+    layer.annotations = Some(BTreeMap::from([(
+        SIGNATURE_ANNOTATION.to_owned(),
+        signature_b64.to_owned(),
+    )]));
+    ImageManifest {
+        schema_version: 2,
+        media_type: Some(media_types::OCI_MANIFEST.to_owned()),
+        artifact_type: Some(SIGNATURE_ARTIFACT_TYPE.to_owned()),
+        config: Descriptor::of(media_types::OCI_EMPTY, EMPTY_CONFIG),
+        layers: vec![layer],
+        subject: Some(subject),
+        annotations: None,
+    }
+}
+
+/// cosign's fallback tag for signatures of `digest` where a registry has no referrers API:
+/// `sha256-<hex>.sig`.
+pub fn fallback_tag(digest: &Digest) -> String {
+    format!("{}-{}.sig", digest.algorithm().as_str(), digest.encoded())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify_round_trip_and_tampering_fails() {
+        let kp = generate_key().unwrap();
+        assert!(!format!("{kp:?}").contains("PRIVATE KEY"));
+        assert_eq!(public_key_of(&kp.private_pem).unwrap(), kp.public_pem);
+        let digest = Digest::sha256_of(b"manifest");
+        let payload =
+            serde_json::to_vec(&SimpleSigning::new("localhost:5000/demo/app", &digest)).unwrap();
+        let sig = sign(&kp.private_pem, &payload).unwrap();
+        verify(&kp.public_pem, &payload, &sig).unwrap();
+        let mut tampered = payload.clone();
+        tampered[10] ^= 1;
+        assert!(verify(&kp.public_pem, &tampered, &sig).is_err());
+        let other = generate_key().unwrap();
+        assert!(verify(&other.public_pem, &payload, &sig).is_err());
+        assert_ne!(
+            key_id(&kp.public_pem).unwrap(),
+            key_id(&other.public_pem).unwrap()
+        );
+        assert!(SimpleSigning::parse_for(&payload, &digest).is_ok());
+        assert!(matches!(
+            SimpleSigning::parse_for(&payload, &Digest::sha256_of(b"x")),
+            Err(SignError::WrongDigest { .. })
+        ));
+        assert!(verify("not a key", &payload, &sig).is_err());
+        assert!(sign("not a key", &payload).is_err());
+    }
+
+    #[test]
+    fn payload_and_manifest_shapes() {
+        let digest = Digest::sha256_of(b"m");
+        let json = serde_json::to_value(SimpleSigning::new("r.example/a", &digest)).unwrap();
+        assert_eq!(
+            json["critical"]["identity"]["docker-reference"],
+            "r.example/a"
+        );
+        assert_eq!(
+            json["critical"]["image"]["docker-manifest-digest"],
+            digest.to_string()
+        );
+        assert_eq!(json["critical"]["type"], "cosign container image signature");
+        assert!(json["optional"].is_null());
+        let subject = Descriptor::new(media_types::OCI_MANIFEST, digest.clone(), 10);
+        let m = signature_manifest(subject.clone(), b"{}", "c2ln");
+        assert_eq!(m.subject, Some(subject));
+        assert_eq!(
+            m.config.digest.to_string(),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        assert_eq!(
+            m.layers[0].annotations.as_ref().unwrap()[SIGNATURE_ANNOTATION],
+            "c2ln"
+        );
+        assert_eq!(
+            fallback_tag(&digest),
+            format!("sha256-{}.sig", digest.encoded())
+        );
+    }
+}
