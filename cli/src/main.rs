@@ -66,6 +66,13 @@ Examples:
     Pull(commands::pull::Args),
     /// Run a command component (a file or a package) with wasmtime and WASI 0.2.
     Run(commands::run::Args),
+    /// Generate signing keys.
+    #[command(subcommand)]
+    Key(commands::sign::KeyCommand),
+    /// Sign a pushed package (cosign format, stored as an OCI referrer).
+    Sign(commands::sign::SignArgs),
+    /// Check that a trusted key signed exactly the manifest a reference resolves to.
+    Verify(commands::sign::VerifyArgs),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -96,6 +103,9 @@ fn main() -> ExitCode {
             Command::Push(a) => a.run(&cli.global).await,
             Command::Pull(a) => a.run(&cli.global).await,
             Command::Run(a) => a.run(&cli.global).await,
+            Command::Key(c) => c.run(),
+            Command::Sign(a) => a.run(&cli.global).await,
+            Command::Verify(a) => a.run(&cli.global).await,
             Command::Login(a) => a.run(&cli.global).await,
             Command::Logout(a) => a.run().await,
         }

@@ -7,6 +7,7 @@ pub mod login;
 pub mod pull;
 pub mod push;
 pub mod run;
+pub mod sign;
 pub mod wit;
 
 use std::process::ExitCode;

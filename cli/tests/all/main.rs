@@ -9,4 +9,5 @@ mod cli_files;
 mod compat;
 mod e2e;
 mod interop;
+mod signing;
 mod support;

@@ -245,6 +245,31 @@ impl Client {
         }
     }
 
+    /// The referrers of `subject` in `r`'s repository (OCI 1.1 referrers API), optionally of
+    /// one artifact type. `None` when the registry has no referrers API (404), so the
+    /// caller falls back to the referrers tag schema.
+    pub async fn referrers(
+        &self,
+        r: &ImageReference,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<wharf_oci::ImageIndex>, ClientError> {
+        let mut url = self.repo_url(&r.registry, &r.repository, &format!("referrers/{subject}"));
+        if let Some(t) = artifact_type {
+            url.push_str(&format!("?artifactType={}", t.replace('+', "%2B")));
+        }
+        let resp = self
+            .send(&r.registry, Some(&r.repository), false, &url, |h| {
+                h.get(&url)
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(resp.json().await.map_err(transport(&url))?)),
+            _ => Err(status_error("GET", &url, resp).await),
+        }
+    }
+
     /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
     /// (404) hosts its packages itself with no namespace prefix.
     pub async fn registry_metadata(&self, registry: &str) -> Result<RegistryMetadata, ClientError> {

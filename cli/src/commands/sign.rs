@@ -1,0 +1,332 @@
+//! `wharf key generate`, `wharf sign`, `wharf verify`: cosign-format signatures stored as
+//! OCI 1.1 referrers (and under cosign's `sha256-<hex>.sig` tag where a registry has no
+//! referrers API).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use wharf_client::Client;
+use wharf_oci::{Descriptor, Digest, ImageManifest, ImageReference, Reference, media_types};
+use wharf_sign::{SIGNATURE_ANNOTATION, SIGNATURE_ARTIFACT_TYPE, SIMPLE_SIGNING, SimpleSigning};
+
+use super::print_json;
+use crate::config::GlobalArgs;
+use crate::target::Remote;
+
+/// `wharf key …`
+#[derive(clap::Subcommand)]
+pub enum KeyCommand {
+    /// Generate an ECDSA P-256 key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (SPKI PEM).
+    #[command(after_help = "\
+Examples:
+  wharf key generate                 # wharf.key, wharf.pub
+  wharf key generate -o release      # release.key, release.pub")]
+    Generate {
+        /// Base name of the files.
+        #[arg(short, long, default_value = "wharf")]
+        output: PathBuf,
+    },
+}
+
+impl KeyCommand {
+    /// Run the subcommand.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let KeyCommand::Generate { output } = self;
+        let private = output.with_extension("key");
+        let public = output.with_extension("pub");
+        for p in [&private, &public] {
+            if p.exists() {
+                bail!("`{}` exists; not overwriting a key", p.display());
+            }
+        }
+        let pair = wharf_sign::generate_key()?;
+        {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&private)
+                .with_context(|| format!("failed to create `{}`", private.display()))?;
+            f.write_all(pair.private_pem.as_bytes())
+                .with_context(|| format!("failed to write `{}`", private.display()))?;
+        }
+        std::fs::write(&public, &pair.public_pem)
+            .with_context(|| format!("failed to write `{}`", public.display()))?;
+        eprintln!(
+            "wrote {} (private, keep it secret) and {}",
+            private.display(),
+            public.display()
+        );
+        outln!("{}", wharf_sign::key_id(&pair.public_pem)?);
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `wharf sign`
+#[derive(clap::Args)]
+#[command(after_help = "\
+The signature is stored as an OCI 1.1 referrer of the manifest; where the registry has no
+referrers API also under cosign's tag `sha256-<hex>.sig`. Earlier signatures are kept.
+
+Examples:
+  wharf sign localhost:5000/demo/app:1.0.0 --key release.key
+  wharf sign demo:app@1.0.0 --registry localhost:5000 --key release.key")]
+pub struct SignArgs {
+    /// What to sign: the manifest the reference resolves to.
+    reference: String,
+    /// Private key (PKCS#8 PEM).
+    #[arg(long)]
+    key: PathBuf,
+}
+
+/// `wharf verify`
+#[derive(clap::Args)]
+#[command(after_help = "\
+Exit status: 0 when a trusted key signed exactly the manifest the reference resolves to,
+1 otherwise.
+
+Examples:
+  wharf verify localhost:5000/demo/app:1.0.0 --key release.pub
+  wharf verify demo:app@1.0.0 --registry localhost:5000 --key a.pub --key b.pub --json")]
+pub struct VerifyArgs {
+    /// What to verify.
+    reference: String,
+    /// Trusted public keys (SPKI PEM); repeatable.
+    #[arg(long = "key", required = true)]
+    keys: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn read_key(path: &PathBuf) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read key `{}`", path.display()))
+}
+
+/// The manifest `target` resolves to, as a descriptor.
+async fn subject(client: &Client, target: &ImageReference) -> anyhow::Result<Descriptor> {
+    let pulled = client
+        .pull_manifest(target)
+        .await
+        .with_context(|| format!("failed to resolve {target}"))?;
+    Ok(Descriptor::new(
+        &pulled.media_type,
+        pulled.digest,
+        pulled.bytes.len() as u64,
+    ))
+}
+
+impl SignArgs {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let private = read_key(&self.key)?;
+        let settings = global.settings()?;
+        let remote = Remote::parse(&self.reference, &settings)?;
+        let client = settings.client(Some(remote.registry()))?;
+        let target = remote.resolve(&client).await?;
+        let subject = subject(&client, &target).await?;
+        let identity = format!("{}/{}", target.registry, target.repository);
+        let payload = serde_json::to_vec(&SimpleSigning::new(&identity, &subject.digest))?;
+        let signature = wharf_sign::sign(&private, &payload)?;
+        client
+            .push_blob_bytes(&target, payload.clone())
+            .await
+            .context("failed to push the signature payload")?;
+        client
+            .push_blob_bytes(&target, wharf_sign::EMPTY_CONFIG.to_vec())
+            .await
+            .context("failed to push the empty config")?;
+        let manifest = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
+        let bytes = serde_json::to_vec(&manifest)?;
+        let digest = Digest::sha256_of(&bytes);
+        client
+            .push_manifest(
+                &target,
+                &Reference::Digest(digest.clone()),
+                media_types::OCI_MANIFEST,
+                bytes,
+            )
+            .await
+            .context("failed to push the signature manifest")?;
+        if client
+            .referrers(&target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
+            .await?
+            .is_none()
+        {
+            // no referrers API: keep all signatures as layers of cosign's `.sig` tag
+            let tag: wharf_oci::Tag = wharf_sign::fallback_tag(&subject.digest).parse()?;
+            let at_tag = ImageReference {
+                tag: Some(tag.clone()),
+                digest: None,
+                ..target.clone()
+            };
+            let mut sigs = match client.pull_manifest(&at_tag).await {
+                Ok(existing) => ImageManifest::from_slice(&existing.bytes)?,
+                Err(_) => ImageManifest {
+                    subject: None,
+                    artifact_type: None,
+                    layers: Vec::new(),
+                    ..manifest.clone()
+                },
+            };
+            sigs.layers.extend(manifest.layers.iter().cloned());
+            client
+                .push_manifest(
+                    &target,
+                    &Reference::Tag(tag),
+                    media_types::OCI_MANIFEST,
+                    serde_json::to_vec(&sigs)?,
+                )
+                .await
+                .context("failed to push cosign's signature tag")?;
+        }
+        eprintln!(
+            "signed {} ({}) with key {}",
+            target,
+            subject.digest,
+            wharf_sign::key_id(&wharf_sign::public_key_of(&private)?)?
+        );
+        outln!("{digest}");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[derive(Serialize)]
+struct SignatureReport {
+    source: String,
+    key_id: Option<String>,
+    valid: bool,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VerifyReport {
+    reference: String,
+    digest: Digest,
+    verified: bool,
+    signatures: Vec<SignatureReport>,
+}
+
+impl VerifyArgs {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let keys: Vec<(String, String)> = self
+            .keys
+            .iter()
+            .map(|p| {
+                let pem = read_key(p)?;
+                Ok((
+                    wharf_sign::key_id(&pem).with_context(|| format!("`{}`", p.display()))?,
+                    pem,
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let settings = global.settings()?;
+        let remote = Remote::parse(&self.reference, &settings)?;
+        let client = settings.client(Some(remote.registry()))?;
+        let target = remote.resolve(&client).await?;
+        let subject = subject(&client, &target).await?;
+        // signature layers: from the referrers API, else from cosign's tag
+        let mut layers: Vec<(String, Descriptor)> = Vec::new();
+        match client
+            .referrers(&target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
+            .await?
+        {
+            Some(index) => {
+                for d in index.manifests {
+                    let m = client
+                        .pull_manifest(&target.with_digest(d.digest.clone()))
+                        .await?;
+                    let m = ImageManifest::from_slice(&m.bytes)?;
+                    layers.extend(
+                        m.layers
+                            .into_iter()
+                            .map(|l| (format!("referrer {}", d.digest), l)),
+                    );
+                }
+            }
+            None => {
+                let tag = wharf_sign::fallback_tag(&subject.digest);
+                let at_tag = ImageReference {
+                    tag: Some(tag.parse()?),
+                    digest: None,
+                    ..target.clone()
+                };
+                if let Ok(m) = client.pull_manifest(&at_tag).await {
+                    let m = ImageManifest::from_slice(&m.bytes)?;
+                    layers.extend(m.layers.into_iter().map(|l| (format!("tag {tag}"), l)));
+                }
+            }
+        }
+        let mut reports = Vec::new();
+        for (source, layer) in layers
+            .into_iter()
+            .filter(|(_, l)| l.media_type == SIMPLE_SIGNING)
+        {
+            let mut report = SignatureReport {
+                source,
+                key_id: None,
+                valid: false,
+                error: None,
+            };
+            let signature = layer
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                .cloned();
+            let result: anyhow::Result<String> = async {
+                let signature = signature.context("the layer has no signature annotation")?;
+                let payload = client.pull_blob_bytes(&target, &layer, 64 * 1024).await?;
+                SimpleSigning::parse_for(&payload, &subject.digest)?;
+                keys.iter()
+                    .find(|(_, pem)| wharf_sign::verify(pem, &payload, &signature).is_ok())
+                    .map(|(id, _)| id.clone())
+                    .context("signed by none of the trusted keys")
+            }
+            .await;
+            match result {
+                Ok(id) => {
+                    report.key_id = Some(id);
+                    report.valid = true;
+                }
+                Err(e) => report.error = Some(format!("{e:#}")),
+            }
+            reports.push(report);
+        }
+        let verified = reports.iter().any(|r| r.valid);
+        let report = VerifyReport {
+            reference: target.with_digest(subject.digest.clone()).to_string(),
+            digest: subject.digest,
+            verified,
+            signatures: reports,
+        };
+        if self.json {
+            print_json(&report)?;
+        } else {
+            for s in &report.signatures {
+                match (&s.key_id, &s.error) {
+                    (Some(id), _) => outln!("valid signature by {id} ({})", s.source),
+                    (None, Some(e)) => outln!("invalid signature ({}): {e}", s.source),
+                    (None, None) => {}
+                }
+            }
+        }
+        if !verified {
+            let why = if report.signatures.is_empty() {
+                "it has no signature".to_owned()
+            } else {
+                "no signature is by a trusted key and valid for it".to_owned()
+            };
+            bail!("{} is not verified: {why}", report.reference);
+        }
+        if !self.json {
+            eprintln!("verified {}", report.reference);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

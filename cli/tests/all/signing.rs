@@ -1,0 +1,204 @@
+//! Keys, signatures and verification, checked by an independent implementation (openssl)
+//! so the format is proven, not assumed; against wharf-registry (referrers API) and the
+//! reference registry (cosign's `.sig` tag fallback).
+
+use std::process::Command;
+
+use base64::Engine as _;
+
+use crate::support::{DockerRegistry, Registry, Wharf, hello_component, require_tool, s};
+
+fn keys(w: &Wharf, dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let base = dir.join(name);
+    let id = w.ok(&["key", "generate", "-o", s(&base)]);
+    assert!(
+        id.trim().starts_with("sha256:") && id.trim().len() == 23,
+        "{id}"
+    );
+    let private = base.with_extension("key");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the private key is private"
+    );
+    (private, base.with_extension("pub"))
+}
+
+#[test]
+fn sign_verify_and_an_independent_check_with_openssl() {
+    let openssl = require_tool("openssl");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = keys(&w, work.path(), "release");
+    let (_, stranger) = keys(&w, work.path(), "stranger");
+    let err = w.fails(&["key", "generate", "-o", s(&work.path().join("release"))]);
+    assert!(err.contains("not overwriting"), "{err}");
+
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/demo/signed:1.0.0", reg.addr);
+    let digest = w.ok(&["push", s(&hello), &reference]).trim().to_owned();
+    // unsigned: not verified
+    let err = w.fails(&["verify", &reference, "--key", s(&public)]);
+    assert!(err.contains("has no signature"), "{err}");
+    let sig_manifest = w
+        .ok(&["sign", &reference, "--key", s(&key)])
+        .trim()
+        .to_owned();
+    assert!(sig_manifest.starts_with("sha256:"));
+    let report: serde_json::Value =
+        serde_json::from_str(&w.ok(&["verify", &reference, "--key", s(&public), "--json"]))
+            .unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["digest"], digest.as_str());
+    // a key we do not trust
+    let err = w.fails(&["verify", &reference, "--key", s(&stranger)]);
+    assert!(err.contains("no signature is by a trusted key"), "{err}");
+
+    // openssl checks the signature over the payload blob, found through the referrers API
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (payload, signature) = rt.block_on(async {
+        let index: serde_json::Value = reqwest::get(format!(
+            "http://{}/v2/demo/signed/referrers/{digest}",
+            reg.addr
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(
+            index["manifests"][0]["artifactType"],
+            "application/vnd.dev.cosign.artifact.sig.v1+json"
+        );
+        let m: serde_json::Value = reqwest::get(format!(
+            "http://{}/v2/demo/signed/manifests/{}",
+            reg.addr,
+            index["manifests"][0]["digest"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let layer = &m["layers"][0];
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        assert_eq!(m["subject"]["digest"], digest.as_str());
+        let payload = reqwest::get(format!(
+            "http://{}/v2/demo/signed/blobs/{}",
+            reg.addr,
+            layer["digest"].as_str().unwrap()
+        ))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+        (
+            payload.to_vec(),
+            layer["annotations"]["dev.cosignproject.cosign/signature"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        )
+    });
+    let p: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        p["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    assert_eq!(
+        p["critical"]["identity"]["docker-reference"],
+        format!("{}/demo/signed", reg.addr)
+    );
+    std::fs::write(work.path().join("payload.json"), &payload).unwrap();
+    std::fs::write(
+        work.path().join("sig.der"),
+        base64::engine::general_purpose::STANDARD
+            .decode(&signature)
+            .unwrap(),
+    )
+    .unwrap();
+    let out = Command::new(&openssl)
+        .args(["dgst", "-sha256", "-verify", s(&public), "-signature"])
+        .arg(work.path().join("sig.der"))
+        .arg(work.path().join("payload.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Verified OK",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // a second signature is kept beside the first
+    let (key2, public2) = keys(&w, work.path(), "second");
+    w.ok(&["sign", &reference, "--key", s(&key2)]);
+    for k in [&public, &public2] {
+        w.ok(&["verify", &reference, "--key", s(k)]);
+    }
+    // the tag moved to other content: the signatures name the old digest and do not verify it
+    let other = work.path().join("other.wasm");
+    std::fs::write(&other, wat::parse_str("(component)").unwrap()).unwrap();
+    w.ok(&["push", s(&other), &reference]);
+    let err = w.fails(&["verify", &reference, "--key", s(&public)]);
+    assert!(err.contains("is not verified"), "{err}");
+    // but the signed digest itself still verifies
+    w.ok(&[
+        "verify",
+        &format!("{}/demo/signed@{digest}", reg.addr),
+        "--key",
+        s(&public),
+    ]);
+}
+
+#[test]
+fn signatures_fall_back_to_the_cosign_tag_without_a_referrers_api() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let (key, public) = keys(&w, work.path(), "k");
+    let (key2, public2) = keys(&w, work.path(), "k2");
+    let registry = DockerRegistry::start(work.path(), "");
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/demo/fallback:1.0.0", registry.addr);
+    let digest = w.ok(&["push", s(&hello), &reference]).trim().to_owned();
+    w.ok(&["sign", &reference, "--key", s(&key)]);
+    w.ok(&["sign", &reference, "--key", s(&key2)]);
+    let tags = w
+        .cmd()
+        .args([
+            "inspect",
+            &format!(
+                "{}/demo/fallback:{}",
+                registry.addr,
+                format_args!("sha256-{}.sig", digest.trim_start_matches("sha256:"))
+            ),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !tags.status.success(),
+        "the .sig tag is not a wasm package, but it exists"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&w.ok(&["verify", &reference, "--key", s(&public), "--json"]))
+            .unwrap();
+    assert_eq!(
+        report["signatures"].as_array().unwrap().len(),
+        2,
+        "both signatures kept under the tag"
+    );
+    assert!(
+        report["signatures"][0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("tag sha256-")
+    );
+    w.ok(&["verify", &reference, "--key", s(&public2)]);
+}
