@@ -24,6 +24,10 @@ pub struct GlobalArgs {
     /// Config file (default: $XDG_CONFIG_HOME/wharf/config.toml).
     #[arg(long, global = true, env = "WHARF_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Trust policy file (default: `trust-policy` in the config file, else
+    /// $XDG_CONFIG_HOME/wharf/trust.toml when it exists).
+    #[arg(long, global = true, env = "WHARF_TRUST_POLICY", value_name = "FILE")]
+    pub trust_policy: Option<PathBuf>,
     /// Cache directory for pulled blobs and compiled code (default: $XDG_CACHE_HOME/wharf).
     #[arg(long, global = true, env = "WHARF_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -38,6 +42,8 @@ pub struct FileConfig {
     /// Registries to always speak plain HTTP to, e.g. `["registry.internal:5000"]`.
     #[serde(default)]
     pub plain_http_registries: Vec<String>,
+    /// The trust policy file.
+    pub trust_policy: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -61,6 +67,8 @@ pub struct Settings {
     plain_http: bool,
     /// Cache root.
     pub cache_dir: PathBuf,
+    /// The trust policy `pull` and `run` enforce.
+    pub trust: crate::trust::TrustPolicy,
 }
 
 impl GlobalArgs {
@@ -76,6 +84,15 @@ impl GlobalArgs {
             ),
         };
         let file = FileConfig::load(&path, explicit)?;
+        let trust = match (&self.trust_policy, &file.trust_policy) {
+            (Some(p), _) | (None, Some(p)) => crate::trust::TrustPolicy::load(p, true)?,
+            (None, None) => crate::trust::TrustPolicy::load(
+                &dirs::config_dir()
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join("wharf/trust.toml"),
+                false,
+            )?,
+        };
         Ok(Settings {
             registry: self
                 .registry
@@ -87,6 +104,7 @@ impl GlobalArgs {
                 .cache_dir
                 .clone()
                 .unwrap_or_else(wharf_runtime::BlobCache::default_root),
+            trust,
         })
     }
 }

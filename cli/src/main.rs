@@ -23,6 +23,7 @@ mod config;
 mod output;
 mod progress;
 mod target;
+mod trust;
 
 use config::GlobalArgs;
 

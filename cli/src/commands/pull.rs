@@ -28,6 +28,8 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    verify: crate::trust::VerifyFlags,
 }
 
 #[derive(Serialize)]
@@ -59,6 +61,11 @@ impl Args {
         }
         let manifest = ImageManifest::from_slice(&pulled.bytes)
             .with_context(|| format!("{target} has an invalid manifest"))?;
+        // signatures are checked against the digest actually pulled, before any byte is written
+        settings
+            .trust
+            .enforce(&client, &target, &pulled.digest, self.verify)
+            .await?;
         let layer = manifest
             .wasm_layer()
             .with_context(|| format!("{target} is not a Wasm package"))?

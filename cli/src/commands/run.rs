@@ -29,6 +29,8 @@ pub struct Args {
     /// Environment variable `K=V`, or `K` to pass the host's value (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
+    #[command(flatten)]
+    verify: crate::trust::VerifyFlags,
     /// Arguments for the guest (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -40,6 +42,12 @@ impl Args {
         let settings = global.settings()?;
         let (wasm, program) = match Target::parse(&self.target, &settings)? {
             Target::File(path) => {
+                if self.verify.verify {
+                    bail!(
+                        "--verify checks signatures in a registry; `{}` is a local file",
+                        path.display()
+                    );
+                }
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -47,7 +55,12 @@ impl Args {
                 (read_input(&path)?, name)
             }
             Target::Remote(remote) => {
-                let (_, target, fetched) = remote.fetch(&settings).await?;
+                let (client, target, fetched) = remote.fetch(&settings).await?;
+                // a package whose signatures do not match its digest never runs
+                settings
+                    .trust
+                    .enforce(&client, &target, &fetched.manifest_digest, self.verify)
+                    .await?;
                 (
                     fetched.wasm,
                     target

@@ -196,115 +196,147 @@ impl SignArgs {
     }
 }
 
+/// One signature found, and what checking it gave.
 #[derive(Serialize)]
-struct SignatureReport {
+pub struct SignatureReport {
     source: String,
     key_id: Option<String>,
     valid: bool,
     error: Option<String>,
 }
 
+/// The outcome of checking a manifest's signatures.
 #[derive(Serialize)]
-struct VerifyReport {
+pub struct VerifyReport {
     reference: String,
     digest: Digest,
-    verified: bool,
+    /// True when a trusted key signed exactly this manifest.
+    pub verified: bool,
     signatures: Vec<SignatureReport>,
+}
+
+/// Trusted keys as (key id, public PEM).
+pub type TrustedKeys = Vec<(String, String)>;
+
+/// Read public keys and compute their ids.
+pub fn load_keys(paths: &[PathBuf]) -> anyhow::Result<TrustedKeys> {
+    paths
+        .iter()
+        .map(|p| {
+            let pem = read_key(p)?;
+            Ok((
+                wharf_sign::key_id(&pem).with_context(|| format!("`{}`", p.display()))?,
+                pem,
+            ))
+        })
+        .collect()
+}
+
+/// Find the signatures of `subject` (referrers API, else cosign's tag) and check each
+/// against `keys`: the payload must name exactly `subject` and verify under a trusted key.
+pub async fn check_signatures(
+    client: &Client,
+    target: &ImageReference,
+    subject: &Digest,
+    keys: &TrustedKeys,
+) -> anyhow::Result<VerifyReport> {
+    let mut layers: Vec<(String, Descriptor)> = Vec::new();
+    match client
+        .referrers(target, subject, Some(SIGNATURE_ARTIFACT_TYPE))
+        .await?
+    {
+        Some(index) => {
+            for d in index.manifests {
+                let m = client
+                    .pull_manifest(&target.with_digest(d.digest.clone()))
+                    .await?;
+                let m = ImageManifest::from_slice(&m.bytes)?;
+                layers.extend(
+                    m.layers
+                        .into_iter()
+                        .map(|l| (format!("referrer {}", d.digest), l)),
+                );
+            }
+        }
+        None => {
+            let tag = wharf_sign::fallback_tag(subject);
+            let at_tag = ImageReference {
+                tag: Some(tag.parse()?),
+                digest: None,
+                ..target.clone()
+            };
+            if let Ok(m) = client.pull_manifest(&at_tag).await {
+                let m = ImageManifest::from_slice(&m.bytes)?;
+                layers.extend(m.layers.into_iter().map(|l| (format!("tag {tag}"), l)));
+            }
+        }
+    }
+    let mut reports = Vec::new();
+    for (source, layer) in layers
+        .into_iter()
+        .filter(|(_, l)| l.media_type == SIMPLE_SIGNING)
+    {
+        let mut report = SignatureReport {
+            source,
+            key_id: None,
+            valid: false,
+            error: None,
+        };
+        let signature = layer
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+            .cloned();
+        let result: anyhow::Result<String> = async {
+            let signature = signature.context("the layer has no signature annotation")?;
+            let payload = client.pull_blob_bytes(target, &layer, 64 * 1024).await?;
+            SimpleSigning::parse_for(&payload, subject)?;
+            keys.iter()
+                .find(|(_, pem)| wharf_sign::verify(pem, &payload, &signature).is_ok())
+                .map(|(id, _)| id.clone())
+                .context("signed by none of the trusted keys")
+        }
+        .await;
+        match result {
+            Ok(id) => {
+                report.key_id = Some(id);
+                report.valid = true;
+            }
+            Err(e) => report.error = Some(format!("{e:#}")),
+        }
+        reports.push(report);
+    }
+    let verified = reports.iter().any(|r| r.valid);
+    Ok(VerifyReport {
+        reference: target.with_digest(subject.clone()).to_string(),
+        digest: subject.clone(),
+        verified,
+        signatures: reports,
+    })
+}
+
+impl VerifyReport {
+    /// Why verification failed, for error messages.
+    pub fn failure(&self) -> String {
+        let why = if self.signatures.is_empty() {
+            "it has no signature".to_owned()
+        } else {
+            "no signature is by a trusted key and valid for it".to_owned()
+        };
+        format!("{} is not verified: {why}", self.reference)
+    }
 }
 
 impl VerifyArgs {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let keys: Vec<(String, String)> = self
-            .keys
-            .iter()
-            .map(|p| {
-                let pem = read_key(p)?;
-                Ok((
-                    wharf_sign::key_id(&pem).with_context(|| format!("`{}`", p.display()))?,
-                    pem,
-                ))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let keys = load_keys(&self.keys)?;
         let settings = global.settings()?;
         let remote = Remote::parse(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
         let target = remote.resolve(&client).await?;
         let subject = subject(&client, &target).await?;
-        // signature layers: from the referrers API, else from cosign's tag
-        let mut layers: Vec<(String, Descriptor)> = Vec::new();
-        match client
-            .referrers(&target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
-            .await?
-        {
-            Some(index) => {
-                for d in index.manifests {
-                    let m = client
-                        .pull_manifest(&target.with_digest(d.digest.clone()))
-                        .await?;
-                    let m = ImageManifest::from_slice(&m.bytes)?;
-                    layers.extend(
-                        m.layers
-                            .into_iter()
-                            .map(|l| (format!("referrer {}", d.digest), l)),
-                    );
-                }
-            }
-            None => {
-                let tag = wharf_sign::fallback_tag(&subject.digest);
-                let at_tag = ImageReference {
-                    tag: Some(tag.parse()?),
-                    digest: None,
-                    ..target.clone()
-                };
-                if let Ok(m) = client.pull_manifest(&at_tag).await {
-                    let m = ImageManifest::from_slice(&m.bytes)?;
-                    layers.extend(m.layers.into_iter().map(|l| (format!("tag {tag}"), l)));
-                }
-            }
-        }
-        let mut reports = Vec::new();
-        for (source, layer) in layers
-            .into_iter()
-            .filter(|(_, l)| l.media_type == SIMPLE_SIGNING)
-        {
-            let mut report = SignatureReport {
-                source,
-                key_id: None,
-                valid: false,
-                error: None,
-            };
-            let signature = layer
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
-                .cloned();
-            let result: anyhow::Result<String> = async {
-                let signature = signature.context("the layer has no signature annotation")?;
-                let payload = client.pull_blob_bytes(&target, &layer, 64 * 1024).await?;
-                SimpleSigning::parse_for(&payload, &subject.digest)?;
-                keys.iter()
-                    .find(|(_, pem)| wharf_sign::verify(pem, &payload, &signature).is_ok())
-                    .map(|(id, _)| id.clone())
-                    .context("signed by none of the trusted keys")
-            }
-            .await;
-            match result {
-                Ok(id) => {
-                    report.key_id = Some(id);
-                    report.valid = true;
-                }
-                Err(e) => report.error = Some(format!("{e:#}")),
-            }
-            reports.push(report);
-        }
-        let verified = reports.iter().any(|r| r.valid);
-        let report = VerifyReport {
-            reference: target.with_digest(subject.digest.clone()).to_string(),
-            digest: subject.digest,
-            verified,
-            signatures: reports,
-        };
+        let report = check_signatures(&client, &target, &subject.digest, &keys).await?;
         if self.json {
             print_json(&report)?;
         } else {
@@ -316,13 +348,8 @@ impl VerifyArgs {
                 }
             }
         }
-        if !verified {
-            let why = if report.signatures.is_empty() {
-                "it has no signature".to_owned()
-            } else {
-                "no signature is by a trusted key and valid for it".to_owned()
-            };
-            bail!("{} is not verified: {why}", report.reference);
+        if !report.verified {
+            bail!("{}", report.failure());
         }
         if !self.json {
             eprintln!("verified {}", report.reference);

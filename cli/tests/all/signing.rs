@@ -202,3 +202,98 @@ fn signatures_fall_back_to_the_cosign_tag_without_a_referrers_api() {
     );
     w.ok(&["verify", &reference, "--key", s(&public2)]);
 }
+
+/// The trust policy: pull and run refuse what a trusted key did not sign; the program
+/// never runs.
+#[test]
+fn trust_policy_is_enforced_by_pull_and_run() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let (key, _public) = keys(&w, work.path(), "release");
+    let (rogue, _) = keys(&w, work.path(), "rogue");
+    let reg = Registry::start();
+    let policy = work.path().join("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rules]]\nscope = \"{}/demo\"\nkeys = [\"release.pub\"]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let hello = hello_component(&w, work.path());
+    let signed = format!("{}/demo/app:1.0.0", reg.addr);
+    let unsigned = format!("{}/demo/unsigned:1.0.0", reg.addr);
+    let forged = format!("{}/demo/forged:1.0.0", reg.addr);
+    let elsewhere = format!("{}/other/app:1.0.0", reg.addr);
+    for r in [&signed, &unsigned, &forged, &elsewhere] {
+        w.ok(&["push", s(&hello), r]);
+    }
+    w.ok(&["sign", &signed, "--key", s(&key)]);
+    w.ok(&["sign", &forged, "--key", s(&rogue)]);
+    let tp = ["--trust-policy", s(&policy)];
+    let out = work.path().join("out.wasm");
+
+    w.ok(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
+    let ran = w
+        .cmd()
+        .args([&["run", &signed][..], &tp[..], &["--", "trusted"][..]].concat())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "hello, trusted!\n");
+    std::fs::remove_file(&out).unwrap();
+
+    for r in [&unsigned, &forged] {
+        let err = w.fails(&[&["pull", r, "-o", s(&out)][..], &tp[..]].concat());
+        assert!(
+            err.contains("refusing") && err.contains("is not verified"),
+            "{err}"
+        );
+        assert!(!out.exists(), "nothing written for {r}");
+        let ran = w
+            .cmd()
+            .args([&["run", r][..], &tp[..], &["--", "untrusted"][..]].concat())
+            .output()
+            .unwrap();
+        assert_eq!(ran.status.code(), Some(1));
+        assert!(ran.stdout.is_empty(), "the unverified program never ran");
+    }
+    // explicit and loud opt-out
+    let skipped = w
+        .cmd()
+        .args(
+            [
+                &["pull", &unsigned, "-o", s(&out), "--insecure-skip-verify"][..],
+                &tp[..],
+            ]
+            .concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(skipped.status.success());
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("NOT verifying"));
+    // outside every scope: no check, unless --verify demands one
+    w.ok(&[
+        &["pull", &elsewhere, "-o", s(&work.path().join("e.wasm"))][..],
+        &tp[..],
+    ]
+    .concat());
+    let err = w.fails(
+        &[
+            &[
+                "pull",
+                &elsewhere,
+                "-o",
+                s(&work.path().join("e2.wasm")),
+                "--verify",
+            ][..],
+            &tp[..],
+        ]
+        .concat(),
+    );
+    assert!(err.contains("names no keys"), "{err}");
+    // a broken policy file is an error, not silence
+    std::fs::write(&policy, "[[rules]]\nscope = 1\n").unwrap();
+    let err = w.fails(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
+    assert!(err.contains("invalid trust policy"), "{err}");
+}
