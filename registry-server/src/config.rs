@@ -81,6 +81,8 @@ pub struct FileConfig {
     pub max_index_bytes: Option<u64>,
     /// `max-concurrent-index = 2`
     pub max_concurrent_index: Option<usize>,
+    /// `mutable-version-prefixes = ["dev/"]` (where semver tags may move)
+    pub mutable_version_prefixes: Option<Vec<String>>,
     /// `max-blob-bytes = 0` (0: no limit)
     pub max_blob_bytes: Option<u64>,
     /// `rate-limit-per-second = 0` (requests per client address; 0: no limit)
@@ -147,6 +149,7 @@ impl Config {
                     .max_concurrent_index
                     .unwrap_or(d.limits.max_concurrent_index),
                 max_blob_bytes: file.max_blob_bytes.unwrap_or(d.limits.max_blob_bytes),
+                mutable_version_prefixes: file.mutable_version_prefixes.unwrap_or_default(),
             },
             gc: GcSettings {
                 grace: file.gc_grace_secs.map_or(d.gc.grace, Duration::from_secs),

@@ -1247,3 +1247,58 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
     let r = s.put_manifest("multi", "huge", mt, &big).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_are_immutable_unless_the_prefix_allows_moving_them() {
+    let s = start_with(|c| c.limits.mutable_version_prefixes = vec!["dev".into()]).await;
+    let mt = "application/vnd.oci.image.manifest.v1+json";
+    for repo in ["rel/app", "dev/app"] {
+        let cd = s.push_blob(repo, b"{}").await;
+        let a = s.push_blob(repo, b"a").await;
+        let b = s.push_blob(repo, b"b").await;
+        let ma = image_manifest(&cd, 2, &[(&a, 1, "application/octet-stream")]);
+        let mb = image_manifest(&cd, 2, &[(&b, 1, "application/octet-stream")]);
+        assert_eq!(
+            s.put_manifest(repo, "1.0.0", mt, &ma).await.status(),
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            s.put_manifest(repo, "1.0.0", mt, &ma).await.status(),
+            StatusCode::CREATED,
+            "the same manifest again is fine"
+        );
+        let moved = s.put_manifest(repo, "1.0.0", mt, &mb).await;
+        if repo == "rel/app" {
+            assert_eq!(moved.status(), StatusCode::CONFLICT);
+            assert_eq!(code(moved).await, "DENIED");
+            // also through ?tag= on a push by digest
+            let r = s
+                .http
+                .put(s.url(&format!(
+                    "/v2/{repo}/manifests/{}?tag=1.0.0",
+                    digest(&serde_json::to_vec(&mb).unwrap())
+                )))
+                .header("content-type", mt)
+                .body(serde_json::to_vec(&mb).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CONFLICT);
+        } else {
+            assert_eq!(
+                moved.status(),
+                StatusCode::CREATED,
+                "dev/ allows moving versions"
+            );
+        }
+        // plain tags always move
+        assert_eq!(
+            s.put_manifest(repo, "latest", mt, &ma).await.status(),
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            s.put_manifest(repo, "latest", mt, &mb).await.status(),
+            StatusCode::CREATED
+        );
+    }
+}

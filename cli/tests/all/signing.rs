@@ -142,11 +142,21 @@ fn sign_verify_and_an_independent_check_with_openssl() {
     for k in [&public, &public2] {
         w.ok(&["verify", &reference, "--key", s(k)]);
     }
-    // the tag moved to other content: the signatures name the old digest and do not verify it
+    // a version cannot be moved to other content (immutable versions)...
     let other = work.path().join("other.wasm");
     std::fs::write(&other, wat::parse_str("(component)").unwrap()).unwrap();
-    w.ok(&["push", s(&other), &reference]);
-    let err = w.fails(&["verify", &reference, "--key", s(&public)]);
+    let err = w.fails(&["push", s(&other), &reference]);
+    assert!(
+        err.contains("DENIED") && err.contains("already exists"),
+        "{err}"
+    );
+    // ...but a plain tag can: then the signatures name the old digest and do not verify it
+    let latest = format!("{}/demo/signed:latest", reg.addr);
+    w.ok(&["push", s(&hello), &latest]);
+    w.ok(&["sign", &latest, "--key", s(&key)]);
+    w.ok(&["verify", &latest, "--key", s(&public)]);
+    w.ok(&["push", s(&other), &latest]);
+    let err = w.fails(&["verify", &latest, "--key", s(&public)]);
     assert!(err.contains("is not verified"), "{err}");
     // but the signed digest itself still verifies
     w.ok(&[

@@ -33,6 +33,9 @@ pub struct Limits {
     pub max_concurrent_index: usize,
     /// Largest blob accepted, in bytes; 0 is no limit.
     pub max_blob_bytes: u64,
+    /// Repository prefixes where semantic-version tags may be moved to another manifest;
+    /// everywhere else a version, once pushed, stays (immutable versions).
+    pub mutable_version_prefixes: Vec<String>,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             max_index_bytes: 256 * 1024 * 1024,
             max_concurrent_index: 2,
             max_blob_bytes: 0,
+            mutable_version_prefixes: Vec::new(),
         }
     }
 }
@@ -70,6 +74,11 @@ pub enum ServiceError {
     /// The manifest is not acceptable.
     #[error("{0}")]
     ManifestInvalid(String),
+    /// A version tag already names another manifest.
+    #[error(
+        "version {tag} already exists (it is {digest}); versions are immutable here: push a new version"
+    )]
+    VersionExists { tag: String, digest: Digest },
     /// A blob that a manifest still references cannot be deleted.
     #[error("blob {digest} is referenced by manifest {manifest}; delete the manifest first")]
     BlobInUse { digest: Digest, manifest: Digest },
@@ -565,6 +574,7 @@ impl Registry {
             tags.insert(0, t.clone());
         }
         tags.dedup();
+        self.check_versions_stay(repo, &tags, &digest).await?;
         match self.store.put_manifest(repo, &new, &tags).await? {
             PutOutcome::Stored => Ok(PushedManifest {
                 digest,
@@ -578,6 +588,42 @@ impl Registry {
     /// Totals for the metrics endpoint (and a database round trip for readiness).
     pub async fn usage(&self) -> Result<crate::store::Usage, ServiceError> {
         Ok(self.store.usage().await?)
+    }
+
+    /// Immutable versions: a semver tag that points at another manifest may not move,
+    /// unless `repo` is under a prefix the operator made mutable.
+    async fn check_versions_stay(
+        &self,
+        repo: &RepositoryName,
+        tags: &[Tag],
+        digest: &Digest,
+    ) -> Result<(), ServiceError> {
+        let mutable = self.limits.mutable_version_prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            p.is_empty()
+                || repo.as_str() == p
+                || repo
+                    .as_str()
+                    .strip_prefix(p)
+                    .is_some_and(|r| r.starts_with('/'))
+        });
+        if mutable {
+            return Ok(());
+        }
+        for tag in tags.iter().filter(|t| t.semver().is_some()) {
+            if let Some(existing) = self
+                .store
+                .manifest(repo, &Reference::Tag(tag.clone()))
+                .await?
+                && &existing.digest != digest
+            {
+                return Err(ServiceError::VersionExists {
+                    tag: tag.to_string(),
+                    digest: existing.digest,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The manifests of `repo` whose subject is `subject`, as an image index
