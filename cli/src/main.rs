@@ -74,6 +74,10 @@ Examples:
     Sign(commands::sign::SignArgs),
     /// Check that a trusted key signed exactly the manifest a reference resolves to.
     Verify(commands::sign::VerifyArgs),
+    /// Check a component against a policy (imports, exports, world, size, licences,
+    /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
             Command::Pull(a) => a.run(&cli.global).await,
             Command::Run(a) => a.run(&cli.global).await,
             Command::Key(c) => c.run(),
+            Command::Policy(c) => Ok(c.run(&cli.global).await),
             Command::Sign(a) => a.run(&cli.global).await,
             Command::Verify(a) => a.run(&cli.global).await,
             Command::Login(a) => a.run(&cli.global).await,

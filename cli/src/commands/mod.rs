@@ -4,6 +4,7 @@ pub mod bindgen;
 pub mod componentize;
 pub mod inspect;
 pub mod login;
+pub mod policy;
 pub mod pull;
 pub mod push;
 pub mod run;

@@ -9,5 +9,6 @@ mod cli_files;
 mod compat;
 mod e2e;
 mod interop;
+mod policy;
 mod signing;
 mod support;
