@@ -78,6 +78,8 @@ Examples:
     /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Mark a version yanked (ranges skip it; exact pins still work, with a warning).
+    Yank(commands::yank::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
             Command::Pull(a) => a.run(&cli.global).await,
             Command::Run(a) => a.run(&cli.global).await,
             Command::Key(c) => c.run(),
+            Command::Yank(a) => a.run(&cli.global).await,
             Command::Policy(c) => Ok(c.run(&cli.global).await),
             Command::Sign(a) => a.run(&cli.global).await,
             Command::Verify(a) => a.run(&cli.global).await,

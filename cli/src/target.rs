@@ -55,8 +55,22 @@ impl Remote {
         }
     }
 
-    /// Resolve to an image reference (package names through the registry).
+    /// Resolve to an image reference (package names through the registry); warns on stderr
+    /// when an exactly pinned version is yanked.
     pub async fn resolve(&self, client: &Client) -> anyhow::Result<ImageReference> {
+        let target = self.resolve_pinned(client).await?;
+        let pinned = match self {
+            Remote::Package { package, .. } => package.exact.is_some(),
+            Remote::Image(r) => r.tag.as_ref().is_some_and(|t| t.semver().is_some()),
+        };
+        if pinned && let Ok(Some(reason)) = client.yanked(&target).await {
+            eprintln!("warning: {target} is yanked: {reason}");
+        }
+        Ok(target)
+    }
+
+    /// Resolve without the yank warning.
+    pub async fn resolve_pinned(&self, client: &Client) -> anyhow::Result<ImageReference> {
         match self {
             Remote::Image(r) => Ok(r.clone()),
             Remote::Package { registry, package } => client

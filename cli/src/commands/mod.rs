@@ -10,6 +10,7 @@ pub mod push;
 pub mod run;
 pub mod sign;
 pub mod wit;
+pub mod yank;
 
 use std::process::ExitCode;
 

@@ -307,3 +307,84 @@ fn trust_policy_is_enforced_by_pull_and_run() {
     let err = w.fails(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
     assert!(err.contains("invalid trust policy"), "{err}");
 }
+
+/// Yank: version ranges skip a yanked version, an exact pin still resolves with a warning,
+/// and `--undo` brings it back.
+#[test]
+fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    let other = work.path().join("other.wasm");
+    std::fs::write(&other, wat::parse_str("(component)").unwrap()).unwrap();
+    let flag = ["--registry", reg.addr.as_str()];
+    let d1 = w
+        .ok(&[&["push", s(&hello), "demo:app@1.0.0"][..], &flag[..]].concat())
+        .trim()
+        .to_owned();
+    let d2 = w
+        .ok(&[&["push", s(&other), "demo:app@1.1.0"][..], &flag[..]].concat())
+        .trim()
+        .to_owned();
+    let newest = |w: &Wharf| -> String {
+        let r: serde_json::Value = serde_json::from_str(
+            &w.ok(&[
+                &[
+                    "pull",
+                    "demo:app",
+                    "-o",
+                    s(&work.path().join("n.wasm")),
+                    "--json",
+                ][..],
+                &flag[..],
+            ]
+            .concat()),
+        )
+        .unwrap();
+        r["digest"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(newest(&w), d2);
+    w.ok(&[
+        &["yank", "demo:app@1.1.0", "--reason", "broken build"][..],
+        &flag[..],
+    ]
+    .concat());
+    assert_eq!(newest(&w), d1, "the range skips the yanked 1.1.0");
+    let pinned = w
+        .cmd()
+        .args(
+            [
+                &[
+                    "pull",
+                    "demo:app@1.1.0",
+                    "-o",
+                    s(&work.path().join("p.wasm")),
+                ][..],
+                &flag[..],
+            ]
+            .concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(pinned.status.success());
+    assert!(
+        String::from_utf8_lossy(&pinned.stderr).contains("is yanked: broken build"),
+        "{}",
+        String::from_utf8_lossy(&pinned.stderr)
+    );
+    w.ok(&[&["yank", "demo:app@1.0.0"][..], &flag[..]].concat());
+    let err = w.fails(
+        &[
+            &["pull", "demo:app", "-o", s(&work.path().join("x.wasm"))][..],
+            &flag[..],
+        ]
+        .concat(),
+    );
+    assert!(
+        err.contains("1.0.0 (yanked)") && err.contains("1.1.0 (yanked)"),
+        "{err}"
+    );
+    w.ok(&[&["yank", "demo:app@1.1.0", "--undo"][..], &flag[..]].concat());
+    assert_eq!(newest(&w), d2);
+}

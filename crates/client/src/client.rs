@@ -16,6 +16,11 @@ use wharf_oci::{
 use crate::auth::{Challenge, parse_challenge};
 use crate::{ClientError, Credentials, DockerConfig, MAX_MANIFEST_SIZE};
 
+/// Artifact type of the referrer that marks a version yanked.
+pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
+/// Annotation of a yank marker holding the reason.
+pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
+
 /// When to speak plain HTTP instead of HTTPS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PlainHttp {
@@ -288,8 +293,9 @@ impl Client {
     }
 
     /// Resolve a package reference through `registry`'s discovery document and its tags:
-    /// the exact version when one is given, else the highest semver tag matching the
-    /// requirement (pre-releases only when asked for, as cargo does).
+    /// the exact version when one is given (yanked or not: a pin always works), else the
+    /// highest semver tag matching the requirement that is not yanked (pre-releases only
+    /// when asked for, as cargo does).
     pub async fn resolve_package(
         &self,
         registry: &str,
@@ -303,48 +309,91 @@ impl Client {
                     url: registry.to_owned(),
                     reason: e.to_string(),
                 })?;
-        let tag = match &pkg.exact {
-            Some(v) => v.to_string(),
-            None => {
-                let tags = self.tags(&oci_registry, &repository).await?;
-                let mut versions: Vec<semver::Version> = tags
-                    .iter()
-                    .filter_map(|t| semver::Version::parse(t).ok())
-                    .collect();
-                versions.sort();
-                let req = pkg.version.clone().unwrap_or(semver::VersionReq::STAR);
-                versions
-                    .iter()
-                    .rev()
-                    .find(|v| req.matches(v))
-                    .map(ToString::to_string)
-                    .ok_or_else(|| ClientError::NoMatchingVersion {
-                        package: pkg.package_name(),
-                        requirement: req.to_string(),
-                        found: if versions.is_empty() {
-                            "none".into()
-                        } else {
-                            versions
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        },
-                    })?
-            }
+        let at = |tag: &str| -> Result<ImageReference, ClientError> {
+            let tag = tag
+                .parse()
+                .map_err(|e: wharf_oci::NameError| ClientError::Protocol {
+                    url: registry.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            Ok(ImageReference {
+                registry: oci_registry.clone(),
+                repository: repository.clone(),
+                tag: Some(tag),
+                digest: None,
+            })
         };
-        let tag = tag
-            .parse()
-            .map_err(|e: wharf_oci::NameError| ClientError::Protocol {
-                url: registry.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(ImageReference {
-            registry: oci_registry,
-            repository,
-            tag: Some(tag),
-            digest: None,
+        if let Some(v) = &pkg.exact {
+            return at(&v.to_string());
+        }
+        let tags = self.tags(&oci_registry, &repository).await?;
+        let mut versions: Vec<semver::Version> = tags
+            .iter()
+            .filter_map(|t| semver::Version::parse(t).ok())
+            .collect();
+        versions.sort();
+        let req = pkg.version.clone().unwrap_or(semver::VersionReq::STAR);
+        let mut yanked = Vec::new();
+        for v in versions.iter().rev().filter(|v| req.matches(v)) {
+            let candidate = at(&v.to_string())?;
+            if self.yanked(&candidate).await?.is_none() {
+                return Ok(candidate);
+            }
+            yanked.push(v.to_string());
+        }
+        let mut found: Vec<String> = versions.iter().map(ToString::to_string).collect();
+        for y in &yanked {
+            if let Some(f) = found.iter_mut().find(|f| *f == y) {
+                f.push_str(" (yanked)");
+            }
+        }
+        Err(ClientError::NoMatchingVersion {
+            package: pkg.package_name(),
+            requirement: req.to_string(),
+            found: if found.is_empty() {
+                "none".into()
+            } else {
+                found.join(", ")
+            },
         })
+    }
+
+    /// `DELETE` manifest `digest` from `r`'s repository.
+    pub async fn delete_manifest(
+        &self,
+        r: &ImageReference,
+        digest: &Digest,
+    ) -> Result<(), ClientError> {
+        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{digest}"));
+        let resp = self
+            .send(&r.registry, Some(&r.repository), true, &url, |h| {
+                h.delete(&url)
+            })
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(status_error("DELETE", &url, resp).await)
+        }
+    }
+
+    /// Whether the manifest `r` names is yanked: `Some(reason)` when a yank marker (a
+    /// referrer of artifact type [`YANK_ARTIFACT_TYPE`]) points at it.
+    pub async fn yanked(&self, r: &ImageReference) -> Result<Option<String>, ClientError> {
+        let manifest = self.pull_manifest(r).await?;
+        let Some(index) = self
+            .referrers(r, &manifest.digest, Some(YANK_ARTIFACT_TYPE))
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(index.manifests.first().map(|d| {
+            d.annotations
+                .as_ref()
+                .and_then(|a| a.get(YANK_REASON_ANNOTATION))
+                .cloned()
+                .unwrap_or_else(|| "no reason given".to_owned())
+        }))
     }
 
     /// All tags of `repo`, following `Link` pagination.

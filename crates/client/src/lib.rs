@@ -17,7 +17,9 @@ mod client;
 mod error;
 
 pub use auth::{Credentials, DockerConfig, write_docker_credentials};
-pub use client::{Client, ClientConfig, PlainHttp, PulledManifest};
+pub use client::{
+    Client, ClientConfig, PlainHttp, PulledManifest, YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION,
+};
 pub use error::ClientError;
 
 /// The largest manifest the client reads (4 MiB, the limit registries commonly apply).
