@@ -34,6 +34,8 @@ pub struct Config {
     pub gc_interval: Duration,
     /// Authentication and permissions; `None` is an open registry.
     pub auth: Option<crate::auth::AuthConfig>,
+    /// Where pulls require signatures by which key files.
+    pub signature_rules: Vec<SignatureRuleConfig>,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
@@ -56,6 +58,7 @@ impl Default for Config {
             rate_limit_per_second: 0.0,
             rate_limit_burst: 100.0,
             auth: None,
+            signature_rules: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
         }
     }
@@ -101,6 +104,19 @@ pub struct FileConfig {
     pub auth: Option<crate::auth::AuthConfig>,
     /// `header-read-timeout-secs = 30`
     pub header_read_timeout_secs: Option<u64>,
+    /// `[[signature-rules]] prefix = "secure" keys = ["/etc/wharf/release.pub"]`
+    #[serde(default)]
+    pub signature_rules: Vec<SignatureRuleConfig>,
+}
+
+/// One `[[signature-rules]]` entry: pulls under `prefix` need a signature by one of `keys`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureRuleConfig {
+    /// Repository prefix.
+    pub prefix: String,
+    /// Public key files (SPKI PEM).
+    pub keys: Vec<PathBuf>,
 }
 
 impl FileConfig {
@@ -166,6 +182,7 @@ impl Config {
                 .unwrap_or(d.rate_limit_per_second),
             rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
             auth: file.auth,
+            signature_rules: file.signature_rules,
             header_read_timeout: file
                 .header_read_timeout_secs
                 .map_or(d.header_read_timeout, Duration::from_secs),

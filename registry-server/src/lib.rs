@@ -67,12 +67,31 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     let blobs = storage::FsBlobStore::open(&config.data_dir)
         .await
         .context("failed to open blob storage")?;
+    let mut rules = Vec::new();
+    for rule in &config.signature_rules {
+        let keys = rule
+            .keys
+            .iter()
+            .map(|k| {
+                std::fs::read_to_string(k)
+                    .with_context(|| format!("failed to read signature key `{}`", k.display()))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for (k, path) in keys.iter().zip(&rule.keys) {
+            wharf_sign::key_id(k).with_context(|| format!("signature key `{}`", path.display()))?;
+        }
+        rules.push(service::SignatureRule {
+            prefix: rule.prefix.clone(),
+            keys,
+        });
+    }
     let registry = service::Registry::new(
         store,
         Arc::new(blobs),
         config.limits.clone(),
         config.gc.clone(),
-    );
+    )
+    .with_signature_rules(rules);
     let auth = match &config.auth {
         Some(a) => Some(auth::Auth::load(a).context("invalid [auth] configuration")?),
         None => None,

@@ -84,6 +84,7 @@ impl From<ServiceError> for ApiError {
             S::ManifestUnknown(_) => Self::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", msg),
             S::BlobInUse { .. } => Self::new(StatusCode::CONFLICT, "DENIED", msg),
             S::VersionExists { .. } => Self::new(StatusCode::CONFLICT, "DENIED", msg),
+            S::Unsigned { .. } => Self::new(StatusCode::FORBIDDEN, "DENIED", msg),
             S::NameUnknown(_) => Self::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", msg),
             S::SizeInvalid(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", msg),
             S::RangeNotSatisfiable(_) => {

@@ -2,7 +2,10 @@
 //! one method here; this layer calls the metadata [`Store`] and the [`BlobStore`].
 
 mod gc;
+mod signatures;
 mod wasm;
+
+pub use signatures::SignatureRule;
 
 pub use gc::{GcOutcome, GcSettings};
 
@@ -74,6 +77,11 @@ pub enum ServiceError {
     /// The manifest is not acceptable.
     #[error("{0}")]
     ManifestInvalid(String),
+    /// Signatures are required here and none valid was found.
+    #[error(
+        "manifest {digest} is not signed by a trusted key (signatures are required under `{prefix}`)"
+    )]
+    Unsigned { digest: Digest, prefix: String },
     /// A version tag already names another manifest.
     #[error(
         "version {tag} already exists (it is {digest}); versions are immutable here: push a new version"
@@ -163,6 +171,8 @@ pub struct Registry {
     hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
     /// Garbage-collection settings (also how often a blob's use is recorded).
     gc: GcSettings,
+    /// Where signatures are required, and by which keys.
+    signature_rules: Vec<SignatureRule>,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
 }
@@ -181,9 +191,16 @@ impl Registry {
             blobs,
             limits,
             gc,
+            signature_rules: Vec::new(),
             hashers: Mutex::new(HashMap::new()),
             index_permits,
         }
+    }
+
+    /// Require signatures as `rules` say (see `signatures.rs`).
+    pub fn with_signature_rules(mut self, rules: Vec<SignatureRule>) -> Self {
+        self.signature_rules = rules;
+        self
     }
 
     /// The garbage-collection settings in force.
@@ -677,10 +694,13 @@ impl Registry {
         repo: &RepositoryName,
         reference: &Reference,
     ) -> Result<StoredManifest, ServiceError> {
-        self.store
+        let m = self
+            .store
             .manifest(repo, reference)
             .await?
-            .ok_or_else(|| ServiceError::ManifestUnknown(reference.to_string()))
+            .ok_or_else(|| ServiceError::ManifestUnknown(reference.to_string()))?;
+        self.require_signature(repo, &m).await?;
+        Ok(m)
     }
 
     /// One page of `repo`'s tags; also says whether more may follow.
