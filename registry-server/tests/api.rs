@@ -2,9 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 struct Server {
     base: String,
@@ -24,22 +26,12 @@ async fn start_with(configure: impl FnOnce(&mut wharf_registry::Config)) -> Serv
     };
     configure(&mut config);
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let base = common::serve(state).await;
     Server {
         base,
         dir,
         http: reqwest::Client::new(),
     }
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 async fn code(resp: reqwest::Response) -> String {
@@ -710,13 +702,7 @@ async fn content_survives_a_restart() {
         ..Default::default()
     };
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let base = common::serve(state).await;
     let body: Value = s
         .http
         .get(format!("{base}/v2/keep/manifests/v1"))

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 struct Server {
     base: String,
@@ -40,22 +42,12 @@ async fn start() -> Server {
     config.data_dir = dir.path().join("data");
     config.gc_interval = std::time::Duration::ZERO;
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let base = common::serve(state).await;
     Server {
         base,
         http: reqwest::Client::new(),
         _dir: dir,
     }
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 impl Server {

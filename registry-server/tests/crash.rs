@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,11 +15,6 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
 
 /// The registry process, killed (SIGKILL) when dropped so no test leaves one behind.
 struct Registry(Child);

@@ -4,13 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
-use sha2::{Digest as _, Sha256};
 use wharf_oci::Digest;
 use wharf_registry::storage::{
     BlobStore, ByteRange, ByteStream, FsBlobStore, StorageError, UploadId,
@@ -111,10 +113,6 @@ impl BlobStore for Faulty {
     }
 }
 
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
 async fn start(dir: &std::path::Path) -> (String, Arc<Faulty>) {
     let config = wharf_registry::Config {
         data_dir: dir.to_path_buf(),
@@ -144,13 +142,7 @@ async fn start(dir: &std::path::Path) -> (String, Arc<Faulty>) {
         limiter: Default::default(),
         auth: None,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let base = common::serve(state).await;
     (base, blobs)
 }
 

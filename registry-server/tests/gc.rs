@@ -2,12 +2,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use wharf_registry::service::GcSettings;
 
 struct Server {
@@ -25,23 +27,13 @@ async fn start() -> Server {
         ..Default::default()
     };
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state.clone(),
-        std::future::pending(),
-    ));
+    let base = common::serve(state.clone()).await;
     Server {
         base,
         dir,
         state,
         http: reqwest::Client::new(),
     }
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 const MT: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -301,13 +293,7 @@ async fn gc_during_concurrent_pushes_keeps_what_they_need() {
         ..Default::default()
     };
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state.clone(),
-        std::future::pending(),
-    ));
+    let base = common::serve(state.clone()).await;
     let s = Arc::new(Server {
         base,
         dir,

@@ -5,12 +5,14 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+use common::digest;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 use sqlx::Connection as _;
 
 struct Registry(Child);
@@ -45,10 +47,6 @@ fn start(data_dir: &std::path::Path, database_url: &str) -> (Registry, String) {
     };
     std::thread::spawn(move || for _ in lines {});
     (Registry(child), addr)
-}
-
-fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// A fresh database on the server of `url`; returns its URL.

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod common;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wharf_oci::{Descriptor, Digest, media_types};
@@ -26,13 +28,7 @@ async fn start(public_pem: &str) -> Server {
     config.data_dir = dir.path().join("data");
     config.gc_interval = std::time::Duration::ZERO;
     let state = wharf_registry::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(wharf_registry::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let base = common::serve(state).await;
     Server {
         base,
         http: reqwest::Client::new(),
