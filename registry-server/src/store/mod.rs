@@ -12,6 +12,22 @@ pub use sqlite::SqliteStore;
 
 use crate::storage::UploadId;
 
+/// Now, as the RFC 3339 UTC text both backends store (comparable as text).
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A size for a signed BIGINT/INTEGER column.
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A digest read back from a row; a malformed one means corrupt metadata.
+fn digest_of(s: &str) -> Result<Digest, StoreError> {
+    s.parse()
+        .map_err(|e: wharf_oci::DigestError| StoreError::Corrupt(e.to_string()))
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

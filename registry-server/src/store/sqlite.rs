@@ -1,5 +1,4 @@
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,25 +8,13 @@ use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
     GcPolicy, GcReport, NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest,
-    UnlinkOutcome, Usage, WasmIndexEntry,
+    UnlinkOutcome, Usage, WasmIndexEntry, digest_of, i64_of, now,
 };
 use crate::storage::UploadId;
 
 /// Metadata in one SQLite file (WAL mode, foreign keys on, migrations run at open).
 pub struct SqliteStore {
     pool: SqlitePool,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn i64_of(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn digest_of(s: &str) -> Result<Digest, StoreError> {
-    Digest::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl SqliteStore {
