@@ -78,6 +78,8 @@ Examples:
     /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Print the software bill of materials (CycloneDX) of a file or a pushed package.
+    Sbom(commands::sbom::Args),
     /// Mark a version yanked (ranges skip it; exact pins still work, with a warning).
     Yank(commands::yank::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
             Command::Run(a) => a.run(&cli.global).await,
             Command::Key(c) => c.run(),
             Command::Yank(a) => a.run(&cli.global).await,
+            Command::Sbom(a) => a.run(&cli.global).await,
             Command::Policy(c) => Ok(c.run(&cli.global).await),
             Command::Sign(a) => a.run(&cli.global).await,
             Command::Verify(a) => a.run(&cli.global).await,

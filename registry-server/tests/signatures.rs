@@ -93,7 +93,7 @@ impl Server {
             &subject.digest,
         ))
         .unwrap();
-        let signature = wharf_sign::sign(private_pem, &payload).unwrap();
+        let signature = wharf_sign::sign(private_pem, None, &payload).unwrap();
         self.blob(repo, &payload).await;
         self.blob(repo, wharf_sign::EMPTY_CONFIG).await;
         let m = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
@@ -108,8 +108,8 @@ impl Server {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pulls_under_a_protected_prefix_need_a_trusted_signature() {
-    let trusted = wharf_sign::generate_key().unwrap();
-    let rogue = wharf_sign::generate_key().unwrap();
+    let trusted = wharf_sign::generate_key(None).unwrap();
+    let rogue = wharf_sign::generate_key(None).unwrap();
     let s = start(&trusted.public_pem).await;
 
     let app = s.image("secure/app", "1.0.0", b"app").await;
@@ -151,7 +151,7 @@ async fn pulls_under_a_protected_prefix_need_a_trusted_signature() {
     let other = s.image("secure/app", "2.0.0", b"other").await;
     let payload =
         serde_json::to_vec(&wharf_sign::SimpleSigning::new("x/secure/app", &app.digest)).unwrap();
-    let sig = wharf_sign::sign(&trusted.private_pem, &payload).unwrap();
+    let sig = wharf_sign::sign(&trusted.private_pem, None, &payload).unwrap();
     s.blob("secure/app", &payload).await;
     let m = serde_json::to_vec(&wharf_sign::signature_manifest(
         other.clone(),

@@ -8,6 +8,7 @@ pub mod policy;
 pub mod pull;
 pub mod push;
 pub mod run;
+pub mod sbom;
 pub mod sign;
 pub mod wit;
 pub mod yank;

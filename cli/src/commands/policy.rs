@@ -321,7 +321,7 @@ impl CheckArgs {
                 }
                 if policy.sbom.require {
                     checked.push("sbom");
-                    if !info.custom_sections.iter().any(|s| s == ".dep-v0") {
+                    if wharf_component::dependency_tree(&bytes)?.is_none() {
                         violations.push(Violation {
                             rule: "sbom",
                             message: "no cargo-auditable `.dep-v0` section".into(),
@@ -347,7 +347,7 @@ impl CheckArgs {
                 }
                 if policy.sbom.require {
                     checked.push("sbom");
-                    let mut found = info.custom_sections.iter().any(|s| s == ".dep-v0");
+                    let mut found = wharf_component::dependency_tree(&fetched.wasm)?.is_some();
                     for t in ["application/vnd.cyclonedx+json", "application/spdx+json"] {
                         found |= client
                             .referrers(&target, &fetched.manifest_digest, Some(t))

@@ -2,7 +2,7 @@
 //! OCI 1.1 referrers (and under cosign's `sha256-<hex>.sig` tag where a registry has no
 //! referrers API).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -27,13 +27,62 @@ Examples:
         /// Base name of the files.
         #[arg(short, long, default_value = "wharf")]
         output: PathBuf,
+        /// Encrypt the private key (PKCS#8 PBES2, scrypt + AES-256-CBC) with the passphrase
+        /// in the environment variable WHARF_KEY_PASSPHRASE.
+        #[arg(long)]
+        encrypt: bool,
     },
+}
+
+/// The environment variable holding the passphrase of an encrypted private key (the
+/// counterpart of cosign's `COSIGN_PASSWORD`). Never printed, never logged.
+pub const PASSPHRASE_ENV: &str = "WHARF_KEY_PASSPHRASE";
+
+/// The passphrase from [`PASSPHRASE_ENV`], if set and not empty.
+fn passphrase() -> Option<String> {
+    std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty())
+}
+
+/// A private key read for signing: the PEM and, for an encrypted key, its passphrase.
+pub struct SigningKey {
+    pem: String,
+    passphrase: Option<String>,
+    /// The id of its public key ([`wharf_sign::key_id`]).
+    pub key_id: String,
+    path: PathBuf,
+}
+
+impl SigningKey {
+    /// Read a PKCS#8 PEM private key, and check now that it decodes (an encrypted one with
+    /// the passphrase from WHARF_KEY_PASSPHRASE), so nothing is pushed with a bad key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let pem = read_key(path)?;
+        let passphrase = passphrase();
+        let public = wharf_sign::public_key_of(&pem, passphrase.as_deref())
+            .with_context(|| format!("cannot use private key `{}`", path.display()))?;
+        Ok(SigningKey {
+            key_id: wharf_sign::key_id(&public)?,
+            pem,
+            passphrase,
+            path: path.to_owned(),
+        })
+    }
+
+    fn sign(&self, payload: &[u8]) -> anyhow::Result<String> {
+        wharf_sign::sign(&self.pem, self.passphrase.as_deref(), payload)
+            .with_context(|| format!("failed to sign with `{}`", self.path.display()))
+    }
 }
 
 impl KeyCommand {
     /// Run the subcommand.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let KeyCommand::Generate { output } = self;
+        let KeyCommand::Generate { output, encrypt } = self;
+        let passphrase = match (encrypt, passphrase()) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => bail!("--encrypt needs the passphrase in {PASSPHRASE_ENV}"),
+        };
         let private = output.with_extension("key");
         let public = output.with_extension("pub");
         for p in [&private, &public] {
@@ -41,7 +90,7 @@ impl KeyCommand {
                 bail!("`{}` exists; not overwriting a key", p.display());
             }
         }
-        let pair = wharf_sign::generate_key()?;
+        let pair = wharf_sign::generate_key(passphrase.as_deref())?;
         {
             use std::io::Write as _;
             use std::os::unix::fs::OpenOptionsExt as _;
@@ -78,7 +127,7 @@ Examples:
 pub struct SignArgs {
     /// What to sign: the manifest the reference resolves to.
     reference: String,
-    /// Private key (PKCS#8 PEM).
+    /// Private key (PKCS#8 PEM; an encrypted one is opened with WHARF_KEY_PASSPHRASE).
     #[arg(long)]
     key: PathBuf,
 }
@@ -103,7 +152,7 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-fn read_key(path: &PathBuf) -> anyhow::Result<String> {
+fn read_key(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("failed to read key `{}`", path.display()))
 }
@@ -124,76 +173,88 @@ async fn subject(client: &Client, target: &ImageReference) -> anyhow::Result<Des
 impl SignArgs {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let private = read_key(&self.key)?;
+        let key = SigningKey::load(&self.key)?;
         let settings = global.settings()?;
         let remote = Remote::parse(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
         let target = remote.resolve(&client).await?;
         let subject = subject(&client, &target).await?;
-        let identity = format!("{}/{}", target.registry, target.repository);
-        let payload = serde_json::to_vec(&SimpleSigning::new(&identity, &subject.digest))?;
-        let signature = wharf_sign::sign(&private, &payload)?;
-        client
-            .push_blob_bytes(&target, payload.clone())
-            .await
-            .context("failed to push the signature payload")?;
-        client
-            .push_blob_bytes(&target, wharf_sign::EMPTY_CONFIG.to_vec())
-            .await
-            .context("failed to push the empty config")?;
-        let manifest = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
-        let bytes = serde_json::to_vec(&manifest)?;
-        let digest = Digest::sha256_of(&bytes);
-        client
-            .push_manifest(
-                &target,
-                &Reference::Digest(digest.clone()),
-                media_types::OCI_MANIFEST,
-                bytes,
-            )
-            .await
-            .context("failed to push the signature manifest")?;
-        if client
-            .referrers(&target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
-            .await?
-            .is_none()
-        {
-            // no referrers API: keep all signatures as layers of cosign's `.sig` tag
-            let tag: wharf_oci::Tag = wharf_sign::fallback_tag(&subject.digest).parse()?;
-            let at_tag = ImageReference {
-                tag: Some(tag.clone()),
-                digest: None,
-                ..target.clone()
-            };
-            let mut sigs = match client.pull_manifest(&at_tag).await {
-                Ok(existing) => ImageManifest::from_slice(&existing.bytes)?,
-                Err(_) => ImageManifest {
-                    subject: None,
-                    artifact_type: None,
-                    layers: Vec::new(),
-                    ..manifest.clone()
-                },
-            };
-            sigs.layers.extend(manifest.layers.iter().cloned());
-            client
-                .push_manifest(
-                    &target,
-                    &Reference::Tag(tag),
-                    media_types::OCI_MANIFEST,
-                    serde_json::to_vec(&sigs)?,
-                )
-                .await
-                .context("failed to push cosign's signature tag")?;
-        }
+        let digest = sign_manifest(&client, &target, subject.clone(), &key).await?;
         eprintln!(
             "signed {} ({}) with key {}",
-            target,
-            subject.digest,
-            wharf_sign::key_id(&wharf_sign::public_key_of(&private)?)?
+            target, subject.digest, key.key_id
         );
         outln!("{digest}");
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Sign the manifest `subject` of `target`'s repository with `key`: push the payload, the
+/// empty config and the signature manifest (a referrer of `subject`); where the registry
+/// has no referrers API, also add the signature as a layer of cosign's `sha256-<hex>.sig`
+/// tag, keeping earlier signatures. Returns the signature manifest's digest.
+pub async fn sign_manifest(
+    client: &Client,
+    target: &ImageReference,
+    subject: Descriptor,
+    key: &SigningKey,
+) -> anyhow::Result<Digest> {
+    let identity = format!("{}/{}", target.registry, target.repository);
+    let payload = serde_json::to_vec(&SimpleSigning::new(&identity, &subject.digest))?;
+    let signature = key.sign(&payload)?;
+    let manifest = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
+    let digest = client
+        .push_referrer(
+            target,
+            subject.clone(),
+            SIGNATURE_ARTIFACT_TYPE,
+            vec![(
+                SIMPLE_SIGNING.to_owned(),
+                payload,
+                manifest.layers[0].annotations.clone(),
+            )],
+            None,
+        )
+        .await
+        .context("failed to push the signature")?;
+    debug_assert_eq!(
+        Digest::sha256_of(&serde_json::to_vec(&manifest)?),
+        digest,
+        "wharf-sign's manifest and the pushed one agree"
+    );
+    if client
+        .referrers(target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
+        .await?
+        .is_none()
+    {
+        // no referrers API: keep all signatures as layers of cosign's `.sig` tag
+        let tag: wharf_oci::Tag = wharf_sign::fallback_tag(&subject.digest).parse()?;
+        let at_tag = ImageReference {
+            tag: Some(tag.clone()),
+            digest: None,
+            ..target.clone()
+        };
+        let mut sigs = match client.pull_manifest(&at_tag).await {
+            Ok(existing) => ImageManifest::from_slice(&existing.bytes)?,
+            Err(_) => ImageManifest {
+                subject: None,
+                artifact_type: None,
+                layers: Vec::new(),
+                ..manifest.clone()
+            },
+        };
+        sigs.layers.extend(manifest.layers.iter().cloned());
+        client
+            .push_manifest(
+                target,
+                &Reference::Tag(tag),
+                media_types::OCI_MANIFEST,
+                serde_json::to_vec(&sigs)?,
+            )
+            .await
+            .context("failed to push cosign's signature tag")?;
+    }
+    Ok(digest)
 }
 
 /// One signature found, and what checking it gave.

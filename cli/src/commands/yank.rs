@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use wharf_client::{YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION};
-use wharf_oci::{Descriptor, Digest, ImageManifest, Reference, media_types};
+use wharf_oci::Descriptor;
 
 use crate::config::GlobalArgs;
 use crate::target::Remote;
@@ -59,38 +59,25 @@ impl Args {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        let empty = Descriptor::of(media_types::OCI_EMPTY, b"{}");
-        client
-            .push_blob_bytes(&target, b"{}".to_vec())
-            .await
-            .context("failed to push the empty blob")?;
-        let mark = ImageManifest {
-            schema_version: 2,
-            media_type: Some(media_types::OCI_MANIFEST.to_owned()),
-            artifact_type: Some(YANK_ARTIFACT_TYPE.to_owned()),
-            config: empty.clone(),
-            layers: vec![empty],
-            subject: Some(Descriptor::new(
-                &pulled.media_type,
-                pulled.digest.clone(),
-                pulled.bytes.len() as u64,
-            )),
-            annotations: Some(BTreeMap::from([
-                (YANK_REASON_ANNOTATION.to_owned(), self.reason.clone()),
-                (
-                    "org.opencontainers.image.created".to_owned(),
-                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-            ])),
-        };
-        let bytes = serde_json::to_vec(&mark)?;
-        let digest = Digest::sha256_of(&bytes);
-        client
-            .push_manifest(
+        let subject = Descriptor::new(
+            &pulled.media_type,
+            pulled.digest.clone(),
+            pulled.bytes.len() as u64,
+        );
+        let annotations = BTreeMap::from([
+            (YANK_REASON_ANNOTATION.to_owned(), self.reason.clone()),
+            (
+                "org.opencontainers.image.created".to_owned(),
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+        ]);
+        let digest = client
+            .push_referrer(
                 &target,
-                &Reference::Digest(digest.clone()),
-                media_types::OCI_MANIFEST,
-                bytes,
+                subject,
+                YANK_ARTIFACT_TYPE,
+                Vec::new(),
+                Some(annotations),
             )
             .await
             .context("failed to push the yank mark")?;

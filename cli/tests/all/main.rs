@@ -11,4 +11,5 @@ mod e2e;
 mod interop;
 mod policy;
 mod signing;
+mod supply_chain;
 mod support;

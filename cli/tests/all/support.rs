@@ -71,7 +71,8 @@ impl Wharf {
             .env_remove("WHARF_REGISTRY")
             .env_remove("WHARF_CONFIG")
             .env_remove("WHARF_CACHE_DIR")
-            .env_remove("WHARF_PLAIN_HTTP");
+            .env_remove("WHARF_PLAIN_HTTP")
+            .env_remove("WHARF_KEY_PASSPHRASE");
         c
     }
 
@@ -112,6 +113,10 @@ impl Wharf {
 
 /// Build fixture guest `name` with cargo for `target`; returns the `artifact` it writes.
 ///
+/// The greeter is built with `cargo auditable build`, so it carries a real cargo-auditable
+/// `.dep-v0` section (its dependency tree: wit-bindgen and what that pulls in); hello-cli
+/// is built plainly, so the tests have a binary without one.
+///
 /// Builds are serialized (several cargo processes probing a fresh target directory at once
 /// failed once in CI), get no stdin, and do not inherit the outer cargo's jobserver.
 pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path)]) -> PathBuf {
@@ -120,6 +125,10 @@ pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = root().join("target/guests");
     let mut c = Command::new(cargo);
+    if name == "greeter" {
+        require_tool("cargo-auditable");
+        c.arg("auditable");
+    }
     c.args([
         "build",
         "--release",

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -9,8 +9,8 @@ use reqwest::header::{
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 use wharf_oci::{
-    Descriptor, Digest, ImageReference, PackageRef, Reference, RegistryMetadata, RepositoryName,
-    is_loopback_host, media_types,
+    Descriptor, Digest, ImageManifest, ImageReference, PackageRef, Reference, RegistryMetadata,
+    RepositoryName, is_loopback_host, media_types,
 };
 
 use crate::auth::{Challenge, parse_challenge};
@@ -555,6 +555,54 @@ impl Client {
         )
         .await?;
         Ok(true)
+    }
+
+    /// Push an artifact manifest that refers to `subject` (OCI image spec 1.1 §Guidelines
+    /// for artifact usage): the empty config `{}`, `layers` as given (media type, bytes,
+    /// annotations; an empty list gets the one empty layer the spec recommends), pushed by
+    /// digest. Returns the manifest digest; the registry lists it under the subject's
+    /// referrers with `artifact_type`.
+    pub async fn push_referrer(
+        &self,
+        r: &ImageReference,
+        subject: Descriptor,
+        artifact_type: &str,
+        layers: Vec<(String, Vec<u8>, Option<BTreeMap<String, String>>)>,
+        annotations: Option<BTreeMap<String, String>>,
+    ) -> Result<Digest, ClientError> {
+        let empty = Descriptor::of(media_types::OCI_EMPTY, b"{}");
+        self.push_blob_bytes(r, b"{}".to_vec()).await?;
+        let mut descriptors = Vec::new();
+        for (media_type, bytes, annotations) in layers {
+            let mut d = Descriptor::of(&media_type, &bytes);
+            d.annotations = annotations;
+            self.push_blob_bytes(r, bytes).await?;
+            descriptors.push(d);
+        }
+        if descriptors.is_empty() {
+            descriptors.push(empty.clone());
+        }
+        let manifest = ImageManifest {
+            schema_version: 2,
+            media_type: Some(media_types::OCI_MANIFEST.to_owned()),
+            artifact_type: Some(artifact_type.to_owned()),
+            config: empty,
+            layers: descriptors,
+            subject: Some(subject),
+            annotations,
+        };
+        let bytes = serde_json::to_vec(&manifest).map_err(|e| ClientError::Protocol {
+            url: r.to_string(),
+            reason: format!("cannot encode a referrer manifest: {e}"),
+        })?;
+        let digest = Digest::sha256_of(&bytes);
+        self.push_manifest(
+            r,
+            &Reference::Digest(digest.clone()),
+            media_types::OCI_MANIFEST,
+            bytes,
+        )
+        .await
     }
 
     /// `PUT` a manifest under `reference` (a tag or its digest). Returns its digest, checked

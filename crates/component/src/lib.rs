@@ -13,6 +13,7 @@ mod bindgen;
 mod componentize;
 mod error;
 mod inspect;
+mod sbom;
 mod wit;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
@@ -23,6 +24,7 @@ pub use bindgen::{
 pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
 pub use error::ComponentError;
 pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, validate};
+pub use sbom::{CYCLONEDX_MEDIA_TYPE, cyclonedx_sbom, dependency_tree};
 pub use wit::{LoadedWit, WitSummary, build_wit_package, load_wit, print_wit};
 
 /// Result alias of this crate.

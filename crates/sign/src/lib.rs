@@ -40,6 +40,12 @@ pub enum SignError {
     /// Not a PKCS#8 P-256 private key in PEM.
     #[error("not an ECDSA P-256 private key in PKCS#8 PEM: {0}")]
     PrivateKey(String),
+    /// The private key is encrypted and no passphrase was given.
+    #[error("the private key is encrypted; set its passphrase in WHARF_KEY_PASSPHRASE")]
+    PassphraseNeeded,
+    /// The passphrase does not decrypt the private key.
+    #[error("the passphrase does not decrypt the private key")]
+    WrongPassphrase,
     /// Not an SPKI P-256 public key in PEM.
     #[error("not an ECDSA P-256 public key in PEM: {0}")]
     PublicKey(String),
@@ -75,12 +81,18 @@ impl std::fmt::Debug for KeyPair {
 }
 
 /// Generate an ECDSA P-256 key pair from the system's random number generator.
-pub fn generate_key() -> Result<KeyPair, SignError> {
+///
+/// With `passphrase`, the private key is an encrypted PKCS#8 document (`ENCRYPTED PRIVATE
+/// KEY`, RFC 5958 §3, PBES2 from RFC 8018 with scrypt and AES-256-CBC: the defaults of
+/// the RustCrypto `pkcs5` crate, readable by `openssl pkey`).
+pub fn generate_key(passphrase: Option<&str>) -> Result<KeyPair, SignError> {
     let secret = p256::SecretKey::try_generate().map_err(|e| SignError::Random(e.to_string()))?;
-    let private_pem = secret
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| SignError::PrivateKey(e.to_string()))?
-        .to_string();
+    let private_pem = match passphrase {
+        None => secret.to_pkcs8_pem(LineEnding::LF),
+        Some(p) => secret.to_pkcs8_encrypted_pem(p.as_bytes(), LineEnding::LF),
+    }
+    .map_err(|e| SignError::PrivateKey(e.to_string()))?
+    .to_string();
     let public_pem = secret
         .public_key()
         .to_public_key_pem(LineEnding::LF)
@@ -88,6 +100,31 @@ pub fn generate_key() -> Result<KeyPair, SignError> {
     Ok(KeyPair {
         private_pem,
         public_pem,
+    })
+}
+
+/// Whether `private_pem` is an encrypted PKCS#8 document (PEM label `ENCRYPTED PRIVATE KEY`).
+pub fn is_encrypted(private_pem: &str) -> bool {
+    private_pem.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+}
+
+/// Decode a private key PEM, decrypting it with `passphrase` when it is encrypted.
+///
+/// # Errors
+/// [`SignError::PassphraseNeeded`] for an encrypted key without a passphrase,
+/// [`SignError::WrongPassphrase`] when decryption fails, [`SignError::PrivateKey`] for
+/// anything that is not a P-256 PKCS#8 key.
+fn secret_key(private_pem: &str, passphrase: Option<&str>) -> Result<p256::SecretKey, SignError> {
+    if !is_encrypted(private_pem) {
+        return p256::SecretKey::from_pkcs8_pem(private_pem)
+            .map_err(|e| SignError::PrivateKey(e.to_string()));
+    }
+    let passphrase = passphrase.ok_or(SignError::PassphraseNeeded)?;
+    p256::SecretKey::from_pkcs8_encrypted_pem(private_pem, passphrase.as_bytes()).map_err(|e| {
+        match e {
+            pkcs8::Error::EncryptedPrivateKey(_) => SignError::WrongPassphrase,
+            other => SignError::PrivateKey(other.to_string()),
+        }
     })
 }
 
@@ -105,21 +142,22 @@ pub fn key_id(public_pem: &str) -> Result<String, SignError> {
     ))
 }
 
-/// The public key PEM of a private key PEM.
-pub fn public_key_of(private_pem: &str) -> Result<String, SignError> {
-    let secret = p256::SecretKey::from_pkcs8_pem(private_pem)
-        .map_err(|e| SignError::PrivateKey(e.to_string()))?;
-    secret
+/// The public key PEM of a private key PEM (decrypted with `passphrase` when encrypted).
+pub fn public_key_of(private_pem: &str, passphrase: Option<&str>) -> Result<String, SignError> {
+    secret_key(private_pem, passphrase)?
         .public_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(|e| SignError::PublicKey(e.to_string()))
 }
 
-/// Sign `payload` (ECDSA P-256, SHA-256); returns the base64 of the DER signature.
-pub fn sign(private_pem: &str, payload: &[u8]) -> Result<String, SignError> {
-    let secret = p256::SecretKey::from_pkcs8_pem(private_pem)
-        .map_err(|e| SignError::PrivateKey(e.to_string()))?;
-    let key = SigningKey::from(&secret);
+/// Sign `payload` (ECDSA P-256, SHA-256) with a private key PEM (decrypted with
+/// `passphrase` when encrypted); returns the base64 of the DER signature.
+pub fn sign(
+    private_pem: &str,
+    passphrase: Option<&str>,
+    payload: &[u8],
+) -> Result<String, SignError> {
+    let key = SigningKey::from(&secret_key(private_pem, passphrase)?);
     let signature: Signature = key.sign(payload);
     Ok(STANDARD.encode(signature.to_der().as_bytes()))
 }
@@ -240,18 +278,18 @@ mod tests {
 
     #[test]
     fn sign_and_verify_round_trip_and_tampering_fails() {
-        let kp = generate_key().unwrap();
+        let kp = generate_key(None).unwrap();
         assert!(!format!("{kp:?}").contains("PRIVATE KEY"));
-        assert_eq!(public_key_of(&kp.private_pem).unwrap(), kp.public_pem);
+        assert_eq!(public_key_of(&kp.private_pem, None).unwrap(), kp.public_pem);
         let digest = Digest::sha256_of(b"manifest");
         let payload =
             serde_json::to_vec(&SimpleSigning::new("localhost:5000/demo/app", &digest)).unwrap();
-        let sig = sign(&kp.private_pem, &payload).unwrap();
+        let sig = sign(&kp.private_pem, None, &payload).unwrap();
         verify(&kp.public_pem, &payload, &sig).unwrap();
         let mut tampered = payload.clone();
         tampered[10] ^= 1;
         assert!(verify(&kp.public_pem, &tampered, &sig).is_err());
-        let other = generate_key().unwrap();
+        let other = generate_key(None).unwrap();
         assert!(verify(&other.public_pem, &payload, &sig).is_err());
         assert_ne!(
             key_id(&kp.public_pem).unwrap(),
@@ -263,7 +301,32 @@ mod tests {
             Err(SignError::WrongDigest { .. })
         ));
         assert!(verify("not a key", &payload, &sig).is_err());
-        assert!(sign("not a key", &payload).is_err());
+        assert!(sign("not a key", None, &payload).is_err());
+    }
+
+    #[test]
+    fn encrypted_keys_need_the_right_passphrase() {
+        let kp = generate_key(Some("correct horse")).unwrap();
+        assert!(is_encrypted(&kp.private_pem));
+        assert!(!kp.private_pem.contains("BEGIN PRIVATE KEY"));
+        assert!(matches!(
+            sign(&kp.private_pem, None, b"x"),
+            Err(SignError::PassphraseNeeded)
+        ));
+        assert!(matches!(
+            sign(&kp.private_pem, Some("wrong"), b"x"),
+            Err(SignError::WrongPassphrase)
+        ));
+        let sig = sign(&kp.private_pem, Some("correct horse"), b"x").unwrap();
+        verify(&kp.public_pem, b"x", &sig).unwrap();
+        assert_eq!(
+            public_key_of(&kp.private_pem, Some("correct horse")).unwrap(),
+            kp.public_pem
+        );
+        // an unencrypted key ignores a passphrase
+        let plain = generate_key(None).unwrap();
+        assert!(!is_encrypted(&plain.private_pem));
+        sign(&plain.private_pem, Some("anything"), b"x").unwrap();
     }
 
     #[test]

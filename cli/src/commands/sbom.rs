@@ -1,0 +1,110 @@
+//! `wharf sbom`: print the software bill of materials of a file or a pushed package.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use wharf_component::CYCLONEDX_MEDIA_TYPE;
+use wharf_oci::ImageManifest;
+
+use crate::config::GlobalArgs;
+use crate::target::{Target, read_input};
+
+/// Largest SBOM document read from a registry (bytes).
+const MAX_SBOM_BYTES: u64 = 16 * 1024 * 1024;
+
+/// `wharf sbom`
+#[derive(clap::Args)]
+#[command(after_help = "\
+For a file: CycloneDX converted from its cargo-auditable `.dep-v0` section. For a
+reference: the newest CycloneDX referrer of the manifest (attached by `wharf push --sbom`),
+else the `.dep-v0` section of its wasm layer. Fails when there is neither.
+
+Examples:
+  wharf sbom target/wasm32-wasip2/release/app.wasm
+  wharf sbom localhost:5000/demo/app:1.0.0 -o app.cdx.json")]
+pub struct Args {
+    /// A wasm file or a reference.
+    target: String,
+    /// Write the document here instead of stdout.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+impl Args {
+    /// Run the subcommand.
+    pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let settings = global.settings()?;
+        let document = match Target::parse(&self.target, &settings)? {
+            Target::File(path) => {
+                let bytes = read_input(&path)?;
+                from_section(&bytes, &self.target)?
+            }
+            Target::Remote(remote) => {
+                let client = settings.client(Some(remote.registry()))?;
+                let target = remote.resolve(&client).await?;
+                let manifest = client
+                    .pull_manifest(&target)
+                    .await
+                    .with_context(|| format!("failed to resolve {target}"))?;
+                let mut sboms = client
+                    .referrers(&target, &manifest.digest, Some(CYCLONEDX_MEDIA_TYPE))
+                    .await?
+                    .map(|i| i.manifests)
+                    .unwrap_or_default();
+                // newest first, by the creation annotation
+                sboms.sort_by_key(|d| {
+                    std::cmp::Reverse(
+                        d.annotations
+                            .as_ref()
+                            .and_then(|a| a.get("org.opencontainers.image.created").cloned()),
+                    )
+                });
+                match sboms.first() {
+                    Some(d) => {
+                        let m = client
+                            .pull_manifest(&target.with_digest(d.digest.clone()))
+                            .await?;
+                        let m = ImageManifest::from_slice(&m.bytes)?;
+                        let layer = m
+                            .layers
+                            .iter()
+                            .find(|l| l.media_type == CYCLONEDX_MEDIA_TYPE)
+                            .with_context(|| {
+                                format!("SBOM referrer {} has no CycloneDX layer", d.digest)
+                            })?;
+                        client
+                            .pull_blob_bytes(&target, layer, MAX_SBOM_BYTES)
+                            .await
+                            .context("failed to pull the SBOM")?
+                    }
+                    None => {
+                        drop(client);
+                        let (_, _, fetched) = remote.fetch(&settings).await?;
+                        from_section(&fetched.wasm, &self.target)
+                            .with_context(|| format!("{target} has no SBOM referrer either"))?
+                    }
+                }
+            }
+        };
+        match &self.output {
+            Some(path) => std::fs::write(path, &document)
+                .with_context(|| format!("failed to write `{}`", path.display()))?,
+            None => out!("{}", String::from_utf8_lossy(&document)),
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// CycloneDX from the `.dep-v0` section of `wasm`.
+fn from_section(wasm: &[u8], what: &str) -> anyhow::Result<Vec<u8>> {
+    let Some(tree) = wharf_component::dependency_tree(wasm)? else {
+        bail!(
+            "{what} has no cargo-auditable `.dep-v0` section (build it with `cargo auditable build`)"
+        );
+    };
+    let bom = wharf_component::cyclonedx_sbom(&tree, env!("CARGO_PKG_VERSION"));
+    let mut text = serde_json::to_vec_pretty(&bom)?;
+    text.push(b'\n');
+    Ok(text)
+}
