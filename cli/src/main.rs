@@ -22,6 +22,7 @@ mod commands;
 mod config;
 mod output;
 mod progress;
+mod project;
 mod target;
 mod trust;
 
@@ -78,6 +79,12 @@ Examples:
     /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Resolve the dependencies in wharf.toml and pin their digests in wharf.lock.
+    Lock(commands::project::LockArgs),
+    /// Pull the dependencies pinned in wharf.lock, by digest.
+    Fetch(commands::project::FetchArgs),
+    /// Check (WIT semver compatibility, signing, SBOM) and push the package of wharf.toml.
+    Publish(commands::project::PublishArgs),
     /// Print the software bill of materials (CycloneDX) of a file or a pushed package.
     Sbom(commands::sbom::Args),
     /// Mark a version yanked (ranges skip it; exact pins still work, with a warning).
@@ -115,6 +122,9 @@ fn main() -> ExitCode {
             Command::Key(c) => c.run(),
             Command::Yank(a) => a.run(&cli.global).await,
             Command::Sbom(a) => a.run(&cli.global).await,
+            Command::Lock(a) => a.run(&cli.global).await,
+            Command::Fetch(a) => a.run(&cli.global).await,
+            Command::Publish(a) => a.run(&cli.global).await,
             Command::Policy(c) => Ok(c.run(&cli.global).await),
             Command::Sign(a) => a.run(&cli.global).await,
             Command::Verify(a) => a.run(&cli.global).await,

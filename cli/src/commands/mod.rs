@@ -5,6 +5,7 @@ pub mod componentize;
 pub mod inspect;
 pub mod login;
 pub mod policy;
+pub mod project;
 pub mod pull;
 pub mod push;
 pub mod run;

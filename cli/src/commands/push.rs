@@ -118,16 +118,24 @@ pub struct PushOptions {
 /// What a push did (`--json` output).
 #[derive(Serialize)]
 pub struct PushReport {
-    reference: String,
-    digest: Digest,
-    kind: &'static str,
-    layer: Descriptor,
-    config: Descriptor,
-    blobs_sent: usize,
+    /// Where it went.
+    pub reference: String,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// `component`, `core-module` or `wit-package`.
+    pub kind: &'static str,
+    /// The wasm layer.
+    pub layer: Descriptor,
+    /// The config blob.
+    pub config: Descriptor,
+    /// Blobs the registry did not have.
+    pub blobs_sent: usize,
+    /// The signature manifest, when signed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    signature: Option<Digest>,
+    pub signature: Option<Digest>,
+    /// The SBOM referrer, when one was attached.
     #[serde(skip_serializing_if = "Option::is_none")]
-    sbom: Option<Digest>,
+    pub sbom: Option<Digest>,
 }
 
 /// The `created` time: `SOURCE_DATE_EPOCH` (seconds, the reproducible-builds convention)
@@ -356,7 +364,7 @@ pub async fn push_file(
 
 /// For a push of a package name: the repository the registry's discovery document maps
 /// it to, tagged with the exact version.
-async fn package_target(
+pub async fn package_target(
     client: &wharf_client::Client,
     registry: &str,
     package: &PackageRef,

@@ -244,3 +244,356 @@ fn sboms_from_cargo_auditable_sections() {
             .unwrap();
     assert!(report["sbom"].is_string());
 }
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+const API_V1: &str = "package demo:api@1.0.0;
+interface greet {
+    record person { name: string, age: u8 }
+    greet: func(who: person) -> string;
+    wave: func();
+}
+world host { import greet; }
+";
+
+#[test]
+fn publish_checks_wit_semver_against_the_previous_version() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    std::fs::create_dir(dir.join("wit")).unwrap();
+    let project = |version: &str, wit: &str| {
+        write(&dir.join("wit/api.wit"), wit);
+        w.ok(&[
+            "wit",
+            "build",
+            s(&dir.join("wit")),
+            "-o",
+            s(&dir.join("api.wasm")),
+        ]);
+        write(
+            &dir.join("wharf.toml"),
+            &format!(
+                "[package]\nname = \"demo:api\"\nversion = \"{version}\"\nfile = \"api.wasm\"\nregistry = \"{}\"\n",
+                reg.addr
+            ),
+        );
+    };
+    let publish = |extra: &[&str]| {
+        w.cmd()
+            .args([&["publish", "--manifest-path", s(dir)][..], extra].concat())
+            .output()
+            .unwrap()
+    };
+    let (key, public) = {
+        let base = dir.join("release");
+        w.ok(&["key", "generate", "-o", s(&base)]);
+        (base.with_extension("key"), base.with_extension("pub"))
+    };
+
+    project("1.0.0", API_V1);
+    let out = publish(&["--dry-run", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    assert_eq!(plan["kind"], "wit-package");
+    assert!(plan["previous"].is_null());
+    assert!(plan.get("pushed").is_none());
+    let err = w.fails(&["inspect", &format!("{}/demo/api:1.0.0", reg.addr)]);
+    assert!(err.contains("1.0.0"), "a dry run pushes nothing: {err}");
+
+    let out = publish(&["--key", s(&key)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let reference = format!("{}/demo/api:1.0.0", reg.addr);
+    let verified: Value =
+        serde_json::from_str(&w.ok(&["verify", &reference, "--key", s(&public), "--json"]))
+            .unwrap();
+    assert_eq!(verified["digest"], digest.as_str());
+
+    // the same version again: refused before pushing
+    let out = publish(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is already published"));
+
+    // removing a function and changing a record is breaking: a minor version is refused
+    let broken = API_V1
+        .replace("    wave: func();\n", "")
+        .replace("age: u8", "age: u16");
+    project("1.1.0", &broken);
+    let out = publish(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("demo:api 1.1.0 breaks consumers of 1.0.0 and needs version 2.0.0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("removed interface demo:api@1/greet func wave"),
+        "{err}"
+    );
+    assert!(
+        err.contains("changed interface demo:api@1/greet type person (was `record { name: string, age: u8 }`, now `record { name: string, age: u16 }`)"),
+        "{err}"
+    );
+    // nothing was pushed
+    let err = w.fails(&["inspect", &format!("{}/demo/api:1.1.0", reg.addr)]);
+    assert!(err.contains("MANIFEST_UNKNOWN"), "{err}");
+    // a major version may break
+    project("2.0.0", &broken.replace("@1.0.0", "@2.0.0"));
+    let out = publish(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["previous"], "1.0.0");
+    assert!(
+        report["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["breaking"] == true)
+    );
+    // an addition in a minor version is fine
+    let added = broken.replace("@1.0.0", "@2.1.0").replace(
+        "greet: func(who: person) -> string;",
+        "greet: func(who: person) -> string;\n    bow: func(depth: u8);",
+    );
+    project("2.1.0", &added);
+    let out = publish(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["previous"], "2.0.0");
+    let changes = report["changes"].as_array().unwrap();
+    assert!(
+        !changes.is_empty()
+            && changes
+                .iter()
+                .all(|c| c["change"] == "added" && c["breaking"] == false),
+        "{changes:?}"
+    );
+
+    // a broken wharf.toml is a clear error
+    write(
+        &dir.join("wharf.toml"),
+        "[package]\nname = \"Not A Name\"\nversion = \"1.0.0\"\nfile = \"api.wasm\"\n",
+    );
+    let err = w.fails(&["publish", "--manifest-path", s(dir)]);
+    assert!(
+        err.contains("package name `Not A Name` is not `ns:name`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn publish_a_component_with_its_sbom() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("greeter.wasm");
+    std::fs::copy(&guests().greeter, &file).unwrap();
+    write(
+        &work.path().join("wharf.toml"),
+        "[package]\nname = \"demo:greeter\"\nversion = \"0.1.0\"\nfile = \"greeter.wasm\"\n",
+    );
+    let report: Value = serde_json::from_str(&w.ok(&[
+        "publish",
+        "--manifest-path",
+        s(&work.path().join("wharf.toml")),
+        "--registry",
+        &reg.addr,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(report["kind"], "component");
+    assert!(report["pushed"]["sbom"].is_string(), "{report}");
+    let bom: Value =
+        serde_json::from_str(&w.ok(&["sbom", &format!("{}/demo/greeter:0.1.0", reg.addr)]))
+            .unwrap();
+    assert_eq!(bom["metadata"]["component"]["name"], "greeter");
+    // a core module is not published
+    let hello_core = work.path().join("hello.wasm");
+    std::fs::copy(&guests().hello_core, &hello_core).unwrap();
+    write(
+        &work.path().join("wharf.toml"),
+        "[package]\nname = \"demo:hello\"\nversion = \"0.1.0\"\nfile = \"hello.wasm\"\n",
+    );
+    let err = w.fails(&[
+        "publish",
+        "--manifest-path",
+        s(work.path()),
+        "--registry",
+        &reg.addr,
+    ]);
+    assert!(err.contains("is a core module"), "{err}");
+}
+
+#[test]
+fn lock_pins_digests_and_fetch_uses_them() {
+    let w = Wharf::new();
+    // versions of demo/* may be moved here, so a tag can change under a lock file
+    let reg = Registry::start_with("mutable-version-prefixes = [\"demo/\"]\n");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let greeter = &guests().greeter;
+    let hello = hello_component(&w, dir);
+    let v010 = w
+        .ok(&[
+            "push",
+            s(greeter),
+            "demo:greeter@0.1.0",
+            "--registry",
+            &reg.addr,
+        ])
+        .trim()
+        .to_owned();
+    write(
+        &dir.join("wharf.toml"),
+        "[dependencies]\n\"demo:greeter\" = \"^0.1\"\n",
+    );
+    let lock = |extra: &[&str]| {
+        w.cmd()
+            .args(
+                [
+                    &["lock", "--manifest-path", s(dir), "--registry", &reg.addr][..],
+                    extra,
+                ]
+                .concat(),
+            )
+            .output()
+            .unwrap()
+    };
+    let out = lock(&["--locked"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("does not exist and --locked forbids creating it")
+    );
+    assert!(!dir.join("wharf.lock").exists());
+
+    let out = lock(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add demo:greeter 0.1.0"));
+    let text = std::fs::read_to_string(dir.join("wharf.lock")).unwrap();
+    let locked: toml::Value = toml::from_str(&text).unwrap();
+    let entry = &locked["package"][0];
+    assert_eq!(entry["name"].as_str(), Some("demo:greeter"));
+    assert_eq!(entry["version"].as_str(), Some("0.1.0"));
+    assert_eq!(entry["digest"].as_str(), Some(v010.as_str()));
+    assert_eq!(
+        entry["repository"].as_str(),
+        Some(format!("{}/demo/greeter", reg.addr).as_str())
+    );
+
+    // a newer matching version: the lock keeps its pin, --update moves it
+    w.ok(&[
+        "push",
+        s(greeter),
+        "demo:greeter@0.1.1",
+        "--registry",
+        &reg.addr,
+        "--annotation",
+        "x=1",
+    ]);
+    assert!(lock(&["--locked"]).status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("wharf.lock")).unwrap(),
+        text
+    );
+    let out = lock(&["--update"]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("update demo:greeter 0.1.0"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // a changed requirement makes --locked fail, naming the change, and leaves the file alone
+    write(
+        &dir.join("wharf.toml"),
+        "[dependencies]\n\"demo:greeter\" = \"=0.1.0\"\n",
+    );
+    let before = std::fs::read_to_string(dir.join("wharf.lock")).unwrap();
+    let out = lock(&["--locked"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is out of date") && err.contains("-> 0.1.0"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("wharf.lock")).unwrap(),
+        before
+    );
+    assert!(lock(&[]).status.success());
+
+    // the 0.1.0 tag now moves to other content; fetch still gets the pinned digest
+    w.ok(&[
+        "push",
+        s(&hello),
+        "demo:greeter@0.1.0",
+        "--registry",
+        &reg.addr,
+    ]);
+    let deps = dir.join("deps");
+    let out = w.ok(&[
+        "fetch",
+        "--manifest-path",
+        s(dir),
+        "--registry",
+        &reg.addr,
+        "--locked",
+        "-o",
+        s(&deps),
+    ]);
+    let fetched = std::path::PathBuf::from(out.trim());
+    assert_eq!(fetched, deps.join("demo-greeter-0.1.0.wasm"));
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        std::fs::read(greeter).unwrap()
+    );
+
+    // a dependency nothing satisfies is a clear error and writes nothing
+    write(
+        &dir.join("wharf.toml"),
+        "[dependencies]\n\"demo:greeter\" = \"^9\"\n",
+    );
+    let out = lock(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("failed to resolve dependency demo:greeter@^9"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.join("wharf.lock"))
+            .unwrap()
+            .contains("=0.1.0")
+    );
+    write(
+        &dir.join("wharf.toml"),
+        "[dependencies]\n\"demo\" = \"1\"\n",
+    );
+    let err = w.fails(&["lock", "--manifest-path", s(dir), "--registry", &reg.addr]);
+    assert!(err.contains("dependency `demo`"), "{err}");
+}

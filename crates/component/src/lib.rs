@@ -10,6 +10,7 @@
 
 mod adapter;
 mod bindgen;
+mod compat;
 mod componentize;
 mod error;
 mod inspect;
@@ -21,6 +22,7 @@ pub use bindgen::{
     BindingsFile, Language, generate_bindings, generate_rust_bindings_for_build,
     generate_rust_bindings_into, write_bindings,
 };
+pub use compat::{WitChange, wit_changes};
 pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
 pub use error::ComponentError;
 pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, validate};
