@@ -21,6 +21,9 @@ pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
 /// Annotation of a yank marker holding the reason.
 pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
 
+/// A layer of a referrer artifact: media type, content, descriptor annotations.
+pub type ReferrerLayer = (String, Vec<u8>, Option<BTreeMap<String, String>>);
+
 /// When to speak plain HTTP instead of HTTPS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PlainHttp {
@@ -567,7 +570,7 @@ impl Client {
         r: &ImageReference,
         subject: Descriptor,
         artifact_type: &str,
-        layers: Vec<(String, Vec<u8>, Option<BTreeMap<String, String>>)>,
+        layers: Vec<ReferrerLayer>,
         annotations: Option<BTreeMap<String, String>>,
     ) -> Result<Digest, ClientError> {
         let empty = Descriptor::of(media_types::OCI_EMPTY, b"{}");
