@@ -36,6 +36,8 @@ pub struct Config {
     pub auth: Option<crate::auth::AuthConfig>,
     /// Where pulls require signatures by which key files.
     pub signature_rules: Vec<SignatureRuleConfig>,
+    /// Public key files whose signatures the catalog reports as verified.
+    pub trusted_keys: Vec<PathBuf>,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
@@ -59,6 +61,7 @@ impl Default for Config {
             rate_limit_burst: 100.0,
             auth: None,
             signature_rules: Vec::new(),
+            trusted_keys: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
         }
     }
@@ -107,6 +110,10 @@ pub struct FileConfig {
     /// `[[signature-rules]] prefix = "secure" keys = ["/etc/wharf/release.pub"]`
     #[serde(default)]
     pub signature_rules: Vec<SignatureRuleConfig>,
+    /// `trusted-keys = ["/etc/wharf/release.pub"]`: signatures by these keys show as
+    /// verified in the JSON API and web UI (signature-rule keys count too).
+    #[serde(default)]
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// One `[[signature-rules]]` entry: pulls under `prefix` need a signature by one of `keys`.
@@ -183,6 +190,7 @@ impl Config {
             rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
             auth: file.auth,
             signature_rules: file.signature_rules,
+            trusted_keys: file.trusted_keys,
             header_read_timeout: file
                 .header_read_timeout_secs
                 .map_or(d.header_read_timeout, Duration::from_secs),

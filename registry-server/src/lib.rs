@@ -85,13 +85,21 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
             keys,
         });
     }
+    let mut trusted = Vec::new();
+    for path in &config.trusted_keys {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read trusted key `{}`", path.display()))?;
+        wharf_sign::key_id(&pem).with_context(|| format!("trusted key `{}`", path.display()))?;
+        trusted.push(pem);
+    }
     let registry = service::Registry::new(
         store,
         Arc::new(blobs),
         config.limits.clone(),
         config.gc.clone(),
     )
-    .with_signature_rules(rules);
+    .with_signature_rules(rules)
+    .with_trusted_keys(trusted);
     let auth = match &config.auth {
         Some(a) => Some(auth::Auth::load(a).context("invalid [auth] configuration")?),
         None => None,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
-    GcPolicy, NewManifest, Page, PgStore, PutOutcome, SqliteStore, Store, UnlinkOutcome,
-    WasmIndexEntry,
+    CatalogFilter, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
+    Store, UnlinkOutcome, WasmIndexEntry,
 };
 
 struct Backend {
@@ -73,6 +73,25 @@ fn manifest<'a>(digest: &'a Digest, content: &'a [u8], blobs: Vec<Digest>) -> Ne
         blobs,
         manifests: Vec::new(),
         wasm: None,
+        signatures: Vec::new(),
+    }
+}
+
+/// A Wasm index entry exporting and importing the given interfaces.
+fn wasm(layer: &Digest, exports: &[&str], imports: &[&str], description: &str) -> WasmIndexEntry {
+    WasmIndexEntry {
+        kind: "component".into(),
+        target: Some("wasi:cli/command@0.2.12".into()),
+        package: None,
+        imports: imports.iter().map(|s| s.to_string()).collect(),
+        exports: exports.iter().map(|s| s.to_string()).collect(),
+        layer_digest: layer.to_string(),
+        layer_size: 5,
+        description: Some(description.into()),
+        licenses: Some("Apache-2.0".into()),
+        source: None,
+        authors: None,
+        wit: Some("package root:component;\n".into()),
     }
 }
 
@@ -94,7 +113,8 @@ suite!(
     manifests_tags_and_lookup,
     referrers_and_deletes,
     garbage_collection,
-    listings_and_usage
+    listings_and_usage,
+    catalog_and_signatures
 );
 
 mod checks {
@@ -144,15 +164,12 @@ mod checks {
         );
         s.link_blob(&r, &d("layer"), 5).await.unwrap();
         let mut m = manifest(&md, &content, vec![d("layer")]);
-        m.wasm = Some(WasmIndexEntry {
-            kind: "component".into(),
-            target: Some("wasi:cli/command@0.2.12".into()),
-            package: None,
-            imports: vec!["wasi:cli/stdout@0.2.12".into()],
-            exports: vec!["wasi:cli/run@0.2.12".into()],
-            layer_digest: d("layer").to_string(),
-            layer_size: 5,
-        });
+        m.wasm = Some(wasm(
+            &d("layer"),
+            &["wasi:cli/run@0.2.12"],
+            &["wasi:cli/stdout@0.2.12"],
+            "a command",
+        ));
         assert_eq!(
             s.put_manifest(&r, &m, &[tag("v1"), tag("latest")])
                 .await
@@ -381,5 +398,159 @@ mod checks {
             (u.repositories, u.manifests, u.blobs, u.blob_bytes),
             (3, 3, 1, 10)
         );
+    }
+
+    pub async fn catalog_and_signatures(s: &dyn Store) {
+        let layer = d("layer");
+        // three packages: an HTTP handler, a command using sockets, a non-Wasm artifact
+        let items = [
+            (
+                "acme/proxy",
+                "1.0.0",
+                &["wasi:http/incoming-handler@0.2.0"][..],
+                &["wasi:http/types@0.2.0"][..],
+                "An HTTP proxy",
+            ),
+            (
+                "acme/proxy",
+                "1.1.0",
+                &["wasi:http/incoming-handler@0.2.3"][..],
+                &["wasi:http/types@0.2.3"][..],
+                "An HTTP proxy, newer",
+            ),
+            (
+                "tools/nc",
+                "0.1.0",
+                &["wasi:cli/run@0.2.0"][..],
+                &["wasi:sockets/tcp@0.2.0", "wasi:sockets/network@0.2.0"][..],
+                "Netcat",
+            ),
+        ];
+        for (i, (name, version, exports, imports, description)) in items.iter().enumerate() {
+            let r = repo(name);
+            s.link_blob(&r, &layer, 5).await.unwrap();
+            let md = d(&format!("catalog {i}"));
+            let content = format!("{{\"i\":{i}}}").into_bytes();
+            let mut m = manifest(&md, &content, vec![layer.clone()]);
+            m.wasm = Some(wasm(&layer, exports, imports, description));
+            s.put_manifest(&r, &m, &[tag(version)]).await.unwrap();
+            // tags are ordered by time: keep them apart
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let other = repo("images/base");
+        let (od, oc) = (d("image"), b"{\"image\":1}".to_vec());
+        s.put_manifest(&other, &manifest(&od, &oc, vec![]), &[tag("latest")])
+            .await
+            .unwrap();
+
+        let all = s.catalog(&CatalogFilter::default()).await.unwrap();
+        let names: Vec<(&str, &str)> = all
+            .iter()
+            .map(|r| (r.repository.as_str(), r.tag.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [("acme/proxy", "1.1.0"), ("tools/nc", "0.1.0")],
+            "latest tagged Wasm manifest per repository"
+        );
+        let find = |text: &str, direction: &str, interface: &str| {
+            let f = CatalogFilter {
+                text: text.into(),
+                direction: direction.into(),
+                interface: interface.into(),
+            };
+            async move {
+                s.catalog(&f)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| r.repository)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            find("PROXY", "", "").await,
+            ["acme/proxy"],
+            "case-insensitive name"
+        );
+        assert_eq!(find("netcat", "", "").await, ["tools/nc"], "description");
+        assert_eq!(
+            find("", "export", "wasi:http/incoming-handler").await,
+            ["acme/proxy"]
+        );
+        assert_eq!(
+            find("", "export", "wasi:http/incoming-handler@0.2.3").await,
+            ["acme/proxy"]
+        );
+        assert!(
+            find("", "export", "wasi:http/incoming-handler@0.2.0")
+                .await
+                .is_empty(),
+            "only the latest version counts"
+        );
+        assert_eq!(find("", "import", "wasi:sockets/*").await, ["tools/nc"]);
+        assert!(find("", "export", "wasi:sockets/*").await.is_empty());
+        assert!(find("nothing-like-this", "", "").await.is_empty());
+
+        let tags = s
+            .tag_details(&repo("acme/proxy"), "application/vnd.wharf.yank.v1+json")
+            .await
+            .unwrap();
+        assert_eq!(
+            tags.iter().map(|t| t.tag.as_str()).collect::<Vec<_>>(),
+            ["1.0.0", "1.1.0"]
+        );
+        assert!(
+            tags.iter()
+                .all(|t| t.kind.as_deref() == Some("component") && t.yank.is_none())
+        );
+        assert_eq!(
+            s.wasm_entry(&repo("acme/proxy"), &d("catalog 0"))
+                .await
+                .unwrap()
+                .unwrap()
+                .description
+                .as_deref(),
+            Some("An HTTP proxy")
+        );
+
+        // a yank mark and a signature, both referrers of 1.0.0
+        let r = repo("acme/proxy");
+        let subject = d("catalog 0");
+        let (yd, yc) = (d("yank"), b"{\"yank\":1}".to_vec());
+        let reason = std::collections::BTreeMap::from([(
+            "dev.wharf.yank.reason".to_string(),
+            "CVE".to_string(),
+        )]);
+        let mut y = manifest(&yd, &yc, vec![]);
+        y.artifact_type = Some("application/vnd.wharf.yank.v1+json");
+        y.subject = Some(&subject);
+        y.annotations = Some(&reason);
+        s.put_manifest(&r, &y, &[]).await.unwrap();
+        let (sd, sc) = (d("signature"), b"{\"sig\":1}".to_vec());
+        let mut sig = manifest(&sd, &sc, vec![]);
+        sig.subject = Some(&subject);
+        sig.signatures = vec![SignatureRecord {
+            signature_digest: sd.clone(),
+            layer: 0,
+            subject: subject.clone(),
+            key_id: Some("sha256:0123456789abcdef".into()),
+            status: "verified".into(),
+            detail: None,
+        }];
+        s.put_manifest(&r, &sig, &[]).await.unwrap();
+        let tags = s
+            .tag_details(&r, "application/vnd.wharf.yank.v1+json")
+            .await
+            .unwrap();
+        assert!(tags[0].yank.as_deref().unwrap().contains("CVE"), "{tags:?}");
+        assert!(tags[1].yank.is_none());
+        let sigs = s.signatures(&r, &subject).await.unwrap();
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(sigs[0].key_id.as_deref(), Some("sha256:0123456789abcdef"));
+        assert!(s.signatures(&r, &d("catalog 1")).await.unwrap().is_empty());
+        // deleting the signature manifest removes its record
+        assert!(s.delete_manifest(&r, &sd).await.unwrap());
+        assert!(s.signatures(&r, &subject).await.unwrap().is_empty());
     }
 }

@@ -173,6 +173,8 @@ pub struct Registry {
     gc: GcSettings,
     /// Where signatures are required, and by which keys.
     signature_rules: Vec<SignatureRule>,
+    /// Keys signatures are judged against for the catalog: (key id, SPKI PEM).
+    trusted_keys: Vec<(String, String)>,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
 }
@@ -192,13 +194,35 @@ impl Registry {
             limits,
             gc,
             signature_rules: Vec::new(),
+            trusted_keys: Vec::new(),
             hashers: Mutex::new(HashMap::new()),
             index_permits,
         }
     }
 
-    /// Require signatures as `rules` say (see `signatures.rs`).
+    /// Judge pushed signatures against these public keys (SPKI PEM) as well; a key that
+    /// does not parse is skipped (the config loader checks them first).
+    pub fn with_trusted_keys(mut self, keys: Vec<String>) -> Self {
+        for pem in keys {
+            self.add_trusted_key(pem);
+        }
+        self
+    }
+
+    fn add_trusted_key(&mut self, pem: String) {
+        if let Ok(id) = wharf_sign::key_id(&pem)
+            && !self.trusted_keys.iter().any(|(k, _)| *k == id)
+        {
+            self.trusted_keys.push((id, pem));
+        }
+    }
+
+    /// Require signatures per prefix (see [`SignatureRule`]); the rules' keys also count
+    /// as trusted keys for signature status.
     pub fn with_signature_rules(mut self, rules: Vec<SignatureRule>) -> Self {
+        for pem in rules.iter().flat_map(|r| r.keys.iter()) {
+            self.add_trusted_key(pem.clone());
+        }
         self.signature_rules = rules;
         self
     }
@@ -534,6 +558,7 @@ impl Registry {
             blobs: Vec::new(),
             manifests: Vec::new(),
             wasm: None,
+            signatures: Vec::new(),
         };
         let artifact_type;
         let subject;
@@ -558,6 +583,10 @@ impl Registry {
                     .count();
                 if media_types::is_wasm_config(&m.config.media_type) || wasm_layers == 1 {
                     new.wasm = self.index_wasm(&m).await?;
+                }
+                new.signatures = self.judge_signatures(&m).await;
+                for s in &mut new.signatures {
+                    s.signature_digest = digest.clone();
                 }
                 artifact_type = Some(m.effective_artifact_type().to_owned());
                 subject = m.subject.map(|s| s.digest);

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use wharf_oci::{Digest, ImageManifest, RepositoryName, media_types};
 
 use super::{Registry, ServiceError};
-use crate::store::StoredManifest;
+use crate::store::{SignatureRecord, StoredManifest};
 
 /// Repositories under `prefix` must be signed by one of `keys` (SPKI PEM text).
 #[derive(Clone, Debug)]
@@ -95,6 +95,78 @@ impl Registry {
             digest: m.digest.clone(),
             prefix: rule.prefix.clone(),
         })
+    }
+
+    /// Judge every simple-signing layer of a pushed manifest against the operator's keys
+    /// (trusted keys and signature-rule keys): `verified` with the key id, `unverified`
+    /// when well-formed but no operator key matches, `invalid` when the payload is
+    /// missing, malformed or names another manifest than the subject. Empty for
+    /// manifests that carry no signature.
+    pub(super) async fn judge_signatures(&self, m: &ImageManifest) -> Vec<SignatureRecord> {
+        let mut out = Vec::new();
+        for (i, layer) in m.layers.iter().enumerate() {
+            if layer.media_type != wharf_sign::SIMPLE_SIGNING {
+                continue;
+            }
+            let signature = layer
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(wharf_sign::SIGNATURE_ANNOTATION));
+            let payload = match layer.size <= 64 * 1024 {
+                true => self.small_blob(&layer.digest).await.ok(),
+                false => None,
+            };
+            let parsed = payload
+                .as_deref()
+                .and_then(|p| serde_json::from_slice::<wharf_sign::SimpleSigning>(p).ok());
+            let named: Option<Digest> = parsed
+                .as_ref()
+                .and_then(|p| p.critical.image.docker_manifest_digest.parse().ok());
+            let Some(subject) = m
+                .subject
+                .as_ref()
+                .map(|s| s.digest.clone())
+                .or_else(|| named.clone())
+            else {
+                continue;
+            };
+            let mut record = SignatureRecord {
+                signature_digest: Digest::sha256_of(b""),
+                layer: u32::try_from(i).unwrap_or(u32::MAX),
+                subject: subject.clone(),
+                key_id: None,
+                status: "invalid".into(),
+                detail: None,
+            };
+            match (signature, payload.as_deref(), named) {
+                (None, _, _) => record.detail = Some("no signature annotation".into()),
+                (_, None, _) => record.detail = Some("payload missing or too large".into()),
+                (_, _, None) => {
+                    record.detail = Some("payload is not cosign simple-signing JSON".into())
+                }
+                (_, _, Some(named)) if named != subject => {
+                    record.detail = Some(format!("payload signs {named}, not {subject}"))
+                }
+                (Some(sig), Some(payload), Some(_)) => {
+                    match self
+                        .trusted_keys
+                        .iter()
+                        .find(|(_, pem)| wharf_sign::verify(pem, payload, sig).is_ok())
+                    {
+                        Some((id, _)) => {
+                            record.status = "verified".into();
+                            record.key_id = Some(id.clone());
+                        }
+                        None => {
+                            record.status = "unverified".into();
+                            record.detail = Some("signed by none of the operator's keys".into());
+                        }
+                    }
+                }
+            }
+            out.push(record);
+        }
+        out
     }
 
     /// A small blob (a signature payload), checked against its digest.

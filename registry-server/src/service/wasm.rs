@@ -40,10 +40,18 @@ impl Registry {
             );
         }
         let what = format!("wasm layer {}", layer.digest);
-        let info = tokio::task::spawn_blocking(move || wharf_component::inspect(&bytes, &what))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?
-            .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
+        let (info, wit) = tokio::task::spawn_blocking(move || {
+            let info = wharf_component::inspect(&bytes, &what)?;
+            // the WIT it was built against, for people browsing; a core module has none
+            let wit = match info.kind {
+                wharf_component::WasmKind::CoreModule => None,
+                _ => wharf_component::print_wit(std::path::Path::new(&what), Some(&bytes)).ok(),
+            };
+            Ok::<_, wharf_component::ComponentError>((info, wit))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?
+        .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
         Ok(Some(WasmIndexEntry {
             kind: info.kind.as_str().to_owned(),
             target: info.target,
@@ -52,6 +60,11 @@ impl Registry {
             exports: info.exports,
             layer_digest: layer.digest.to_string(),
             layer_size: layer.size,
+            description: info.metadata.description,
+            licenses: info.metadata.licenses,
+            source: info.metadata.source,
+            authors: info.metadata.authors,
+            wit,
         }))
     }
 }

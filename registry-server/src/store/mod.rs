@@ -62,6 +62,8 @@ pub struct NewManifest<'a> {
     pub manifests: Vec<Digest>,
     /// Index entry when it is a Wasm package.
     pub wasm: Option<WasmIndexEntry>,
+    /// Signatures it carries, as judged at push (for signature manifests).
+    pub signatures: Vec<SignatureRecord>,
 }
 
 /// What the registry learned from a Wasm layer.
@@ -81,6 +83,241 @@ pub struct WasmIndexEntry {
     pub layer_digest: String,
     /// Its size in bytes.
     pub layer_size: u64,
+    /// `description` metadata section.
+    pub description: Option<String>,
+    /// `licenses` metadata section (SPDX expression).
+    pub licenses: Option<String>,
+    /// `source` metadata section (URL).
+    pub source: Option<String>,
+    /// `authors` metadata section.
+    pub authors: Option<String>,
+    /// The WIT it was built against (printed by wit-component), when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wit: Option<String>,
+}
+
+/// The interface name without its version: `wasi:http/types@0.2.0` → `wasi:http/types`.
+pub fn unversioned(name: &str) -> &str {
+    name.split_once('@').map_or(name, |(base, _)| base)
+}
+
+/// How the registry judged one signature (see `service::signatures`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SignatureRecord {
+    /// The signature manifest.
+    pub signature_digest: Digest,
+    /// Index of the signature layer in it.
+    pub layer: u32,
+    /// The manifest the payload says is signed.
+    pub subject: Digest,
+    /// The operator key that verified it (`sha256:` + 16 hex digits), if one did.
+    pub key_id: Option<String>,
+    /// `verified` (by an operator key), `unverified` (well-formed, no operator key
+    /// matches) or `invalid` (malformed, or the payload names another manifest).
+    pub status: String,
+    /// Why, for `unverified` and `invalid`.
+    pub detail: Option<String>,
+}
+
+/// What to look for in the catalog; empty strings match everything.
+#[derive(Clone, Debug, Default)]
+pub struct CatalogFilter {
+    /// Substring of the repository name or the description (case-insensitive).
+    pub text: String,
+    /// `import` or `export`, with `interface`.
+    pub direction: String,
+    /// Interface name or glob (`*` matches anything), compared with and without version.
+    pub interface: String,
+}
+
+/// One package (repository) in the catalog: its most recently tagged Wasm manifest.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CatalogRow {
+    /// Repository name.
+    pub repository: String,
+    /// The tag.
+    pub tag: String,
+    /// The manifest digest.
+    pub digest: String,
+    /// When the tag was last set (RFC 3339).
+    pub updated_at: String,
+    /// `component`, `core-module` or `wit-package`.
+    pub kind: String,
+    /// Description, when the package has one.
+    pub description: Option<String>,
+    /// Target world, when known.
+    pub target: Option<String>,
+}
+
+/// One tag of a repository with what it points at.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TagRow {
+    /// The tag.
+    pub tag: String,
+    /// Manifest digest.
+    pub digest: String,
+    /// When the tag was last set (RFC 3339).
+    pub updated_at: String,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Artifact type (or config media type).
+    pub artifact_type: Option<String>,
+    /// Manifest size in bytes.
+    pub size: u64,
+    /// Wasm kind when it is a Wasm package.
+    pub kind: Option<String>,
+    /// Annotations of the newest yank mark, when yanked (JSON object text).
+    pub yank: Option<String>,
+}
+
+/// SQL shared by both backends (`$n` placeholders, in ascending order of first use,
+/// which SQLite binds by position too).
+mod shared_sql {
+    /// Catalog rows; binds text flag, text pattern, direction, interface pattern.
+    pub const CATALOG: &str = "SELECT r.name, t.name, t.manifest_digest, t.updated_at, w.kind, w.description, w.target \
+        FROM repositories r \
+        JOIN tags t ON t.repository_id = r.id \
+        JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE t.name = (SELECT t2.name FROM tags t2 JOIN wasm_index w2 \
+              ON w2.repository_id = t2.repository_id AND w2.manifest_digest = t2.manifest_digest \
+              WHERE t2.repository_id = r.id ORDER BY t2.updated_at DESC, t2.name DESC LIMIT 1) \
+        AND ($1 = '' OR LOWER(r.name) LIKE $2 OR LOWER(COALESCE(w.description, '')) LIKE $2) \
+        AND ($3 = '' OR EXISTS (SELECT 1 FROM wasm_interfaces i WHERE i.repository_id = r.id \
+              AND i.manifest_digest = t.manifest_digest AND i.direction = $3 \
+              AND (i.base LIKE $4 OR i.name LIKE $4))) \
+        ORDER BY r.name";
+    /// Tags with their manifests; binds repository name, yank artifact type.
+    pub const TAG_DETAILS: &str = "SELECT t.name, t.manifest_digest, t.updated_at, m.media_type, m.artifact_type, m.size, w.kind, \
+        (SELECT y.annotations FROM manifests y WHERE y.repository_id = t.repository_id \
+            AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
+            ORDER BY y.created_at DESC LIMIT 1) \
+        FROM tags t JOIN repositories r ON r.id = t.repository_id \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE r.name = $1 ORDER BY t.name";
+    /// Signatures of a subject; binds repository name, subject digest.
+    pub const SIGNATURES: &str = "SELECT s.signature_digest, s.layer, s.subject, s.key_id, s.status, s.detail \
+        FROM signatures s JOIN repositories r ON r.id = s.repository_id \
+        WHERE r.name = $1 AND s.subject = $2 ORDER BY s.signature_digest, s.layer";
+    /// The wasm index entry of a manifest; binds repository name, digest.
+    pub const WASM_ENTRY: &str = "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size, \
+        w.description, w.licenses, w.source, w.authors, w.wit FROM wasm_index w \
+        JOIN repositories r ON r.id = w.repository_id WHERE r.name = $1 AND w.manifest_digest = $2";
+    /// Insert an index entry; binds 14 values.
+    pub const INSERT_WASM: &str = "INSERT INTO wasm_index (repository_id, manifest_digest, kind, target, package, imports, exports, \
+        layer_digest, layer_size, description, licenses, source, authors, wit) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    /// Insert an interface row; binds repository id, digest, direction, name, base.
+    pub const INSERT_INTERFACE: &str = "INSERT INTO wasm_interfaces (repository_id, manifest_digest, direction, name, base) \
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    /// Insert a signature row; binds repository id, signature digest, layer, subject, key id, status, detail.
+    pub const INSERT_SIGNATURE: &str = "INSERT INTO signatures (repository_id, signature_digest, layer, subject, key_id, status, detail) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
+}
+
+/// A LIKE pattern from a glob: `*` → `%`, and `%` around plain text for substring search.
+pub fn like_pattern(glob: &str, substring: bool) -> String {
+    let p = glob.to_lowercase().replace('*', "%");
+    if substring { format!("%{p}%") } else { p }
+}
+
+/// Decode a catalog row tuple.
+type CatalogTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn catalog_row(t: CatalogTuple) -> CatalogRow {
+    CatalogRow {
+        repository: t.0,
+        tag: t.1,
+        digest: t.2,
+        updated_at: t.3,
+        kind: t.4,
+        description: t.5,
+        target: t.6,
+    }
+}
+
+/// Decode a tag-details tuple.
+type TagTuple = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+fn tag_row(t: TagTuple) -> TagRow {
+    TagRow {
+        tag: t.0,
+        digest: t.1,
+        updated_at: t.2,
+        media_type: t.3,
+        artifact_type: t.4,
+        size: t.5.max(0) as u64,
+        kind: t.6,
+        yank: t.7,
+    }
+}
+
+/// Decode a signature tuple.
+type SignatureTuple = (String, i64, String, Option<String>, String, Option<String>);
+
+fn signature_row(t: SignatureTuple) -> Result<SignatureRecord, StoreError> {
+    Ok(SignatureRecord {
+        signature_digest: digest_of(&t.0)?,
+        layer: u32::try_from(t.1).unwrap_or(0),
+        subject: digest_of(&t.2)?,
+        key_id: t.3,
+        status: t.4,
+        detail: t.5,
+    })
+}
+
+/// Decode a wasm index tuple.
+type WasmTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn wasm_row(t: WasmTuple) -> Result<WasmIndexEntry, StoreError> {
+    let list = |col: &str, text: &str| -> Result<Vec<String>, StoreError> {
+        serde_json::from_str(text)
+            .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
+    };
+    Ok(WasmIndexEntry {
+        kind: t.0,
+        target: t.1,
+        package: t.2,
+        imports: list("imports", &t.3)?,
+        exports: list("exports", &t.4)?,
+        layer_digest: t.5,
+        layer_size: t.6.max(0) as u64,
+        description: t.7,
+        licenses: t.8,
+        source: t.9,
+        authors: t.10,
+        wit: t.11,
+    })
 }
 
 /// A stored manifest.
@@ -270,4 +507,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
     /// Counts for metrics; also a cheap liveness probe of the database.
     async fn usage(&self) -> Result<Usage, StoreError>;
+    /// Every package (repository with a tagged Wasm manifest) matching `filter`, by name.
+    async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError>;
+    /// The tags of `repo` with what they point at, by tag name; `yank_type` is the
+    /// artifact type of yank marks.
+    async fn tag_details(
+        &self,
+        repo: &RepositoryName,
+        yank_type: &str,
+    ) -> Result<Vec<TagRow>, StoreError>;
+    /// The signatures recorded for manifest `subject` of `repo`.
+    async fn signatures(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+    ) -> Result<Vec<SignatureRecord>, StoreError>;
 }

@@ -7,8 +7,10 @@ use sqlx::{Row, SqlitePool};
 use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
-    GcPolicy, GcReport, NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest,
-    UnlinkOutcome, Usage, WasmIndexEntry, digest_of, i64_of, now,
+    CatalogFilter, CatalogRow, CatalogTuple, GcPolicy, GcReport, NewManifest, Page, PutOutcome,
+    SignatureRecord, SignatureTuple, Store, StoreError, StoredManifest, TagRow, TagTuple,
+    UnlinkOutcome, Usage, WasmIndexEntry, WasmTuple, catalog_row, digest_of, i64_of, like_pattern,
+    now, shared_sql, signature_row, tag_row, unversioned, wasm_row,
 };
 use crate::storage::UploadId;
 
@@ -234,21 +236,47 @@ impl Store for SqliteStore {
                 .await?;
             }
             if let Some(w) = &m.wasm {
-                sqlx::query(
-                    "INSERT INTO wasm_index (repository_id, manifest_digest, kind, target, package, imports, exports, layer_digest, layer_size) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(repo_id)
-                .bind(&digest)
-                .bind(&w.kind)
-                .bind(&w.target)
-                .bind(&w.package)
-                .bind(serde_json::to_string(&w.imports).unwrap_or_default())
-                .bind(serde_json::to_string(&w.exports).unwrap_or_default())
-                .bind(&w.layer_digest)
-                .bind(i64_of(w.layer_size))
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(shared_sql::INSERT_WASM)
+                    .bind(repo_id)
+                    .bind(&digest)
+                    .bind(&w.kind)
+                    .bind(&w.target)
+                    .bind(&w.package)
+                    .bind(serde_json::to_string(&w.imports).unwrap_or_default())
+                    .bind(serde_json::to_string(&w.exports).unwrap_or_default())
+                    .bind(&w.layer_digest)
+                    .bind(i64_of(w.layer_size))
+                    .bind(&w.description)
+                    .bind(&w.licenses)
+                    .bind(&w.source)
+                    .bind(&w.authors)
+                    .bind(&w.wit)
+                    .execute(&mut *tx)
+                    .await?;
+                for (direction, names) in [("import", &w.imports), ("export", &w.exports)] {
+                    for name in names {
+                        sqlx::query(shared_sql::INSERT_INTERFACE)
+                            .bind(repo_id)
+                            .bind(&digest)
+                            .bind(direction)
+                            .bind(name)
+                            .bind(unversioned(name))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+            }
+            for sig in &m.signatures {
+                sqlx::query(shared_sql::INSERT_SIGNATURE)
+                    .bind(repo_id)
+                    .bind(&digest)
+                    .bind(i64::from(sig.layer))
+                    .bind(sig.subject.to_string())
+                    .bind(&sig.key_id)
+                    .bind(&sig.status)
+                    .bind(&sig.detail)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
         for tag in tags {
@@ -353,29 +381,12 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<WasmIndexEntry>, StoreError> {
-        let row = sqlx::query(
-            "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size FROM wasm_index w \
-             JOIN repositories r ON r.id = w.repository_id WHERE r.name = ? AND w.manifest_digest = ?",
-        )
-        .bind(repo.as_str())
-        .bind(digest.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let list = |col: &str| -> Result<Vec<String>, StoreError> {
-            let text: String = row.try_get(col)?;
-            serde_json::from_str(&text)
-                .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
-        };
-        Ok(Some(WasmIndexEntry {
-            kind: row.try_get("kind")?,
-            target: row.try_get("target")?,
-            package: row.try_get("package")?,
-            imports: list("imports")?,
-            exports: list("exports")?,
-            layer_digest: row.try_get("layer_digest")?,
-            layer_size: row.try_get::<i64, _>("layer_size")?.max(0) as u64,
-        }))
+        let row: Option<WasmTuple> = sqlx::query_as(shared_sql::WASM_ENTRY)
+            .bind(repo.as_str())
+            .bind(digest.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(wasm_row).transpose()
     }
 
     async fn referrers(
@@ -657,5 +668,46 @@ impl Store for SqliteStore {
             blob_bytes: n(blob_bytes),
             uploads: n(uploads),
         })
+    }
+
+    async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
+        let rows: Vec<CatalogTuple> = sqlx::query_as(shared_sql::CATALOG)
+            .bind(&filter.text)
+            .bind(like_pattern(&filter.text, true))
+            .bind(if filter.interface.is_empty() {
+                ""
+            } else {
+                filter.direction.as_str()
+            })
+            .bind(like_pattern(&filter.interface, false))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(catalog_row).collect())
+    }
+
+    async fn tag_details(
+        &self,
+        repo: &RepositoryName,
+        yank_type: &str,
+    ) -> Result<Vec<TagRow>, StoreError> {
+        let rows: Vec<TagTuple> = sqlx::query_as(shared_sql::TAG_DETAILS)
+            .bind(repo.as_str())
+            .bind(yank_type)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(tag_row).collect())
+    }
+
+    async fn signatures(
+        &self,
+        repo: &RepositoryName,
+        subject: &Digest,
+    ) -> Result<Vec<SignatureRecord>, StoreError> {
+        let rows: Vec<SignatureTuple> = sqlx::query_as(shared_sql::SIGNATURES)
+            .bind(repo.as_str())
+            .bind(subject.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(signature_row).collect()
     }
 }
