@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod bad_input;
+mod browse;
 mod cli_files;
 mod compat;
 mod e2e;

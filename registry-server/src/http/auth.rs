@@ -156,6 +156,15 @@ pub(crate) async fn authorize(
         return next.run(req).await;
     };
     let Some(rest) = req.uri().path().strip_prefix("/v2") else {
+        // the catalog API and the web UI show what the caller may pull: identify them
+        // (wrong credentials are still a 401); anonymous callers see what anyone may
+        let who = match identify(&state, req.headers()).await {
+            Ok(w) => w,
+            Err(()) => return challenge(auth, req.headers(), None, "invalid credentials"),
+        };
+        req.extensions_mut().insert(Identity {
+            user: who.user().map(str::to_owned),
+        });
         return next.run(req).await;
     };
     let rest = rest.trim_start_matches('/').to_owned();

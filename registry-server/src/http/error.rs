@@ -48,6 +48,16 @@ impl ApiError {
         )
     }
 
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// 405 `UNSUPPORTED` for a method the route does not take.
     pub fn method_not_allowed(method: &str, path: &str) -> Self {
         Self::new(
@@ -86,6 +96,7 @@ impl From<ServiceError> for ApiError {
             S::VersionExists { .. } => Self::new(StatusCode::CONFLICT, "DENIED", msg),
             S::Unsigned { .. } => Self::new(StatusCode::FORBIDDEN, "DENIED", msg),
             S::NameUnknown(_) => Self::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", msg),
+            S::BadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg),
             S::SizeInvalid(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", msg),
             S::RangeNotSatisfiable(_) => {
                 Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", msg)

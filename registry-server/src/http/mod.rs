@@ -1,6 +1,7 @@
-//! HTTP: the OCI Distribution v1.1 routes, the wasm-pkg discovery document, and the
-//! request trace layer. Handlers parse typed values and call one service method.
+//! HTTP: the OCI Distribution v1.1 routes, the wasm-pkg discovery document, the catalog
+//! JSON API (`/api/v1`), the web UI, and the request trace layer. Handlers parse typed values and call one service method.
 
+pub mod api;
 pub mod auth;
 mod blobs;
 mod error;
@@ -10,6 +11,7 @@ pub mod ops;
 mod referrers;
 mod route;
 mod tags;
+pub mod ui;
 mod uploads;
 
 use std::sync::Arc;
@@ -39,6 +41,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/packages", get(api::packages))
+        .route("/api/v1/packages/{*path}", get(api::package))
+        .route("/api/v1/repositories", get(api::repositories))
+        .route("/api/v1/repositories/{*path}", get(api::repository))
+        .route("/", get(ui::home))
+        .route("/search", get(ui::search))
+        .route("/packages/{*path}", get(ui::package))
+        .route("/repositories", get(ui::repositories))
+        .route("/repositories/{*path}", get(ui::repository))
+        .route("/static/wharf.css", get(ui::css))
+        .route("/static/wharf.js", get(ui::js))
         .fallback(|| async { ApiError::not_found("this path") })
         .layer(axum::middleware::map_response(api_version_header))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,9 +1,15 @@
 //! The registry's rules: what a valid upload, manifest and Wasm package is. Handlers call
 //! one method here; this layer calls the metadata [`Store`] and the [`BlobStore`].
 
+mod catalog;
 mod gc;
 mod signatures;
 mod wasm;
+
+pub use catalog::{
+    FetchCommands, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,
+    RepositoryDetail, SearchQuery, VersionDetail, VersionSummary, Viewer,
+};
 
 pub use signatures::SignatureRule;
 
@@ -96,6 +102,9 @@ pub enum ServiceError {
     /// No such repository.
     #[error("repository {0} is not known to this registry")]
     NameUnknown(RepositoryName),
+    /// A catalog query that cannot be answered as asked.
+    #[error("{0}")]
+    BadRequest(String),
     /// Content too large.
     #[error("{0}")]
     SizeInvalid(String),

@@ -1,0 +1,605 @@
+//! The catalog JSON API (checked against its OpenAPI document) and the web UI, driven in
+//! a real headless Chromium through chromedriver. Screenshots of the main pages are kept
+//! under `target/ui-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::support::{Registry, Wharf, guests, hello_component, require_tool, root, s};
+
+/// A registry holding: demo/greeter 0.1.0 (signed by the operator's key, with an SBOM)
+/// and 0.2.0 (signed by a stranger, yanked), demo/hello 1.0.0 (a command), demo/api
+/// 1.0.0 (a WIT package) and acme/thing (not Wasm).
+struct Fixture {
+    reg: Registry,
+    key_id: String,
+    _work: tempfile::TempDir,
+}
+
+fn fixture(w: &Wharf, extra_config: &str) -> Fixture {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let base = dir.join("operator");
+    let key_id = w.ok(&["key", "generate", "-o", s(&base)]).trim().to_owned();
+    w.ok(&["key", "generate", "-o", s(&dir.join("stranger"))]);
+    let reg = Registry::start_with(&format!(
+        "trusted-keys = [\"{}\"]\n{extra_config}",
+        s(&base.with_extension("pub"))
+    ));
+    let r = reg.addr.clone();
+    let greeter = &guests().greeter;
+    let op_key = base.with_extension("key");
+    let stranger = dir.join("stranger.key");
+    w.ok(&[
+        "push",
+        s(greeter),
+        "demo:greeter@0.1.0",
+        "--registry",
+        &r,
+        "--sign",
+        "--key",
+        s(&op_key),
+        "--sbom",
+        "auto",
+    ]);
+    w.ok(&[
+        "push",
+        s(greeter),
+        "demo:greeter@0.2.0",
+        "--registry",
+        &r,
+        "--sign",
+        "--key",
+        s(&stranger),
+        "--annotation",
+        "v=2",
+    ]);
+    w.ok(&[
+        "yank",
+        "demo:greeter@0.2.0",
+        "--registry",
+        &r,
+        "--reason",
+        "broken greeting",
+    ]);
+    let hello = hello_component(w, dir);
+    w.ok(&["push", s(&hello), "demo:hello@1.0.0", "--registry", &r]);
+    std::fs::create_dir(dir.join("wit")).unwrap();
+    std::fs::write(
+        dir.join("wit/api.wit"),
+        "package demo:api@1.0.0;\n\n/// Says hello.\ninterface greet {\n  greet: func(name: string) -> string;\n}\n",
+    )
+    .unwrap();
+    w.ok(&[
+        "wit",
+        "build",
+        s(&dir.join("wit")),
+        "-o",
+        s(&dir.join("api.wasm")),
+    ]);
+    w.ok(&[
+        "push",
+        s(&dir.join("api.wasm")),
+        "demo:api@1.0.0",
+        "--registry",
+        &r,
+    ]);
+    push_other_artifact(&r);
+    Fixture {
+        reg,
+        key_id,
+        _work: work,
+    }
+}
+
+/// A non-Wasm artifact (custom artifact type) pushed with plain HTTP.
+fn push_other_artifact(registry: &str) {
+    use sha2::Digest as _;
+    let digest = |b: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for blob in [&b"{}"[..], &b"hello"[..]] {
+            let resp = http
+                .post(format!("http://{registry}/v2/acme/thing/blobs/uploads/?digest={}", digest(blob)))
+                .body(blob.to_vec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201);
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.acme.thing.v1",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest(b"{}"), "size": 2},
+            "layers": [{"mediaType": "text/plain", "digest": digest(b"hello"), "size": 5}]
+        });
+        let resp = http
+            .put(format!("http://{registry}/v2/acme/thing/manifests/v1"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(serde_json::to_vec(&manifest).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    });
+}
+
+fn get(url: &str) -> (u16, Value) {
+    get_as(url, None)
+}
+
+fn get_as(url: &str, basic: Option<(&str, &str)>) -> (u16, Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut req = reqwest::Client::new().get(url);
+        if let Some((u, p)) = basic {
+            req = req.basic_auth(u, Some(p));
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    })
+}
+
+/// Check `value` has every property the schema requires, recursively (`$ref`, arrays,
+/// objects); returns the paths of what is missing or of the wrong type.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return conforms(
+            doc,
+            &doc["components"]["schemas"][name],
+            value,
+            at,
+            problems,
+        );
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let actual = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !types.is_empty() && !types.contains(&actual) {
+        problems.push(format!("{at}: {actual}, schema says {types:?}"));
+        return;
+    }
+    if let (Some(required), Some(obj)) = (schema["required"].as_array(), value.as_object()) {
+        for key in required.iter().filter_map(Value::as_str) {
+            if !obj.contains_key(key) {
+                problems.push(format!("{at}.{key}: missing"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (schema["properties"].as_object(), value.as_object()) {
+        for (k, sub) in props {
+            if let Some(v) = obj.get(k) {
+                conforms(doc, sub, v, &format!("{at}.{k}"), problems);
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            conforms(doc, items, v, &format!("{at}[{i}]"), problems);
+        }
+    }
+}
+
+#[test]
+fn json_api_answers_as_its_openapi_document_says() {
+    let w = Wharf::new();
+    let f = fixture(&w, "");
+    let base = format!("http://{}", f.reg.addr);
+    let (status, doc) = get(&format!("{base}/api/v1/openapi.json"));
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+
+    // the operations the document promises, as a reviewed snapshot (BLESS=1 rewrites it)
+    let mut ops = String::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let params: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+                .unwrap_or_default();
+            let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            ops.push_str(&format!(
+                "{} {path} params={params:?} responses={codes:?}\n",
+                method.to_uppercase()
+            ));
+        }
+    }
+    let snapshot = root().join("registry-server/tests/snapshots/openapi-operations.txt");
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
+        std::fs::write(&snapshot, &ops).unwrap();
+    }
+    assert_eq!(
+        ops,
+        std::fs::read_to_string(&snapshot).unwrap(),
+        "the API changed: review, then BLESS=1"
+    );
+
+    let check = |url: &str, path: &str, code: &str| -> Value {
+        let (status, body) = get(&format!("{base}{url}"));
+        assert_eq!(status.to_string(), code, "{url}: {body}");
+        let schema =
+            &doc["paths"][path]["get"]["responses"][code]["content"]["application/json"]["schema"];
+        let mut problems = Vec::new();
+        conforms(&doc, schema, &body, url, &mut problems);
+        assert!(
+            problems.is_empty(),
+            "{url} does not match the document: {problems:#?}"
+        );
+        body
+    };
+    let packages = "/api/v1/packages";
+    let package = "/api/v1/packages/{repository}";
+    let version = "/api/v1/packages/{repository}@{reference}";
+
+    let all = check(packages, packages, "200");
+    let names: Vec<&str> = all["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["demo/api", "demo/greeter", "demo/hello"],
+        "Wasm packages only, by name"
+    );
+    assert_eq!(all["total"], 3);
+    let by = |query: &str| -> Vec<String> {
+        check(&format!("{packages}?{query}"), packages, "200")["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(by("exports=wharf:greeter/greet"), ["demo:greeter"]);
+    assert_eq!(by("exports=wasi:cli/run"), ["demo:hello"]);
+    assert_eq!(by("imports=wasi:filesystem/*"), ["demo:hello"]);
+    assert_eq!(by("q=GREET"), ["demo:greeter"]);
+    assert!(by("exports=wasi:http/incoming-handler").is_empty());
+    let paged = check(&format!("{packages}?per_page=2&page=2"), packages, "200");
+    assert_eq!(paged["packages"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["total"], 3);
+    check(&format!("{packages}?exports=a&imports=b"), packages, "400");
+    check(&format!("{packages}?page=x"), packages, "400");
+
+    let greeter = check("/api/v1/packages/demo/greeter", package, "200");
+    assert_eq!(greeter["name"], "demo:greeter");
+    assert_eq!(greeter["latest"], "0.1.0", "the yanked 0.2.0 is not latest");
+    assert_eq!(greeter["versions"][0]["version"], "0.2.0");
+    assert_eq!(greeter["versions"][0]["yanked"], "broken greeting");
+    assert!(greeter["versions"][1]["yanked"].is_null());
+    check("/api/v1/packages/demo/nothing", package, "404");
+    check("/api/v1/packages/acme/thing", package, "200");
+
+    let v = check("/api/v1/packages/demo/greeter@0.1.0", version, "200");
+    assert_eq!(v["kind"], "component");
+    assert!(
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "wharf:greeter/greet@0.1.0"),
+        "{v}"
+    );
+    assert!(
+        v["wit"].as_str().unwrap().contains("interface greet"),
+        "{}",
+        v["wit"]
+    );
+    assert_eq!(v["signatures"][0]["status"], "verified");
+    assert_eq!(v["signatures"][0]["key_id"], f.key_id.as_str());
+    assert!(v["sbom"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(
+        v["commands"]["wkg"],
+        format!("wkg get demo:greeter@0.1.0 --registry {}", f.reg.addr)
+    );
+    assert_eq!(
+        v["commands"]["wharf"],
+        format!("wharf pull {}/demo/greeter:0.1.0", f.reg.addr)
+    );
+    let v2 = check("/api/v1/packages/demo/greeter@0.2.0", version, "200");
+    assert_eq!(v2["signatures"][0]["status"], "unverified");
+    assert!(v2["signatures"][0]["key_id"].is_null());
+    assert_eq!(v2["yanked"], "broken greeting");
+    let by_digest = check(
+        &format!(
+            "/api/v1/packages/demo/greeter@{}",
+            v["digest"].as_str().unwrap()
+        ),
+        version,
+        "200",
+    );
+    assert_eq!(by_digest["digest"], v["digest"]);
+    let api = check("/api/v1/packages/demo/api@1.0.0", version, "200");
+    assert_eq!(api["kind"], "wit-package");
+    assert!(
+        api["wit"]
+            .as_str()
+            .unwrap()
+            .contains("greet: func(name: string) -> string;")
+    );
+    check("/api/v1/packages/demo/greeter@9.9.9", version, "404");
+
+    let repos = check("/api/v1/repositories", "/api/v1/repositories", "200");
+    assert!(
+        repos["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "acme/thing")
+    );
+    let thing = check(
+        "/api/v1/repositories/acme/thing",
+        "/api/v1/repositories/{repository}",
+        "200",
+    );
+    assert_eq!(
+        thing["tags"][0]["artifact_type"],
+        "application/vnd.acme.thing.v1"
+    );
+    check(
+        "/api/v1/repositories/acme/none",
+        "/api/v1/repositories/{repository}",
+        "404",
+    );
+}
+
+#[test]
+fn the_api_shows_only_what_the_caller_may_pull() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let htpasswd = work.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("alice:{}\n", bcrypt::hash("secret", 4).unwrap()),
+    )
+    .unwrap();
+    let config = format!(
+        "[auth]\nhtpasswd = \"{}\"\n[[auth.rules]]\nprefix = \"\"\nanonymous = [\"pull\", \"push\"]\nusers = {{ \"*\" = [\"pull\", \"push\"] }}\n[[auth.rules]]\nprefix = \"demo/greeter\"\nanonymous = []\nusers = {{ \"alice\" = [\"pull\", \"push\"] }}\n",
+        s(&htpasswd)
+    );
+    let f = fixture_open_push(&w, &config);
+    let base = format!("http://{}", f.addr);
+    let names = |body: &Value| -> Vec<String> {
+        body["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["repository"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, anon) = get(&format!("{base}/api/v1/packages"));
+    assert_eq!(names(&anon), ["demo/hello"]);
+    let (_, alice) = get_as(
+        &format!("{base}/api/v1/packages"),
+        Some(("alice", "secret")),
+    );
+    assert_eq!(names(&alice), ["demo/greeter", "demo/hello"]);
+    // hidden and missing look the same
+    let (hidden, body) = get(&format!("{base}/api/v1/packages/demo/greeter"));
+    let (missing, body2) = get(&format!("{base}/api/v1/packages/demo/missing"));
+    assert_eq!((hidden, missing), (404, 404));
+    assert_eq!(body["errors"][0]["code"], body2["errors"][0]["code"]);
+    assert_eq!(
+        get_as(
+            &format!("{base}/api/v1/packages/demo/greeter"),
+            Some(("alice", "secret"))
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        get_as(&format!("{base}/api/v1/packages"), Some(("alice", "wrong"))).0,
+        401
+    );
+    let _ = w;
+}
+
+/// An auth-enabled registry where alice pushes demo/greeter and anyone demo/hello.
+fn fixture_open_push(w: &Wharf, config: &str) -> Registry {
+    let reg = Registry::start_with(config);
+    let work = tempfile::tempdir().unwrap();
+    let docker = w
+        .cmd()
+        .get_envs()
+        .find(|(k, _)| *k == "DOCKER_CONFIG")
+        .and_then(|(_, v)| v)
+        .map(PathBuf::from)
+        .unwrap();
+    std::fs::create_dir_all(&docker).unwrap();
+    let out = w
+        .cmd()
+        .args(["login", &reg.addr, "-u", "alice", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(b"secret")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.ok(&[
+        "push",
+        s(&guests().greeter),
+        &format!("{}/demo/greeter:0.1.0", reg.addr),
+    ]);
+    let hello = hello_component(w, work.path());
+    w.ok(&["push", s(&hello), &format!("{}/demo/hello:1.0.0", reg.addr)]);
+    reg
+}
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let binary = require_tool("chromedriver");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "chromedriver did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+fn chromium_binary() -> PathBuf {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join(name))
+                    .find(|p| p.is_file())
+            })
+        })
+        .unwrap_or_else(|| require_tool("chromium"))
+}
+
+async fn screenshot(c: &fantoccini::Client, dir: &Path, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[test]
+fn browse_find_read_and_copy_in_a_real_browser() {
+    use fantoccini::{ClientBuilder, Locator, key::Key};
+    let w = Wharf::new();
+    let f = fixture(&w, "");
+    let base = format!("http://{}", f.reg.addr);
+    let driver = chromedriver();
+    let shots = root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": s(&chromium_binary()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1024"]
+            }),
+        );
+        let c = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("connect to chromedriver");
+
+        // home: recent packages and the search form
+        c.goto(&format!("{base}/")).await.unwrap();
+        let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(h1, "WebAssembly packages");
+        let recent = c.find(Locator::Css("#main ol.packages")).await.unwrap().text().await.unwrap();
+        for name in ["demo:greeter", "demo:hello", "demo:api"] {
+            assert!(recent.contains(name), "{recent}");
+        }
+        screenshot(&c, &shots, "home").await;
+        // keyboard: the first Tab reaches the skip link
+        c.find(Locator::Css("body")).await.unwrap().send_keys(&Key::Tab.to_string()).await.unwrap();
+        let focused = c.active_element().await.unwrap().text().await.unwrap();
+        assert_eq!(focused, "Skip to content");
+
+        // find the component by the interface it exports
+        let form = c.form(Locator::Css("form.search")).await.unwrap();
+        form.set_by_name("interface", "wharf:greeter/greet").await.unwrap();
+        form.submit().await.unwrap();
+        let title = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(title, "Packages exporting wharf:greeter/greet");
+        let results = c.find_all(Locator::Css("ol.packages > li")).await.unwrap();
+        assert_eq!(results.len(), 1);
+        screenshot(&c, &shots, "search").await;
+        c.find(Locator::LinkText("demo:greeter")).await.unwrap().click().await.unwrap();
+
+        // the package page: versions, the yanked one marked
+        assert!(c.current_url().await.unwrap().as_str().ends_with("/packages/demo/greeter"));
+        let versions = c.find(Locator::Css("#main table")).await.unwrap().text().await.unwrap();
+        assert!(versions.contains("0.2.0") && versions.contains("yanked") && versions.contains("broken greeting"), "{versions}");
+        screenshot(&c, &shots, "package").await;
+        c.find(Locator::LinkText("0.1.0")).await.unwrap().click().await.unwrap();
+
+        // the version page: who signed it, the SBOM, the WIT, the fetch commands
+        let signatures = c.find(Locator::Css("section[aria-labelledby=signatures]")).await.unwrap().text().await.unwrap();
+        assert!(signatures.contains("verified") && signatures.contains(&f.key_id), "{signatures}");
+        let sbom = c.find(Locator::Css("section[aria-labelledby=sbom]")).await.unwrap().text().await.unwrap();
+        assert!(sbom.contains("CycloneDX"), "{sbom}");
+        let keywords = c.find_all(Locator::Css("pre.wit span.k")).await.unwrap();
+        assert!(!keywords.is_empty(), "WIT is highlighted");
+        let wit = c.find(Locator::Css("pre.wit")).await.unwrap().text().await.unwrap();
+        assert!(wit.contains("interface greet"), "{wit}");
+        let commands = c.find(Locator::Css("section[aria-labelledby=fetch]")).await.unwrap().text().await.unwrap();
+        assert!(commands.contains(&format!("wkg get demo:greeter@0.1.0 --registry {}", f.reg.addr)), "{commands}");
+        // the copy button is there once JavaScript runs
+        let copy = c.find(Locator::Css("button.copy")).await.unwrap();
+        assert!(copy.is_displayed().await.unwrap(), "copy buttons are shown with JavaScript");
+        screenshot(&c, &shots, "version").await;
+
+        // an export links to the packages that provide it
+        c.find(Locator::Css("section[aria-labelledby=exports] a")).await.unwrap().click().await.unwrap();
+        let title = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert!(title.starts_with("Packages exporting wharf:greeter/greet"), "{title}");
+
+        // a non-Wasm artifact has a repository page
+        c.goto(&format!("{base}/repositories/acme/thing")).await.unwrap();
+        let table = c.find(Locator::Css("#main table")).await.unwrap().text().await.unwrap();
+        assert!(table.contains("application/vnd.acme.thing.v1"), "{table}");
+        // an unknown package is a page that says so, with a 404 behind it
+        c.goto(&format!("{base}/packages/demo/nothing")).await.unwrap();
+        let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(h1, "Not Found");
+        c.close().await.unwrap();
+    });
+    for name in ["home", "search", "package", "version"] {
+        assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 1000);
+    }
+}

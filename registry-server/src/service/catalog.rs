@@ -1,0 +1,521 @@
+//! The package catalog: what the JSON API (`/api/v1`) and the web UI show. One set of
+//! methods for both, so a page and its JSON always agree. Every method takes the viewer's
+//! pull permission and shows only repositories the viewer may pull, with the same
+//! answer (not found) for hidden and missing repositories.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use wharf_oci::{Digest, ImageManifest, Reference, RepositoryName};
+
+use super::{Registry, ServiceError};
+use crate::store::{CatalogFilter, CatalogRow, SignatureRecord, TagRow};
+
+/// Artifact type of yank marks (`wharf yank`).
+pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
+/// Annotation of a yank mark holding the reason.
+pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
+/// Artifact type of CycloneDX SBOM referrers.
+pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
+/// Largest page a listing returns.
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// Who is looking, and how to name things for them.
+pub struct Viewer<'a> {
+    /// True when the viewer may pull the repository.
+    pub may_pull: &'a (dyn Fn(&str) -> bool + Send + Sync),
+    /// Registry host for fetch commands (`host[:port]`).
+    pub host: &'a str,
+    /// Repository prefix that package namespaces live under.
+    pub namespace_prefix: &'a str,
+}
+
+impl Viewer<'_> {
+    /// `ns:name` for a repository `<prefix>ns/name`, when it has that shape.
+    pub fn package_name(&self, repository: &str) -> Option<String> {
+        let rest = repository.strip_prefix(self.namespace_prefix)?;
+        let (ns, name) = rest.split_once('/')?;
+        let label = |s: &str| {
+            !s.is_empty()
+                && s.split('-').all(|w| {
+                    !w.is_empty()
+                        && w.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                })
+        };
+        (label(ns) && label(name)).then(|| format!("{ns}:{name}"))
+    }
+}
+
+/// A search: text, or an interface a package exports or imports; one page of it.
+#[derive(Clone, Debug, Default)]
+pub struct SearchQuery {
+    /// Substring of the name or description.
+    pub text: String,
+    /// Interface (glob) the package must export.
+    pub exports: String,
+    /// Interface (glob) the package must import.
+    pub imports: String,
+    /// 1-based page.
+    pub page: u32,
+    /// Items per page (1..=100).
+    pub per_page: u32,
+    /// Newest first instead of by name.
+    pub recent: bool,
+}
+
+/// One package in a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageSummary {
+    /// Repository name.
+    pub repository: String,
+    /// `ns:name`, when the repository maps to one.
+    pub name: Option<String>,
+    /// The most recently pushed version (tag).
+    pub latest: String,
+    /// `component`, `core-module` or `wit-package`.
+    pub kind: String,
+    /// Description metadata.
+    pub description: Option<String>,
+    /// Target world.
+    pub target: Option<String>,
+    /// When that tag was pushed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A page of packages.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackagePage {
+    /// The packages on this page.
+    pub packages: Vec<PackageSummary>,
+    /// Matches in all pages.
+    pub total: usize,
+    /// This page (1-based).
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+}
+
+/// One version of a package.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionSummary {
+    /// The semver tag.
+    pub version: String,
+    /// Manifest digest.
+    pub digest: String,
+    /// Pushed at (RFC 3339).
+    pub updated_at: String,
+    /// The yank reason when yanked.
+    pub yanked: Option<String>,
+}
+
+/// A package: its versions and what its latest version says about itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageDetail {
+    /// Repository name.
+    pub repository: String,
+    /// `ns:name`, when the repository maps to one.
+    pub name: Option<String>,
+    /// Highest non-yanked semver version (else the most recent tag).
+    pub latest: Option<String>,
+    /// From the latest version.
+    pub kind: Option<String>,
+    /// From the latest version.
+    pub description: Option<String>,
+    /// From the latest version (SPDX).
+    pub licenses: Option<String>,
+    /// From the latest version (URL).
+    pub source: Option<String>,
+    /// From the latest version.
+    pub authors: Option<String>,
+    /// Semver versions, highest first.
+    pub versions: Vec<VersionSummary>,
+    /// Other tags (`latest`, cosign `.sig` tags, …).
+    pub tags: Vec<TagRow>,
+}
+
+/// A referrer of a version (signature, SBOM, yank mark, anything else).
+#[derive(Clone, Debug, Serialize)]
+pub struct ReferrerSummary {
+    /// Its manifest digest.
+    pub digest: String,
+    /// Its artifact type.
+    pub artifact_type: Option<String>,
+    /// Its annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Commands that fetch a version.
+#[derive(Clone, Debug, Serialize)]
+pub struct FetchCommands {
+    /// `wharf pull …`.
+    pub wharf: String,
+    /// `wkg get …`, when the repository maps to a package name.
+    pub wkg: Option<String>,
+    /// `oras pull …`.
+    pub oras: String,
+}
+
+/// Everything about one version.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionDetail {
+    /// Repository name.
+    pub repository: String,
+    /// `ns:name`, when the repository maps to one.
+    pub name: Option<String>,
+    /// The tag or digest asked for.
+    pub reference: String,
+    /// Manifest digest.
+    pub digest: String,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Artifact type (or config media type).
+    pub artifact_type: Option<String>,
+    /// `component`, `core-module`, `wit-package`; `None` for non-Wasm artifacts.
+    pub kind: Option<String>,
+    /// Target world.
+    pub target: Option<String>,
+    /// Imported interfaces.
+    pub imports: Vec<String>,
+    /// Exported interfaces.
+    pub exports: Vec<String>,
+    /// The WIT it was built against.
+    pub wit: Option<String>,
+    /// Wasm layer size in bytes (else the sum of the layers).
+    pub size: u64,
+    /// `org.opencontainers.image.created`.
+    pub created: Option<String>,
+    /// Description metadata.
+    pub description: Option<String>,
+    /// Licences (SPDX).
+    pub licenses: Option<String>,
+    /// Source URL.
+    pub source: Option<String>,
+    /// Authors.
+    pub authors: Option<String>,
+    /// Manifest annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Signatures, with the status the registry found.
+    pub signatures: Vec<SignatureRecord>,
+    /// The newest SBOM referrer, if any.
+    pub sbom: Option<String>,
+    /// The yank reason when yanked.
+    pub yanked: Option<String>,
+    /// All referrers.
+    pub referrers: Vec<ReferrerSummary>,
+    /// How to fetch it.
+    pub commands: FetchCommands,
+}
+
+/// A repository of any artifacts, with its tags.
+#[derive(Clone, Debug, Serialize)]
+pub struct RepositoryDetail {
+    /// Repository name.
+    pub repository: String,
+    /// Its tags with what they point at.
+    pub tags: Vec<TagRow>,
+}
+
+fn yank_reason(annotations_json: &str) -> String {
+    serde_json::from_str::<BTreeMap<String, String>>(annotations_json)
+        .ok()
+        .and_then(|a| a.get(YANK_REASON_ANNOTATION).cloned())
+        .unwrap_or_else(|| "no reason given".into())
+}
+
+fn visible(viewer: &Viewer<'_>, repo: &RepositoryName) -> Result<(), ServiceError> {
+    match (viewer.may_pull)(repo.as_str()) {
+        true => Ok(()),
+        false => Err(ServiceError::NameUnknown(repo.clone())),
+    }
+}
+
+impl Registry {
+    /// Search packages: text in the name or description, or by interface, one page.
+    ///
+    /// # Errors
+    /// [`ServiceError::BadRequest`] for both `exports` and `imports` at once.
+    pub async fn search_packages(
+        &self,
+        q: &SearchQuery,
+        viewer: &Viewer<'_>,
+    ) -> Result<PackagePage, ServiceError> {
+        let (direction, interface) = match (q.exports.is_empty(), q.imports.is_empty()) {
+            (true, true) => ("", String::new()),
+            (false, true) => ("export", q.exports.clone()),
+            (true, false) => ("import", q.imports.clone()),
+            (false, false) => {
+                return Err(ServiceError::BadRequest(
+                    "search by `exports` or by `imports`, not both".into(),
+                ));
+            }
+        };
+        let filter = CatalogFilter {
+            text: q.text.trim().to_owned(),
+            direction: direction.into(),
+            interface: interface.trim().to_owned(),
+        };
+        let mut rows: Vec<CatalogRow> = self
+            .store
+            .catalog(&filter)
+            .await?
+            .into_iter()
+            .filter(|r| (viewer.may_pull)(&r.repository))
+            .collect();
+        if q.recent {
+            rows.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        }
+        let per_page = q.per_page.clamp(1, MAX_PER_PAGE);
+        let page = q.page.max(1);
+        let total = rows.len();
+        let packages = rows
+            .into_iter()
+            .skip((page as usize - 1) * per_page as usize)
+            .take(per_page as usize)
+            .map(|r| PackageSummary {
+                name: viewer.package_name(&r.repository),
+                repository: r.repository,
+                latest: r.tag,
+                kind: r.kind,
+                description: r.description,
+                target: r.target,
+                updated_at: r.updated_at,
+            })
+            .collect();
+        Ok(PackagePage {
+            packages,
+            total,
+            page,
+            per_page,
+        })
+    }
+
+    /// A package: versions in semver order (yanked marked), other tags, and what the
+    /// latest version says about itself.
+    ///
+    /// # Errors
+    /// [`ServiceError::NameUnknown`] when the repository does not exist, holds no tags,
+    /// or the viewer may not pull it.
+    pub async fn package(
+        &self,
+        repo: &RepositoryName,
+        viewer: &Viewer<'_>,
+    ) -> Result<PackageDetail, ServiceError> {
+        visible(viewer, repo)?;
+        let rows = self.store.tag_details(repo, YANK_ARTIFACT_TYPE).await?;
+        if rows.is_empty() {
+            return Err(ServiceError::NameUnknown(repo.clone()));
+        }
+        let mut versions: Vec<(semver::Version, &TagRow)> = Vec::new();
+        let mut tags = Vec::new();
+        for r in &rows {
+            match semver::Version::parse(&r.tag) {
+                Ok(v) if r.kind.is_some() => versions.push((v, r)),
+                _ => tags.push(r.clone()),
+            }
+        }
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        let latest_row = versions
+            .iter()
+            .find(|(_, r)| r.yank.is_none())
+            .map(|(_, r)| *r)
+            .or_else(|| {
+                rows.iter()
+                    .filter(|r| r.kind.is_some())
+                    .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+            });
+        let entry = match latest_row {
+            Some(r) => {
+                let digest: Digest = r
+                    .digest
+                    .parse()
+                    .map_err(|e: wharf_oci::DigestError| ServiceError::Internal(e.to_string()))?;
+                self.store.wasm_entry(repo, &digest).await?
+            }
+            None => None,
+        };
+        Ok(PackageDetail {
+            repository: repo.to_string(),
+            name: viewer.package_name(repo.as_str()),
+            latest: latest_row.map(|r| r.tag.clone()),
+            kind: entry.as_ref().map(|e| e.kind.clone()),
+            description: entry.as_ref().and_then(|e| e.description.clone()),
+            licenses: entry.as_ref().and_then(|e| e.licenses.clone()),
+            source: entry.as_ref().and_then(|e| e.source.clone()),
+            authors: entry.as_ref().and_then(|e| e.authors.clone()),
+            versions: versions
+                .iter()
+                .map(|(v, r)| VersionSummary {
+                    version: v.to_string(),
+                    digest: r.digest.clone(),
+                    updated_at: r.updated_at.clone(),
+                    yanked: r.yank.as_deref().map(yank_reason),
+                })
+                .collect(),
+            tags,
+        })
+    }
+
+    /// One version (a tag or a digest) with its WIT, signatures, SBOM and referrers.
+    ///
+    /// # Errors
+    /// [`ServiceError::NameUnknown`] for a hidden or missing repository,
+    /// [`ServiceError::ManifestUnknown`] for a missing version.
+    pub async fn version(
+        &self,
+        repo: &RepositoryName,
+        reference: &Reference,
+        viewer: &Viewer<'_>,
+    ) -> Result<VersionDetail, ServiceError> {
+        visible(viewer, repo)?;
+        let stored = self
+            .store
+            .manifest(repo, reference)
+            .await?
+            .ok_or_else(|| ServiceError::ManifestUnknown(reference.to_string()))?;
+        let manifest = ImageManifest::from_slice(&stored.content).ok();
+        let entry = self.store.wasm_entry(repo, &stored.digest).await?;
+        let referrers = self.store.referrers(repo, &stored.digest, None).await?;
+        let signatures = self.store.signatures(repo, &stored.digest).await?;
+        let annotations = manifest
+            .as_ref()
+            .and_then(|m| m.annotations.clone())
+            .unwrap_or_default();
+        let referrers: Vec<ReferrerSummary> = referrers
+            .into_iter()
+            .map(|d| ReferrerSummary {
+                digest: d.digest.to_string(),
+                artifact_type: d.artifact_type,
+                annotations: d.annotations.unwrap_or_default(),
+            })
+            .collect();
+        let newest = |t: &str| {
+            referrers
+                .iter()
+                .filter(|r| r.artifact_type.as_deref() == Some(t))
+                .max_by(|a, b| {
+                    let created = |r: &ReferrerSummary| {
+                        r.annotations
+                            .get("org.opencontainers.image.created")
+                            .cloned()
+                    };
+                    created(a).cmp(&created(b))
+                })
+        };
+        let sbom = newest(CYCLONEDX).map(|r| r.digest.clone());
+        let yanked = newest(YANK_ARTIFACT_TYPE).map(|r| {
+            r.annotations
+                .get(YANK_REASON_ANNOTATION)
+                .cloned()
+                .unwrap_or_else(|| "no reason given".into())
+        });
+        let size = match (&entry, &manifest) {
+            (Some(e), _) => e.layer_size,
+            (None, Some(m)) => m.layers.iter().map(|l| l.size).sum(),
+            (None, None) => stored.content.len() as u64,
+        };
+        let at = match reference {
+            Reference::Tag(t) => format!(":{t}"),
+            Reference::Digest(d) => format!("@{d}"),
+        };
+        let name = viewer.package_name(repo.as_str());
+        let image = format!("{}/{repo}{at}", viewer.host);
+        let commands = FetchCommands {
+            wharf: format!("wharf pull {image}"),
+            wkg: match (&name, reference) {
+                (Some(n), Reference::Tag(t)) if t.semver().is_some() => {
+                    Some(format!("wkg get {n}@{t} --registry {}", viewer.host))
+                }
+                _ => None,
+            },
+            oras: format!("oras pull {image}"),
+        };
+        Ok(VersionDetail {
+            repository: repo.to_string(),
+            name,
+            reference: reference.to_string(),
+            digest: stored.digest.to_string(),
+            media_type: stored.media_type,
+            artifact_type: manifest
+                .as_ref()
+                .map(|m| m.effective_artifact_type().to_owned()),
+            kind: entry.as_ref().map(|e| e.kind.clone()),
+            target: entry.as_ref().and_then(|e| e.target.clone()),
+            imports: entry
+                .as_ref()
+                .map(|e| e.imports.clone())
+                .unwrap_or_default(),
+            exports: entry
+                .as_ref()
+                .map(|e| e.exports.clone())
+                .unwrap_or_default(),
+            wit: entry.as_ref().and_then(|e| e.wit.clone()),
+            size,
+            created: annotations.get("org.opencontainers.image.created").cloned(),
+            description: entry.as_ref().and_then(|e| e.description.clone()),
+            licenses: entry.as_ref().and_then(|e| e.licenses.clone()),
+            source: entry.as_ref().and_then(|e| e.source.clone()),
+            authors: entry.as_ref().and_then(|e| e.authors.clone()),
+            annotations,
+            signatures,
+            sbom,
+            yanked,
+            referrers,
+            commands,
+        })
+    }
+
+    /// Every repository the viewer may pull (Wasm or not), one page.
+    pub async fn repository_page(
+        &self,
+        page: u32,
+        per_page: u32,
+        viewer: &Viewer<'_>,
+    ) -> Result<(Vec<String>, usize), ServiceError> {
+        let mut all = Vec::new();
+        let mut last: Option<String> = None;
+        loop {
+            let batch = self
+                .store
+                .repositories(crate::store::Page {
+                    n: 1000,
+                    last: last.as_deref(),
+                })
+                .await?;
+            let done = batch.len() < 1000;
+            last = batch.last().cloned();
+            all.extend(batch.into_iter().filter(|r| (viewer.may_pull)(r)));
+            if done {
+                break;
+            }
+        }
+        let per_page = per_page.clamp(1, MAX_PER_PAGE) as usize;
+        let total = all.len();
+        let items = all
+            .into_iter()
+            .skip((page.max(1) as usize - 1) * per_page)
+            .take(per_page)
+            .collect();
+        Ok((items, total))
+    }
+
+    /// A repository's tags with what they point at (any artifact type).
+    ///
+    /// # Errors
+    /// [`ServiceError::NameUnknown`] for a hidden, missing or empty repository.
+    pub async fn repository_detail(
+        &self,
+        repo: &RepositoryName,
+        viewer: &Viewer<'_>,
+    ) -> Result<RepositoryDetail, ServiceError> {
+        visible(viewer, repo)?;
+        let tags = self.store.tag_details(repo, YANK_ARTIFACT_TYPE).await?;
+        if tags.is_empty() {
+            return Err(ServiceError::NameUnknown(repo.clone()));
+        }
+        Ok(RepositoryDetail {
+            repository: repo.to_string(),
+            tags,
+        })
+    }
+}
