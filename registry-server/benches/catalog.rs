@@ -113,13 +113,13 @@ async fn main() {
         ("package page", "/packages/ns7/pkg4207"),
         ("version page", "/packages/ns7/pkg4207@1.0.0"),
         ("API: packages page 10", "/api/v1/packages?page=10"),
-        ("API: search by export", "/api/v1/packages?exports=wasi:cli/*"),
+        (
+            "API: search by export",
+            "/api/v1/packages?exports=wasi:cli/*",
+        ),
         ("API: version", "/api/v1/packages/ns7/pkg4207@1.0.0"),
     ];
-    println!(
-        "{:<26} {:<40} round trip (ms)",
-        "page", "server time (ms)"
-    );
+    println!("{:<26} {:<40} round trip (ms)", "page", "server time (ms)");
     for (name, path) in pages {
         let (mut server, mut total) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {

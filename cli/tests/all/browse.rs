@@ -505,6 +505,19 @@ fn chromium_binary() -> PathBuf {
         .unwrap_or_else(|| require_tool("chromium"))
 }
 
+/// The element once it is on the page (navigation after a click or submit is
+/// asynchronous), failing after 20 s.
+async fn wait(
+    c: &fantoccini::Client,
+    locator: fantoccini::Locator<'_>,
+) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(std::time::Duration::from_secs(20))
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {locator:?}: {e}"))
+}
+
 async fn screenshot(c: &fantoccini::Client, dir: &Path, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -554,12 +567,14 @@ fn browse_find_read_and_copy_in_a_real_browser() {
         let form = c.form(Locator::Css("form.search")).await.unwrap();
         form.set_by_name("interface", "wharf:greeter/greet").await.unwrap();
         form.submit().await.unwrap();
-        let title = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        // navigation finishes in its own time: wait for the new page, not a fixed delay
+        let title = wait(&c, Locator::XPath("//h1[starts-with(., 'Packages exporting')]")).await.text().await.unwrap();
         assert_eq!(title, "Packages exporting wharf:greeter/greet");
         let results = c.find_all(Locator::Css("ol.packages > li")).await.unwrap();
         assert_eq!(results.len(), 1);
         screenshot(&c, &shots, "search").await;
         c.find(Locator::LinkText("demo:greeter")).await.unwrap().click().await.unwrap();
+        wait(&c, Locator::Css("h2#versions")).await;
 
         // the package page: versions, the yanked one marked
         assert!(c.current_url().await.unwrap().as_str().ends_with("/packages/demo/greeter"));
@@ -567,6 +582,7 @@ fn browse_find_read_and_copy_in_a_real_browser() {
         assert!(versions.contains("0.2.0") && versions.contains("yanked") && versions.contains("broken greeting"), "{versions}");
         screenshot(&c, &shots, "package").await;
         c.find(Locator::LinkText("0.1.0")).await.unwrap().click().await.unwrap();
+        wait(&c, Locator::Css("h2#signatures")).await;
 
         // the version page: who signed it, the SBOM, the WIT, the fetch commands
         let signatures = c.find(Locator::Css("section[aria-labelledby=signatures]")).await.unwrap().text().await.unwrap();
@@ -586,7 +602,7 @@ fn browse_find_read_and_copy_in_a_real_browser() {
 
         // an export links to the packages that provide it
         c.find(Locator::Css("section[aria-labelledby=exports] a")).await.unwrap().click().await.unwrap();
-        let title = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        let title = wait(&c, Locator::XPath("//h1[starts-with(., 'Packages exporting')]")).await.text().await.unwrap();
         assert!(title.starts_with("Packages exporting wharf:greeter/greet"), "{title}");
 
         // a non-Wasm artifact has a repository page

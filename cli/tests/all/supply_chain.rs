@@ -597,3 +597,135 @@ fn lock_pins_digests_and_fetch_uses_them() {
     let err = w.fails(&["lock", "--manifest-path", s(dir), "--registry", &reg.addr]);
     assert!(err.contains("dependency `demo`"), "{err}");
 }
+
+/// What a CI job relies on: `verify`, `policy check` and `pull` with a trust policy each
+/// catch a manifest changed behind the registry's back, a layer swapped under a signed
+/// version, a signature by an untrusted key and a missing signature, with exit codes a
+/// script can trust and a message naming the problem.
+#[test]
+fn ci_gates_catch_tampering_swaps_and_untrusted_signatures() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    // versions may move here, as a compromised or careless publisher could make them
+    let reg = Registry::start_with("mutable-version-prefixes = [\"demo/\"]\n");
+    let (key, public) = {
+        let base = dir.join("release");
+        w.ok(&["key", "generate", "-o", s(&base)]);
+        (base.with_extension("key"), base.with_extension("pub"))
+    };
+    let stranger = dir.join("stranger");
+    w.ok(&["key", "generate", "-o", s(&stranger)]);
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[signature]\nkeys = [\"{}\"]\n", s(&public)),
+    )
+    .unwrap();
+    let trust = dir.join("trust.toml");
+    std::fs::write(
+        &trust,
+        format!(
+            "[[rules]]\nscope = \"{}/demo\"\nkeys = [\"{}\"]\n",
+            reg.addr,
+            s(&public)
+        ),
+    )
+    .unwrap();
+    let gate = |reference: &str| -> (i32, String, String) {
+        let out = w
+            .cmd()
+            .args(["policy", "check", reference, "--policy", s(&policy)])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let hello = hello_component(&w, dir);
+
+    // signed by the release key: every gate passes
+    let signed = format!("{}/demo/app:1.0.0", reg.addr);
+    let digest = w
+        .ok(&["push", s(&hello), &signed, "--sign", "--key", s(&key)])
+        .trim()
+        .to_owned();
+    w.ok(&["verify", &signed, "--key", s(&public)]);
+    assert_eq!(gate(&signed).0, 0);
+    w.ok(&[
+        "pull",
+        &signed,
+        "-o",
+        s(&dir.join("ok.wasm")),
+        "--trust-policy",
+        s(&trust),
+    ]);
+
+    // a layer swapped under the signed version: the signature names the old manifest
+    let other = dir.join("other.wasm");
+    std::fs::copy(&guests().greeter, &other).unwrap();
+    w.ok(&["push", s(&other), &signed]);
+    let err = w.fails(&["verify", &signed, "--key", s(&public)]);
+    assert!(err.contains("is not verified"), "{err}");
+    let (code, out, _) = gate(&signed);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("violation [signature]"), "{out}");
+    let pulled = dir.join("swapped.wasm");
+    let err = w.fails(&[
+        "pull",
+        &signed,
+        "-o",
+        s(&pulled),
+        "--trust-policy",
+        s(&trust),
+    ]);
+    assert!(err.contains("not verified"), "{err}");
+    assert!(!pulled.exists(), "nothing is written");
+
+    // a manifest changed in the registry's database: every digest check catches it
+    let tampered = format!("{}/demo/app@{digest}", reg.addr);
+    w.ok(&["verify", &tampered, "--key", s(&public)]);
+    let db = reg.dir.path().join("metadata.db");
+    let script = format!(
+        "import sqlite3\ndb = sqlite3.connect('{}')\n(c,) = db.execute(\"SELECT content FROM manifests WHERE digest = '{digest}'\").fetchone()\nn = c.replace(b'application/wasm', b'application/evil', 1)\nassert n != c\ndb.execute(\"UPDATE manifests SET content = ? WHERE digest = '{digest}'\", (n,))\ndb.commit()\n",
+        s(&db)
+    );
+    let done = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(done.success());
+    let err = w.fails(&["verify", &tampered, "--key", s(&public)]);
+    assert!(err.contains("digest mismatch"), "{err}");
+    let (code, _, err) = gate(&tampered);
+    assert_eq!(code, 2, "an error, not a pass: {err}");
+    assert!(err.contains("digest mismatch"), "{err}");
+    let err = w.fails(&["run", &tampered]);
+    assert!(err.contains("digest mismatch"), "{err}");
+
+    // signed only by a key nobody trusts; and not signed at all
+    let untrusted = format!("{}/demo/untrusted:1.0.0", reg.addr);
+    w.ok(&[
+        "push",
+        s(&hello),
+        &untrusted,
+        "--sign",
+        "--key",
+        s(&stranger.with_extension("key")),
+    ]);
+    let err = w.fails(&["verify", &untrusted, "--key", s(&public)]);
+    assert!(err.contains("no signature is by a trusted key"), "{err}");
+    assert_eq!(gate(&untrusted).0, 1);
+    let unsigned = format!("{}/demo/unsigned:1.0.0", reg.addr);
+    w.ok(&["push", s(&hello), &unsigned]);
+    let err = w.fails(&["verify", &unsigned, "--key", s(&public)]);
+    assert!(err.contains("has no signature"), "{err}");
+    let (code, out, _) = gate(&unsigned);
+    assert_eq!(code, 1);
+    assert!(out.contains("has no signature"), "{out}");
+    let err = w.fails(&["run", &unsigned, "--trust-policy", s(&trust)]);
+    assert!(err.contains("not verified"), "{err}");
+}
