@@ -215,6 +215,131 @@ mod shared_sql {
         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
 }
 
+/// The queries both backends run the same way, written once: expands, inside a backend
+/// module, to free functions over that backend's pool and transaction types (`$db` is
+/// `sqlx::Sqlite` or `sqlx::Postgres`). The SQL is in [`shared_sql`].
+macro_rules! shared_queries {
+    ($db:ty) => {
+        use super::{
+            CatalogTuple, SignatureTuple, TagTuple, WasmTuple, catalog_row, like_pattern,
+            shared_sql, signature_row, tag_row, unversioned, wasm_row,
+        };
+
+        /// Insert what is derived from a manifest: its Wasm index entry with one row per
+        /// interface, and the signatures it carries.
+        async fn insert_derived(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            repo_id: i64,
+            digest: &str,
+            m: &super::NewManifest<'_>,
+        ) -> Result<(), StoreError> {
+            if let Some(w) = &m.wasm {
+                sqlx::query(shared_sql::INSERT_WASM)
+                    .bind(repo_id)
+                    .bind(digest)
+                    .bind(&w.kind)
+                    .bind(&w.target)
+                    .bind(&w.package)
+                    .bind(serde_json::to_string(&w.imports).unwrap_or_default())
+                    .bind(serde_json::to_string(&w.exports).unwrap_or_default())
+                    .bind(&w.layer_digest)
+                    .bind(i64_of(w.layer_size))
+                    .bind(&w.description)
+                    .bind(&w.licenses)
+                    .bind(&w.source)
+                    .bind(&w.authors)
+                    .bind(&w.wit)
+                    .execute(&mut **tx)
+                    .await?;
+                for (direction, names) in [("import", &w.imports), ("export", &w.exports)] {
+                    for name in names {
+                        sqlx::query(shared_sql::INSERT_INTERFACE)
+                            .bind(repo_id)
+                            .bind(digest)
+                            .bind(direction)
+                            .bind(name)
+                            .bind(unversioned(name))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
+            }
+            for sig in &m.signatures {
+                sqlx::query(shared_sql::INSERT_SIGNATURE)
+                    .bind(repo_id)
+                    .bind(digest)
+                    .bind(i64::from(sig.layer))
+                    .bind(sig.subject.to_string())
+                    .bind(&sig.key_id)
+                    .bind(&sig.status)
+                    .bind(&sig.detail)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        async fn wasm_entry(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            digest: &Digest,
+        ) -> Result<Option<WasmIndexEntry>, StoreError> {
+            let row: Option<WasmTuple> = sqlx::query_as(shared_sql::WASM_ENTRY)
+                .bind(repo.as_str())
+                .bind(digest.to_string())
+                .fetch_optional(pool)
+                .await?;
+            row.map(wasm_row).transpose()
+        }
+
+        async fn catalog(
+            pool: &sqlx::Pool<$db>,
+            filter: &CatalogFilter,
+        ) -> Result<Vec<CatalogRow>, StoreError> {
+            let direction = if filter.interface.is_empty() {
+                ""
+            } else {
+                filter.direction.as_str()
+            };
+            let rows: Vec<CatalogTuple> = sqlx::query_as(shared_sql::CATALOG)
+                .bind(&filter.text)
+                .bind(like_pattern(&filter.text, true))
+                .bind(direction)
+                .bind(like_pattern(&filter.interface, false))
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(catalog_row).collect())
+        }
+
+        async fn tag_details(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            yank_type: &str,
+        ) -> Result<Vec<TagRow>, StoreError> {
+            let rows: Vec<TagTuple> = sqlx::query_as(shared_sql::TAG_DETAILS)
+                .bind(repo.as_str())
+                .bind(yank_type)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(tag_row).collect())
+        }
+
+        async fn signatures(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            subject: &Digest,
+        ) -> Result<Vec<SignatureRecord>, StoreError> {
+            let rows: Vec<SignatureTuple> = sqlx::query_as(shared_sql::SIGNATURES)
+                .bind(repo.as_str())
+                .bind(subject.to_string())
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter().map(signature_row).collect()
+        }
+    };
+}
+use shared_queries;
+
 /// A LIKE pattern from a glob: `*` → `%`, and `%` around plain text for substring search.
 pub fn like_pattern(glob: &str, substring: bool) -> String {
     let p = glob.to_lowercase().replace('*', "%");

@@ -7,12 +7,13 @@ use sqlx::{Row, SqlitePool};
 use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
-    CatalogFilter, CatalogRow, CatalogTuple, GcPolicy, GcReport, NewManifest, Page, PutOutcome,
-    SignatureRecord, SignatureTuple, Store, StoreError, StoredManifest, TagRow, TagTuple,
-    UnlinkOutcome, Usage, WasmIndexEntry, WasmTuple, catalog_row, digest_of, i64_of, like_pattern,
-    now, shared_sql, signature_row, tag_row, unversioned, wasm_row,
+    CatalogFilter, CatalogRow, GcPolicy, GcReport, NewManifest, Page, PutOutcome, SignatureRecord,
+    Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, Usage, WasmIndexEntry, digest_of,
+    i64_of, now,
 };
 use crate::storage::UploadId;
+
+super::shared_queries!(sqlx::Sqlite);
 
 /// Metadata in one SQLite file (WAL mode, foreign keys on, migrations run at open).
 pub struct SqliteStore {
@@ -235,49 +236,7 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some(w) = &m.wasm {
-                sqlx::query(shared_sql::INSERT_WASM)
-                    .bind(repo_id)
-                    .bind(&digest)
-                    .bind(&w.kind)
-                    .bind(&w.target)
-                    .bind(&w.package)
-                    .bind(serde_json::to_string(&w.imports).unwrap_or_default())
-                    .bind(serde_json::to_string(&w.exports).unwrap_or_default())
-                    .bind(&w.layer_digest)
-                    .bind(i64_of(w.layer_size))
-                    .bind(&w.description)
-                    .bind(&w.licenses)
-                    .bind(&w.source)
-                    .bind(&w.authors)
-                    .bind(&w.wit)
-                    .execute(&mut *tx)
-                    .await?;
-                for (direction, names) in [("import", &w.imports), ("export", &w.exports)] {
-                    for name in names {
-                        sqlx::query(shared_sql::INSERT_INTERFACE)
-                            .bind(repo_id)
-                            .bind(&digest)
-                            .bind(direction)
-                            .bind(name)
-                            .bind(unversioned(name))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                }
-            }
-            for sig in &m.signatures {
-                sqlx::query(shared_sql::INSERT_SIGNATURE)
-                    .bind(repo_id)
-                    .bind(&digest)
-                    .bind(i64::from(sig.layer))
-                    .bind(sig.subject.to_string())
-                    .bind(&sig.key_id)
-                    .bind(&sig.status)
-                    .bind(&sig.detail)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_derived(&mut tx, repo_id, &digest, m).await?;
         }
         for tag in tags {
             sqlx::query(
@@ -381,12 +340,7 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<WasmIndexEntry>, StoreError> {
-        let row: Option<WasmTuple> = sqlx::query_as(shared_sql::WASM_ENTRY)
-            .bind(repo.as_str())
-            .bind(digest.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(wasm_row).transpose()
+        wasm_entry(&self.pool, repo, digest).await
     }
 
     async fn referrers(
@@ -671,18 +625,7 @@ impl Store for SqliteStore {
     }
 
     async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
-        let rows: Vec<CatalogTuple> = sqlx::query_as(shared_sql::CATALOG)
-            .bind(&filter.text)
-            .bind(like_pattern(&filter.text, true))
-            .bind(if filter.interface.is_empty() {
-                ""
-            } else {
-                filter.direction.as_str()
-            })
-            .bind(like_pattern(&filter.interface, false))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(catalog_row).collect())
+        catalog(&self.pool, filter).await
     }
 
     async fn tag_details(
@@ -690,12 +633,7 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         yank_type: &str,
     ) -> Result<Vec<TagRow>, StoreError> {
-        let rows: Vec<TagTuple> = sqlx::query_as(shared_sql::TAG_DETAILS)
-            .bind(repo.as_str())
-            .bind(yank_type)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(tag_row).collect())
+        tag_details(&self.pool, repo, yank_type).await
     }
 
     async fn signatures(
@@ -703,11 +641,6 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         subject: &Digest,
     ) -> Result<Vec<SignatureRecord>, StoreError> {
-        let rows: Vec<SignatureTuple> = sqlx::query_as(shared_sql::SIGNATURES)
-            .bind(repo.as_str())
-            .bind(subject.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(signature_row).collect()
+        signatures(&self.pool, repo, subject).await
     }
 }
