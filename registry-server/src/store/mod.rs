@@ -210,6 +210,25 @@ mod shared_sql {
     /// Insert an interface row; binds repository id, digest, direction, name, base.
     pub const INSERT_INTERFACE: &str = "INSERT INTO wasm_interfaces (repository_id, manifest_digest, direction, name, base) \
         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    /// Referrers of a subject; binds repository name, subject, artifact type (or NULL).
+    pub const REFERRERS: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+        JOIN repositories r ON r.id = m.repository_id \
+        WHERE r.name = $1 AND m.subject = $2 AND (CAST($3 AS TEXT) IS NULL OR m.artifact_type = $3) \
+        ORDER BY m.created_at, m.digest";
+    /// Delete a manifest; binds digest, repository name.
+    pub const DELETE_MANIFEST: &str = "DELETE FROM manifests WHERE digest = $1 \
+        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+    /// Delete a tag; binds tag, repository name.
+    pub const DELETE_TAG: &str = "DELETE FROM tags WHERE name = $1 \
+        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+    /// A repository's id; binds its name.
+    pub const REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
+    /// A manifest referencing a blob; binds repository id, blob digest.
+    pub const BLOB_USER: &str = "SELECT manifest_digest FROM manifest_references \
+        WHERE repository_id = $1 AND child_digest = $2 AND kind = 'blob' LIMIT 1";
+    /// Remove a blob link; binds repository id, blob digest.
+    pub const UNLINK_BLOB: &str =
+        "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2";
     /// Insert a signature row; binds repository id, signature digest, layer, subject, key id, status, detail.
     pub const INSERT_SIGNATURE: &str = "INSERT INTO signatures (repository_id, signature_digest, layer, subject, key_id, status, detail) \
         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING";
@@ -221,8 +240,8 @@ mod shared_sql {
 macro_rules! shared_queries {
     ($db:ty) => {
         use super::{
-            CatalogTuple, SignatureTuple, TagTuple, WasmTuple, catalog_row, like_pattern,
-            shared_sql, signature_row, tag_row, unversioned, wasm_row,
+            CatalogTuple, ReferrerTuple, SignatureTuple, TagTuple, WasmTuple, catalog_row,
+            like_pattern, referrer_row, shared_sql, signature_row, tag_row, unversioned, wasm_row,
         };
 
         /// Insert what is derived from a manifest: its Wasm index entry with one row per
@@ -324,6 +343,85 @@ macro_rules! shared_queries {
             Ok(rows.into_iter().map(tag_row).collect())
         }
 
+        async fn referrers(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            subject: &Digest,
+            artifact_type: Option<&str>,
+        ) -> Result<Vec<Descriptor>, StoreError> {
+            let rows: Vec<ReferrerTuple> = sqlx::query_as(shared_sql::REFERRERS)
+                .bind(repo.as_str())
+                .bind(subject.to_string())
+                .bind(artifact_type)
+                .fetch_all(pool)
+                .await?;
+            rows.into_iter().map(referrer_row).collect()
+        }
+
+        async fn delete_manifest(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            digest: &Digest,
+        ) -> Result<bool, StoreError> {
+            let deleted = sqlx::query(shared_sql::DELETE_MANIFEST)
+                .bind(digest.to_string())
+                .bind(repo.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(deleted > 0)
+        }
+
+        async fn delete_tag(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            tag: &Tag,
+        ) -> Result<bool, StoreError> {
+            let deleted = sqlx::query(shared_sql::DELETE_TAG)
+                .bind(tag.as_str())
+                .bind(repo.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(deleted > 0)
+        }
+
+        /// Remove a blob link unless a manifest of the repository references the blob,
+        /// in the backend's write transaction `tx`.
+        async fn unlink_blob(
+            mut tx: sqlx::Transaction<'static, $db>,
+            repo: &RepositoryName,
+            digest: &Digest,
+        ) -> Result<UnlinkOutcome, StoreError> {
+            let Some(repo_id): Option<i64> = sqlx::query_scalar(shared_sql::REPOSITORY_ID)
+                .bind(repo.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(UnlinkOutcome::NotFound);
+            };
+            let user: Option<String> = sqlx::query_scalar(shared_sql::BLOB_USER)
+                .bind(repo_id)
+                .bind(digest.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(user) = user {
+                return Ok(UnlinkOutcome::Referenced(digest_of(&user)?));
+            }
+            let deleted = sqlx::query(shared_sql::UNLINK_BLOB)
+                .bind(repo_id)
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(if deleted > 0 {
+                UnlinkOutcome::Unlinked
+            } else {
+                UnlinkOutcome::NotFound
+            })
+        }
+
         async fn signatures(
             pool: &sqlx::Pool<$db>,
             repo: &RepositoryName,
@@ -392,6 +490,16 @@ fn tag_row(t: TagTuple) -> TagRow {
         kind: t.6,
         yank: t.7,
     }
+}
+
+/// Decode a referrer tuple: digest, media type, size, artifact type, annotations (JSON).
+type ReferrerTuple = (String, String, i64, Option<String>, Option<String>);
+
+fn referrer_row(t: ReferrerTuple) -> Result<Descriptor, StoreError> {
+    let mut d = Descriptor::new(&t.1, digest_of(&t.0)?, t.2.max(0) as u64);
+    d.artifact_type = t.3;
+    d.annotations = t.4.and_then(|a| serde_json::from_str(&a).ok());
+    Ok(d)
 }
 
 /// Decode a signature tuple.

@@ -349,30 +349,7 @@ impl Store for SqliteStore {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Descriptor>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
-             JOIN repositories r ON r.id = m.repository_id \
-             WHERE r.name = ? AND m.subject = ? AND (? IS NULL OR m.artifact_type = ?) ORDER BY m.created_at, m.digest",
-        )
-        .bind(repo.as_str())
-        .bind(subject.to_string())
-        .bind(artifact_type)
-        .bind(artifact_type)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let mut d = Descriptor::new(
-                    row.try_get("media_type")?,
-                    digest_of(row.try_get::<&str, _>("digest")?)?,
-                    row.try_get::<i64, _>("size")?.max(0) as u64,
-                );
-                d.artifact_type = row.try_get("artifact_type")?;
-                let annotations: Option<String> = row.try_get("annotations")?;
-                d.annotations = annotations.and_then(|a| serde_json::from_str(&a).ok());
-                Ok(d)
-            })
-            .collect()
+        referrers(&self.pool, repo, subject, artifact_type).await
     }
 
     #[tracing::instrument(skip(self), err)]
@@ -381,26 +358,12 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<bool, StoreError> {
-        let deleted = sqlx::query(
-            "DELETE FROM manifests WHERE digest = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
-        )
-        .bind(digest.to_string())
-        .bind(repo.as_str())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(deleted > 0)
+        delete_manifest(&self.pool, repo, digest).await
     }
 
     #[tracing::instrument(skip(self), err)]
     async fn delete_tag(&self, repo: &RepositoryName, tag: &Tag) -> Result<bool, StoreError> {
-        let deleted = sqlx::query("DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)")
-            .bind(tag.as_str())
-            .bind(repo.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+        delete_tag(&self.pool, repo, tag).await
     }
 
     #[tracing::instrument(skip(self), err)]
@@ -409,39 +372,9 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<UnlinkOutcome, StoreError> {
-        let mut tx = self.write().await?;
-        let Some(repo_id): Option<i64> =
-            sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-                .bind(repo.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-        else {
-            return Ok(UnlinkOutcome::NotFound);
-        };
-        let user: Option<String> = sqlx::query_scalar(
-            "SELECT manifest_digest FROM manifest_references WHERE repository_id = ? AND child_digest = ? AND kind = 'blob' LIMIT 1",
-        )
-        .bind(repo_id)
-        .bind(digest.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(user) = user {
-            return Ok(UnlinkOutcome::Referenced(digest_of(&user)?));
-        }
-        let deleted =
-            sqlx::query("DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?")
-                .bind(repo_id)
-                .bind(digest.to_string())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        tx.commit().await?;
-        Ok(if deleted > 0 {
-            UnlinkOutcome::Unlinked
-        } else {
-            UnlinkOutcome::NotFound
-        })
+        unlink_blob(self.write().await?, repo, digest).await
     }
+
     async fn touch_blob(
         &self,
         repo: &RepositoryName,
