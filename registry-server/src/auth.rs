@@ -81,6 +81,11 @@ pub struct AuthConfig {
     /// Permission rules.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Failed password checks one client address may make per window before its
+    /// further attempts are refused with 429 (default 10; 0 turns the limit off).
+    pub max_failed_logins: Option<u32>,
+    /// The window of `max-failed-logins`, in seconds (default 60).
+    pub failed_login_window_secs: Option<u64>,
 }
 
 /// Access granted by a token to one repository.
@@ -114,9 +119,20 @@ pub struct Token {
     pub access: Vec<Access>,
 }
 
+/// Failed password checks per client address, in fixed windows.
+struct Failures {
+    max: u32,
+    window: Duration,
+    seen: std::sync::Mutex<HashMap<std::net::IpAddr, (u32, std::time::Instant)>>,
+}
+
 /// Loaded users, rules and token key.
 pub struct Auth {
     users: HashMap<String, String>,
+    /// A bcrypt hash of a random password at the cost of the file's hashes: unknown users
+    /// are checked against it, so the time of an answer does not tell who exists.
+    dummy_hash: String,
+    failures: Failures,
     rules: Vec<Rule>,
     key: Vec<u8>,
     ttl: Duration,
@@ -179,8 +195,24 @@ impl Auth {
                 .copied()
                 .collect(),
         };
+        // the highest cost in the file (`$2y$NN$…`), so an unknown user costs as much as
+        // the most expensive known one
+        let cost = users
+            .values()
+            .filter_map(|h| h.get(4..6)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(bcrypt::DEFAULT_COST)
+            .clamp(4, 31);
+        let dummy_hash = bcrypt::hash(uuid::Uuid::new_v4().to_string(), cost)
+            .context("failed to compute the dummy password hash")?;
         Ok(Auth {
             users,
+            dummy_hash,
+            failures: Failures {
+                max: config.max_failed_logins.unwrap_or(10),
+                window: Duration::from_secs(config.failed_login_window_secs.unwrap_or(60).max(1)),
+                seen: Default::default(),
+            },
             rules: config.rules.clone(),
             key,
             ttl: Duration::from_secs(config.token_ttl_secs.unwrap_or(300)),
@@ -195,9 +227,53 @@ impl Auth {
     /// Check a password against the htpasswd entry (bcrypt: deliberately slow, call it off
     /// the async threads). Unknown users and wrong passwords are both `false`.
     pub fn check_password(&self, user: &str, password: &str) -> bool {
-        self.users
-            .get(user)
-            .is_some_and(|hash| bcrypt::verify(password, hash).unwrap_or(false))
+        match self.users.get(user) {
+            Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
+            None => {
+                // same work as for a known user, then no
+                let _ = bcrypt::verify(password, &self.dummy_hash);
+                false
+            }
+        }
+    }
+
+    /// True when `user` is in the htpasswd file (a token's subject must still be).
+    pub fn has_user(&self, user: &str) -> bool {
+        self.users.contains_key(user)
+    }
+
+    /// `Err(seconds to wait)` when `client` has used up its failed password checks for
+    /// the current window; checked before a password is, so guessing costs the guesser.
+    pub fn login_allowed(&self, client: std::net::IpAddr) -> Result<(), u64> {
+        let f = &self.failures;
+        if f.max == 0 {
+            return Ok(());
+        }
+        let Ok(seen) = f.seen.lock() else {
+            return Ok(());
+        };
+        match seen.get(&client) {
+            Some((n, since)) if *n >= f.max && since.elapsed() < f.window => {
+                Err((f.window - since.elapsed()).as_secs().max(1))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Count a failed password check by `client`.
+    pub fn login_failed(&self, client: std::net::IpAddr) {
+        let f = &self.failures;
+        let Ok(mut seen) = f.seen.lock() else {
+            return;
+        };
+        if seen.len() > 100_000 {
+            seen.retain(|_, (_, since)| since.elapsed() < f.window);
+        }
+        let entry = seen.entry(client).or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= f.window {
+            *entry = (0, std::time::Instant::now());
+        }
+        entry.0 += 1;
     }
 
     /// What `user` (`None`: anonymous) may do to `repo`, by the longest matching rule.

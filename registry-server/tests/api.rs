@@ -153,14 +153,40 @@ async fn monolithic_upload_then_head_get_and_ranges() {
         .await
         .unwrap();
     assert_eq!(tail.bytes().await.unwrap().as_ref(), b"abcdef");
-    let bad = s
+    // RFC 9110 §14.1.2: a last position past the end means the rest
+    let past = s
         .http
         .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
         .header("range", "bytes=10-99")
         .send()
         .await
         .unwrap();
+    assert_eq!(past.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(past.headers()["content-range"], "bytes 10-15/16");
+    assert_eq!(past.bytes().await.unwrap().as_ref(), b"abcdef");
+    // a suffix range is the last bytes
+    let suffix = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .header("range", "bytes=-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suffix.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(suffix.headers()["content-range"], "bytes 13-15/16");
+    assert_eq!(suffix.bytes().await.unwrap().as_ref(), b"def");
+    // a first position at or past the end is not satisfiable, and says the size
+    let bad = s
+        .http
+        .get(s.url(&format!("/v2/lib/a/blobs/{d}")))
+        .header("range", "bytes=16-20")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(bad.headers()["content-range"], "bytes */16");
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "RANGE_INVALID");
     // the blob is not visible from another repository
     let other = s
         .http

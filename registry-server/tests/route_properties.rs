@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use proptest::prelude::*;
-use wharf_registry::http::{Route, parse_route};
+use wharf_registry::http::{Route, parse_encoded_route, parse_route};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(5000))]
@@ -11,6 +11,35 @@ proptest! {
     #[test]
     fn any_path_is_a_route_none_or_a_client_error(path in "\\PC{0,200}") {
         let _ = parse_route(&path);
+    }
+
+    #[test]
+    fn any_encoded_path_never_panics(path in "(%[0-9a-fA-F]{2}|%|[a-z/:._-]){0,80}") {
+        let _ = parse_encoded_route(&path);
+    }
+
+    /// Decoding happens once: a path with any of its bytes percent-encoded parses exactly
+    /// as the plain path, and a doubly encoded one never parses to the plain route.
+    #[test]
+    fn encoded_paths_parse_as_their_decoding(
+        name in "[a-z]{1,5}(/[a-z0-9]{1,5}){0,2}",
+        tail in "(tags/list|manifests/v1|blobs/uploads/)",
+        mask in proptest::collection::vec(0u8..4, 60),
+    ) {
+        let path = format!("{name}/{tail}");
+        let encoded: String = path
+            .chars()
+            .zip(mask.iter().cycle())
+            .map(|(c, m)| match m {
+                0 => format!("%{:02X}", c as u32),
+                1 => format!("%{:02x}", c as u32),
+                _ => c.to_string(),
+            })
+            .collect();
+        prop_assert_eq!(parse_encoded_route(&encoded).ok(), Some(parse_route(&path).unwrap()));
+        let double: String = path.chars().map(|c| format!("%25{:02x}", c as u32)).collect();
+        let parsed = parse_encoded_route(&double).ok().flatten();
+        prop_assert!(parsed.is_none() || parsed != parse_route(&path).unwrap());
     }
 
     #[test]

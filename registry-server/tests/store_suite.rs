@@ -10,7 +10,7 @@ use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
     CatalogFilter, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
-    Store, UnlinkOutcome, WasmIndexEntry,
+    Store, UnlinkOutcome, UploadClaim, WasmIndexEntry,
 };
 
 struct Backend {
@@ -139,8 +139,50 @@ mod checks {
             None,
             "a session belongs to its repository"
         );
-        s.set_upload_size(&id, 1234).await.unwrap();
+        // one writer at a time: a second claim is refused until the first is released
+        let far_past = "2000-01-01T00:00:00.000Z";
+        assert_eq!(
+            s.claim_upload(&r, &id, "writer-a", far_past).await.unwrap(),
+            UploadClaim::Claimed { size: 0 }
+        );
+        assert_eq!(
+            s.claim_upload(&r, &id, "writer-b", far_past).await.unwrap(),
+            UploadClaim::Busy { size: 0 }
+        );
+        assert_eq!(
+            s.claim_upload(&repo("other"), &id, "writer-c", far_past)
+                .await
+                .unwrap(),
+            UploadClaim::Unknown,
+            "a claim names the session's repository"
+        );
+        assert!(
+            !s.release_upload(&id, "writer-b", 99).await.unwrap(),
+            "not b's to release"
+        );
+        assert!(s.release_upload(&id, "writer-a", 1234).await.unwrap());
         assert_eq!(s.upload(&r, &id).await.unwrap(), Some(1234));
+        assert!(
+            !s.release_upload(&id, "writer-a", 1).await.unwrap(),
+            "released once"
+        );
+        assert_eq!(
+            s.claim_upload(&r, &id, "writer-b", far_past).await.unwrap(),
+            UploadClaim::Claimed { size: 1234 }
+        );
+        // a claim older than the lease counts as abandoned and may be taken over
+        assert_eq!(
+            s.claim_upload(&r, &id, "writer-c", "2999-01-01T00:00:00.000Z")
+                .await
+                .unwrap(),
+            UploadClaim::Claimed { size: 1234 }
+        );
+        assert!(
+            !s.release_upload(&id, "writer-b", 5).await.unwrap(),
+            "taken over"
+        );
+        assert!(s.release_upload(&id, "writer-c", 1234).await.unwrap());
+        s.check_writable().await.unwrap();
         s.delete_upload(&id).await.unwrap();
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
         let (blobs, uploads) = s

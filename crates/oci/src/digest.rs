@@ -195,6 +195,14 @@ impl DigestHasher {
         }
     }
 
+    /// The algorithm this hasher computes.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        match self.inner {
+            HasherInner::Sha256(_) => DigestAlgorithm::Sha256,
+            HasherInner::Sha512(_) => DigestAlgorithm::Sha512,
+        }
+    }
+
     /// Bytes hashed so far.
     pub fn len(&self) -> u64 {
         self.len

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
-use super::route::{self, Route};
+use super::route::Route;
 use super::{ApiError, Query};
 use crate::AppState;
 use crate::auth::{Action, Auth, Token};
@@ -52,10 +52,15 @@ impl Who {
     }
 }
 
-/// The (repository, action) pairs a `/v2/` request needs.
-fn required(route: &Route, method: &Method, query: &Query) -> Vec<(String, Action)> {
+/// The (repository, action) pairs a `/v2/` request needs. The source of a cross-repository
+/// mount is validated here, since it is authorised here: an invalid `from` is a 400.
+fn required(
+    route: &Route,
+    method: &Method,
+    query: &Query,
+) -> Result<Vec<(String, Action)>, ApiError> {
     let read = matches!(*method, Method::GET | Method::HEAD);
-    match route {
+    Ok(match route {
         Route::Catalog => Vec::new(),
         Route::Tags(r) | Route::Referrers(r, _) => vec![(r.to_string(), Action::Pull)],
         Route::Manifest(r, _) | Route::Blob(r, _) if read => vec![(r.to_string(), Action::Pull)],
@@ -66,12 +71,43 @@ fn required(route: &Route, method: &Method, query: &Query) -> Vec<(String, Actio
         Route::StartUpload(r) => {
             let mut need = vec![(r.to_string(), Action::Push)];
             if let (Some(_), Some(from)) = (query.get("mount"), query.get("from")) {
-                need.push((from.to_owned(), Action::Pull));
+                let from: wharf_oci::RepositoryName =
+                    from.parse().map_err(|e: wharf_oci::NameError| {
+                        ApiError::name_invalid(format!("mount source: {e}"))
+                    })?;
+                need.push((from.to_string(), Action::Pull));
             }
             need
         }
         Route::Upload(r, _) => vec![(r.to_string(), Action::Push)],
+    })
+}
+
+/// `repository:<name>:<actions>` for each repository `need` names, space-separated, with
+/// `pull,push` wherever a push is needed (clients read what they push to).
+fn scopes_of(need: &[(String, Action)]) -> String {
+    let mut per_repo: Vec<(&str, std::collections::BTreeSet<Action>)> = Vec::new();
+    for (repo, action) in need {
+        let i = match per_repo.iter().position(|(r, _)| r == repo) {
+            Some(i) => i,
+            None => {
+                per_repo.push((repo, Default::default()));
+                per_repo.len() - 1
+            }
+        };
+        per_repo[i].1.insert(*action);
+        if *action == Action::Push {
+            per_repo[i].1.insert(Action::Pull);
+        }
     }
+    per_repo
+        .iter()
+        .map(|(repo, actions)| {
+            let list: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+            format!("repository:{repo}:{}", list.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 enum Credentials {
@@ -95,16 +131,63 @@ fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     }
 }
 
-/// Who the credentials name; `Err` when they are given but wrong.
-async fn identify(auth: &Arc<AppState>, headers: &HeaderMap) -> Result<Who, ()> {
-    let Some(a) = auth.auth.as_ref() else {
+/// Why credentials were not accepted.
+enum Refused {
+    /// Wrong password, unknown user, bad or expired token, a token whose user is gone.
+    Invalid,
+    /// Too many failed password checks from this address: wait this many seconds.
+    TooMany(u64),
+}
+
+impl Refused {
+    fn respond(self, auth: &Auth, headers: &HeaderMap) -> Response {
+        match self {
+            Refused::Invalid => challenge(auth, headers, None, "invalid credentials"),
+            Refused::TooMany(secs) => {
+                let mut resp = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOOMANYREQUESTS",
+                    format!("too many failed logins from this address; retry in {secs} s"),
+                )
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                resp
+            }
+        }
+    }
+}
+
+fn client_address(req: &Request) -> std::net::IpAddr {
+    // (the address is taken before any await: a `&Request` is not `Send`)
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+/// Who the credentials in `headers` name; `Err` when they are given but not accepted.
+/// Failed password checks are counted per `client` address.
+async fn identify(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+) -> Result<Who, Refused> {
+    let Some(a) = state.auth.as_ref() else {
         return Ok(Who::Anonymous);
     };
     match credentials(headers) {
         None => Ok(Who::Anonymous),
-        Some(Credentials::Bearer(t)) => a.verify(&t).map(Who::Token).ok_or(()),
+        Some(Credentials::Bearer(t)) => {
+            let token = a.verify(&t).ok_or(Refused::Invalid)?;
+            // a token outlives nothing: its user must still be in the htpasswd file
+            if !token.subject.is_empty() && !a.has_user(&token.subject) {
+                return Err(Refused::Invalid);
+            }
+            Ok(Who::Token(token))
+        }
         Some(Credentials::Basic(u, p)) => {
-            let state = auth.clone();
+            a.login_allowed(client).map_err(Refused::TooMany)?;
+            let state = state.clone();
             let user = u.clone();
             // bcrypt is slow by design: keep it off the async threads
             let ok = tokio::task::spawn_blocking(move || {
@@ -115,7 +198,12 @@ async fn identify(auth: &Arc<AppState>, headers: &HeaderMap) -> Result<Who, ()> 
             })
             .await
             .unwrap_or(false);
-            if ok { Ok(Who::User(u)) } else { Err(()) }
+            if ok {
+                Ok(Who::User(u))
+            } else {
+                a.login_failed(client);
+                Err(Refused::Invalid)
+            }
         }
     }
 }
@@ -158,29 +246,30 @@ pub(crate) async fn authorize(
     let Some(rest) = req.uri().path().strip_prefix("/v2") else {
         // the catalog API and the web UI show what the caller may pull: identify them
         // (wrong credentials are still a 401); anonymous callers see what anyone may
-        let who = match identify(&state, req.headers()).await {
+        let who = match identify(&state, req.headers(), client_address(&req)).await {
             Ok(w) => w,
-            Err(()) => return challenge(auth, req.headers(), None, "invalid credentials"),
+            Err(r) => return r.respond(auth, req.headers()),
         };
         req.extensions_mut().insert(Identity {
             user: who.user().map(str::to_owned),
         });
         return next.run(req).await;
     };
-    let rest = rest.trim_start_matches('/').to_owned();
     let query = Query::parse(req.uri().query().map(str::to_owned));
-    let need = if rest.is_empty() || rest == "_catalog" {
-        Vec::new()
-    } else {
-        match route::parse(&rest) {
-            Ok(Some(r)) => required(&r, req.method(), &query),
-            // not an endpoint, or a malformed name: the handler answers 404/400, revealing nothing
-            _ => return next.run(req).await,
-        }
+    // decide on exactly the route the handler will act on: `route::resolve` decoded and
+    // validated it (and answered anything invalid) before this middleware runs
+    let need = match req.extensions().get::<Route>() {
+        Some(r) => match required(r, req.method(), &query) {
+            Ok(need) => need,
+            Err(e) => return e.into_response(),
+        },
+        None if rest.trim_start_matches('/').is_empty() => Vec::new(),
+        // nothing else reaches here through the router; refuse rather than pass through
+        None => return ApiError::not_found(req.uri().path()).into_response(),
     };
-    let who = match identify(&state, req.headers()).await {
+    let who = match identify(&state, req.headers(), client_address(&req)).await {
         Ok(w) => w,
-        Err(()) => return challenge(auth, req.headers(), None, "invalid credentials"),
+        Err(r) => return r.respond(auth, req.headers()),
     };
     // `/v2/` and `_catalog` need someone who may do something, or an open root
     if need.is_empty() && matches!(who, Who::Anonymous) && auth.permitted(None, "").is_empty() {
@@ -190,10 +279,6 @@ pub(crate) async fn authorize(
         .iter()
         .find(|(repo, action)| !who.may(auth, repo, *action))
     {
-        let actions = match action {
-            Action::Push => "pull,push",
-            other => other.as_str(),
-        };
         return match who {
             Who::User(_) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -201,10 +286,13 @@ pub(crate) async fn authorize(
                 format!("{action:?} access to repository `{repo}` is denied").to_lowercase(),
             )
             .into_response(),
+            // the challenge names every scope the request needs (the Docker token
+            // specification; CNCF Distribution does the same), so a client that fetches one
+            // token and retries once succeeds, e.g. for a cross-repository mount
             _ => challenge(
                 auth,
                 req.headers(),
-                Some(format!("repository:{repo}:{actions}")),
+                Some(scopes_of(&need)),
                 "authentication required",
             ),
         };
@@ -216,18 +304,27 @@ pub(crate) async fn authorize(
 }
 
 /// `GET /token?service=…&scope=repository:<name>:<actions>…`: a bearer token for what the
-/// (Basic-authenticated, or anonymous) client asks and may do.
+/// Basic-authenticated (or anonymous) client asks and may do. Tokens are minted only from
+/// a user name and password checked against the htpasswd file: a bearer token offered
+/// as credentials is refused (401), so no exchange can widen a scope or outlive the user.
 pub(crate) async fn token(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let Some(auth) = state.auth.as_ref() else {
         return ApiError::not_found("/token (authentication is not configured)").into_response();
     };
     let query = Query::parse(req.uri().query().map(str::to_owned));
-    let user = match identify(&state, req.headers()).await {
+    if matches!(credentials(req.headers()), Some(Credentials::Bearer(_))) {
+        return challenge(
+            auth,
+            req.headers(),
+            None,
+            "the token endpoint takes a user name and password (Basic), not a bearer token",
+        );
+    }
+    let user = match identify(&state, req.headers(), client_address(&req)).await {
         Ok(Who::User(u)) => Some(u),
         Ok(Who::Anonymous) => None,
-        Ok(Who::Token(t)) if !t.subject.is_empty() => Some(t.subject),
-        Ok(Who::Token(_)) => None,
-        Err(()) => return challenge(auth, req.headers(), None, "invalid credentials"),
+        Ok(Who::Token(_)) => return challenge(auth, req.headers(), None, "invalid credentials"),
+        Err(r) => return r.respond(auth, req.headers()),
     };
     let scopes: Vec<String> = query
         .all("scope")

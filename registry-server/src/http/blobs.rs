@@ -9,23 +9,28 @@ use wharf_oci::{Digest, RepositoryName};
 
 use super::{ApiError, Request};
 use crate::AppState;
-use crate::storage::ByteRange;
+use crate::service::RangeRequest;
 
-/// `bytes=start-end` or `bytes=start-` (end resolved by the service); anything else is
-/// ignored and the whole blob is served, as RFC 9110 allows.
-fn parse_range(value: &str) -> Option<ByteRange> {
+/// `bytes=start-end`, `bytes=start-` or `bytes=-suffix` (RFC 9110 §14.1.2); anything else
+/// (several ranges, other units, garbage) is ignored and the whole blob is served, as
+/// RFC 9110 allows.
+fn parse_range(value: &str) -> Option<RangeRequest> {
     let spec = value.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None;
     }
     let (start, end) = spec.split_once('-')?;
-    let start = start.trim().parse().ok()?;
-    let end = if end.trim().is_empty() {
-        u64::MAX
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() {
+        return end.parse().ok().map(RangeRequest::Suffix);
+    }
+    let start = start.parse().ok()?;
+    let end = if end.is_empty() {
+        None
     } else {
-        end.trim().parse().ok()?
+        Some(end.parse().ok()?)
     };
-    Some(ByteRange { start, end })
+    Some(RangeRequest::From { start, end })
 }
 
 pub(crate) async fn get(
@@ -89,17 +94,21 @@ mod tests {
     fn ranges() {
         assert_eq!(
             parse_range("bytes=0-9"),
-            Some(ByteRange { start: 0, end: 9 })
+            Some(RangeRequest::From {
+                start: 0,
+                end: Some(9)
+            })
         );
         assert_eq!(
             parse_range("bytes=5-"),
-            Some(ByteRange {
+            Some(RangeRequest::From {
                 start: 5,
-                end: u64::MAX
+                end: None
             })
         );
-        assert_eq!(parse_range("bytes=-5"), None);
+        assert_eq!(parse_range("bytes=-5"), Some(RangeRequest::Suffix(5)));
         assert_eq!(parse_range("bytes=0-1,3-4"), None);
         assert_eq!(parse_range("items=0-1"), None);
+        assert_eq!(parse_range("bytes=x-1"), None);
     }
 }

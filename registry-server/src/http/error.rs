@@ -14,8 +14,11 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
-    /// For 416: the upload's current range.
+    /// For 416 on an upload: the upload's current size (`Range: 0-<size-1>`).
     range: Option<u64>,
+    /// For 416 on a blob read: the blob's size (`Content-Range: bytes */<size>`, RFC 9110
+    /// §15.5.17).
+    content_range_size: Option<u64>,
 }
 
 impl ApiError {
@@ -26,6 +29,7 @@ impl ApiError {
             code,
             message: message.into(),
             range: None,
+            content_range_size: None,
         }
     }
 
@@ -37,6 +41,17 @@ impl ApiError {
     /// 400 `DIGEST_INVALID`.
     pub fn digest_invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", message)
+    }
+
+    /// 400 `TAG_INVALID`: a tag outside the grammar `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
+    /// (used for every endpoint that takes a tag to write; reads answer 404).
+    pub fn tag_invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "TAG_INVALID", message)
+    }
+
+    /// The spec code.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// 404 for a path that is no route.
@@ -83,6 +98,14 @@ impl From<ServiceError> for ApiError {
                     msg,
                 )
             },
+            S::UploadBusy { current, .. } => ApiError {
+                range: Some(current),
+                ..Self::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "BLOB_UPLOAD_INVALID",
+                    msg,
+                )
+            },
             S::DigestMismatch { .. } => Self::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", msg),
             S::ManifestBlobUnknown(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", msg)
@@ -98,9 +121,10 @@ impl From<ServiceError> for ApiError {
             S::NameUnknown(_) => Self::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", msg),
             S::BadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg),
             S::SizeInvalid(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", msg),
-            S::RangeNotSatisfiable(_) => {
-                Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", msg)
-            }
+            S::RangeNotSatisfiable { size, .. } => ApiError {
+                content_range_size: Some(size),
+                ..Self::new(StatusCode::RANGE_NOT_SATISFIABLE, "RANGE_INVALID", msg)
+            },
             S::BodyFailed(_) => Self::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", msg),
             S::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -123,6 +147,11 @@ impl IntoResponse for ApiError {
             && let Ok(v) = HeaderValue::from_str(&format!("0-{}", current.saturating_sub(1)))
         {
             resp.headers_mut().insert(header::RANGE, v);
+        }
+        if let Some(size) = self.content_range_size
+            && let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            resp.headers_mut().insert(header::CONTENT_RANGE, v);
         }
         resp
     }

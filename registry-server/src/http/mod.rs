@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -26,7 +26,7 @@ use tower_http::trace::TraceLayer;
 use wharf_oci::RegistryMetadata;
 
 pub use error::ApiError;
-pub use route::{Route, parse as parse_route};
+pub use route::{Route, parse as parse_route, parse_encoded as parse_encoded_route};
 
 use crate::AppState;
 
@@ -59,6 +59,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        // decode and validate `/v2/` paths once, before authorisation looks at them
+        .layer(axum::middleware::from_fn(route::resolve))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,
@@ -152,15 +154,19 @@ pub(crate) struct Request {
     pub body: Body,
 }
 
+/// Call the handler of the route that [`route::resolve`] parsed (and the authorisation
+/// middleware checked): the path is never parsed again here.
 async fn dispatch(
     State(state): State<Arc<AppState>>,
     method: Method,
-    Path(path): Path<String>,
-    RawQuery(raw): RawQuery,
+    uri: axum::http::Uri,
     headers: HeaderMap,
+    route: Option<axum::Extension<Route>>,
     identity: Option<axum::Extension<auth::Identity>>,
     body: Body,
 ) -> Response {
+    let path = uri.path().trim_start_matches("/v2/").to_owned();
+    let raw = uri.query().map(str::to_owned);
     let req = Request {
         identity: identity.map(|e| e.0),
         method,
@@ -168,10 +174,9 @@ async fn dispatch(
         query: Query::parse(raw),
         body,
     };
-    let route = match route::parse(&path) {
-        Ok(Some(r)) => r,
-        Ok(None) => return ApiError::not_found(&format!("/v2/{path}")).into_response(),
-        Err(e) => return e.into_response(),
+    let Some(axum::Extension(route)) = route else {
+        // unreachable through `router`, which resolves every `/v2/` path first
+        return ApiError::not_found(&format!("/v2/{path}")).into_response();
     };
     let m = req.method.clone();
     let result = match (&route, &m) {

@@ -33,7 +33,7 @@ fn kind(path: &str) -> &'static str {
             _ => "other",
         };
     };
-    match route::parse(rest) {
+    match route::parse_encoded(rest) {
         _ if rest.is_empty() => "base",
         Ok(Some(Route::Catalog)) => "catalog",
         Ok(Some(Route::Tags(..))) => "tags",
@@ -81,8 +81,10 @@ pub(crate) async fn livez() -> impl IntoResponse {
 }
 
 /// `GET /readyz`: the metadata database answers and blob storage is reachable.
+/// `/readyz`: 200 when the metadata database takes a write (not only a read: a full disk
+/// leaves reads working) and the blob directory is there; 503 naming what is not.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.registry.usage().await {
+    match state.registry.check_writable().await {
         Ok(_) if state.config.data_dir.join("blobs").is_dir() => {
             (StatusCode::OK, "ready\n").into_response()
         }

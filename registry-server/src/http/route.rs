@@ -1,13 +1,22 @@
 //! Parsing of `/v2/` paths. Repository names may contain `/` and may end in `blobs` or
 //! `manifests`, so paths are read from the right (OCI Distribution Spec v1.1,
 //! "Endpoints"). Pure and total: any string gives a [`Route`] or `None`.
+//!
+//! The path is percent-decoded exactly once, here, by [`resolve`]: the middleware puts the
+//! typed [`Route`] into the request, the authorisation middleware decides on it and the
+//! dispatcher acts on it, so what is authorised is exactly what is served. A path that
+//! fails to decode or to validate is answered here, before authorisation or any handler.
 
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use wharf_oci::{Digest, Reference, RepositoryName};
 
 use super::error::ApiError;
 
 /// A `/v2/` endpoint.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route {
     /// `/v2/_catalog`
     Catalog,
@@ -72,11 +81,7 @@ pub fn parse(path: &str) -> Result<Option<Route>, ApiError> {
                     wharf_oci::ReferenceParseError::Digest(e) => {
                         ApiError::digest_invalid(e.to_string())
                     }
-                    wharf_oci::ReferenceParseError::Tag(e) => ApiError::new(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "MANIFEST_INVALID",
-                        e.to_string(),
-                    ),
+                    wharf_oci::ReferenceParseError::Tag(e) => ApiError::tag_invalid(e.to_string()),
                 })?;
         return Ok(Some(Route::Manifest(repo, reference)));
     }
@@ -87,6 +92,45 @@ pub fn parse(path: &str) -> Result<Option<Route>, ApiError> {
         )));
     }
     Ok(None)
+}
+
+/// Percent-decode the raw path after `/v2/` (once) and parse it. A path that is not UTF-8
+/// once decoded is a 400 `NAME_INVALID`.
+pub fn parse_encoded(raw: &str) -> Result<Option<Route>, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| {
+            ApiError::name_invalid(format!("the path `/v2/{raw}` is not UTF-8 once decoded"))
+        })?;
+    parse(&decoded)
+}
+
+/// Middleware: for `/v2/<…>`, decode and parse the path once and insert the [`Route`]
+/// into the request's extensions; answer any path that is no endpoint (404) or carries an
+/// invalid name, digest or tag (400; for reads and deletes of a manifest by an invalid
+/// tag, 404 `MANIFEST_UNKNOWN`, the spec's only failure there) without calling the
+/// handlers. `/v2/` itself passes through without a route.
+pub(crate) async fn resolve(mut req: Request, next: Next) -> Response {
+    let Some(rest) = req.uri().path().strip_prefix("/v2/") else {
+        return next.run(req).await;
+    };
+    if rest.is_empty() {
+        return next.run(req).await;
+    }
+    match parse_encoded(rest) {
+        Ok(Some(route)) => {
+            req.extensions_mut().insert(route);
+            next.run(req).await
+        }
+        Ok(None) => ApiError::not_found(&format!("/v2/{rest}")).into_response(),
+        Err(e)
+            if e.code() == "TAG_INVALID"
+                && matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE) =>
+        {
+            ApiError::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e.message()).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +185,21 @@ mod tests {
         assert!(parse("a/blobs/sha256:nothex").is_err());
         assert!(parse("a/manifests/sha256:abc").is_err());
         assert!(parse("a/manifests/-bad-tag").is_err());
+    }
+
+    #[test]
+    fn decodes_once() {
+        assert_eq!(
+            parse_encoded("%61lice/app/tags/list").unwrap(),
+            Some(Route::Tags("alice/app".parse().unwrap()))
+        );
+        // a second layer of encoding stays: `%61` is no valid name
+        assert!(parse_encoded("%2561lice/app/tags/list").is_err());
+        assert!(parse_encoded("%ff/tags/list").is_err());
+        assert!(
+            parse_encoded("%41lice/tags/list").is_err(),
+            "upper case is no name"
+        );
     }
 
     #[test]

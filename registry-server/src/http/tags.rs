@@ -45,18 +45,17 @@ pub(crate) async fn list(
 /// Repositories in lexical order (Docker's `_catalog` extension).
 pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Response, ApiError> {
     let n = req.query.page_size(DEFAULT_PAGE)?;
-    let (repos, more) = state.registry.catalog(n, req.query.get("last")).await?;
-    // with authentication on, list only what the client may pull
-    let repos: Vec<String> = match state.auth.as_ref() {
-        Some(auth) => {
-            let user = req.identity.as_ref().and_then(|i| i.user.as_deref());
-            repos
-                .into_iter()
-                .filter(|r| auth.permitted(user, r).contains(&crate::auth::Action::Pull))
-                .collect()
-        }
-        None => repos,
-    };
+    // with authentication on, list only what the client may pull (filtered before paging)
+    let user = req.identity.as_ref().and_then(|i| i.user.as_deref());
+    let (repos, more) = state
+        .registry
+        .catalog(n, req.query.get("last"), |r| {
+            state
+                .auth
+                .as_ref()
+                .is_none_or(|auth| auth.permitted(user, r).contains(&crate::auth::Action::Pull))
+        })
+        .await?;
     let resp = Json(json!({ "repositories": repos })).into_response();
     Ok(with_next(
         resp,

@@ -9,6 +9,7 @@ use wharf_oci::{Digest, RepositoryName};
 
 use super::{ApiError, Request, body_stream, empty};
 use crate::AppState;
+use crate::service::ChunkRange;
 use crate::storage::UploadId;
 
 fn upload_id(id: &str) -> Result<UploadId, ApiError> {
@@ -83,27 +84,42 @@ pub(crate) async fn start(
         let digest: Digest = mount
             .parse()
             .map_err(|e: wharf_oci::DigestError| ApiError::digest_invalid(e.to_string()))?;
-        // an invalid or unknown source falls back to a normal session, as the spec allows
-        if let Ok(from) = from.parse::<RepositoryName>()
-            && state.registry.mount(repo, &from, &digest).await?.is_some()
-        {
+        let from: RepositoryName = from.parse().map_err(|e: wharf_oci::NameError| {
+            ApiError::name_invalid(format!("mount source: {e}"))
+        })?;
+        // an unknown source falls back to a normal session, as the spec allows
+        if state.registry.mount(repo, &from, &digest).await?.is_some() {
             return Ok(created(repo, &digest));
         }
     }
     if let Some(digest) = digest_param(&req)? {
-        let id = state.registry.start_upload(repo).await?;
+        let id = state
+            .registry
+            .start_upload(repo, digest.algorithm())
+            .await?;
         state
             .registry
-            .finish_upload(repo, &id, &digest, Some(body_stream(req.body)))
+            .finish_upload(repo, &id, &digest, None, Some(body_stream(req.body)))
             .await?;
         return Ok(created(repo, &digest));
     }
-    let id = state.registry.start_upload(repo).await?;
+    // `?digest-algorithm=` (distribution-spec after v1.1.1): the hash the session keeps
+    let algorithm = match req.query.get("digest-algorithm") {
+        None | Some("sha256") => wharf_oci::DigestAlgorithm::Sha256,
+        Some("sha512") => wharf_oci::DigestAlgorithm::Sha512,
+        Some(other) => {
+            return Err(ApiError::digest_invalid(format!(
+                "unsupported digest algorithm `{other}` (this registry takes sha256 and sha512)"
+            )));
+        }
+    };
+    let id = state.registry.start_upload(repo, algorithm).await?;
     Ok(session_response(StatusCode::ACCEPTED, repo, &id, 0))
 }
 
-/// `Content-Range: <start>-<end>` (also accepts a `bytes ` prefix).
-fn content_range_start(req: &Request) -> Result<Option<u64>, ApiError> {
+/// `Content-Range: <start>-<end>` (also accepts a `bytes ` prefix and a `/<total>`
+/// suffix): where the chunk starts and, when given, its last byte. Malformed is a 416.
+fn content_range(req: &Request) -> Result<Option<ChunkRange>, ApiError> {
     let Some(v) = req.headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
@@ -113,11 +129,29 @@ fn content_range_start(req: &Request) -> Result<Option<u64>, ApiError> {
         .trim_start_matches("bytes")
         .trim()
         .trim_start_matches('=');
-    let start = spec
-        .split(['-', '/'])
-        .next()
-        .and_then(|s| s.trim().parse().ok());
-    start.map(Some).ok_or_else(|| {
+    let spec = spec.split('/').next().unwrap_or("");
+    let parsed = match spec.split_once('-') {
+        Some((start, end)) => start.trim().parse().ok().and_then(|start| {
+            if end.trim().is_empty() {
+                Some(ChunkRange { start, end: None })
+            } else {
+                end.trim()
+                    .parse()
+                    .ok()
+                    .filter(|e| *e >= start)
+                    .map(|e| ChunkRange {
+                        start,
+                        end: Some(e),
+                    })
+            }
+        }),
+        None => spec
+            .trim()
+            .parse()
+            .ok()
+            .map(|start| ChunkRange { start, end: None }),
+    };
+    parsed.map(Some).ok_or_else(|| {
         ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             "BLOB_UPLOAD_INVALID",
@@ -133,10 +167,10 @@ pub(crate) async fn patch(
     req: Request,
 ) -> Result<Response, ApiError> {
     let id = upload_id(id)?;
-    let start = content_range_start(&req)?;
+    let range = content_range(&req)?;
     let size = state
         .registry
-        .append(repo, &id, start, body_stream(req.body))
+        .append(repo, &id, range, body_stream(req.body))
         .await?;
     Ok(session_response(StatusCode::ACCEPTED, repo, &id, size))
 }
@@ -150,10 +184,11 @@ pub(crate) async fn put(
     let id = upload_id(id)?;
     let digest = digest_param(&req)?
         .ok_or_else(|| ApiError::digest_invalid("closing an upload needs `?digest=`"))?;
+    let range = content_range(&req)?;
     let body = has_body(&req).then(|| body_stream(req.body));
     state
         .registry
-        .finish_upload(repo, &id, &digest, body)
+        .finish_upload(repo, &id, &digest, range, body)
         .await?;
     Ok(created(repo, &digest))
 }

@@ -26,7 +26,7 @@ use wharf_oci::{
 
 use crate::storage::{BlobStore, ByteRange, ByteStream, StorageError, UploadId};
 use crate::store::{
-    NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest, UnlinkOutcome,
+    NewManifest, Page, PutOutcome, Store, StoreError, StoredManifest, UnlinkOutcome, UploadClaim,
 };
 
 /// Limits and settings the service enforces.
@@ -71,6 +71,9 @@ pub enum ServiceError {
     /// A chunk that does not continue the upload.
     #[error("the upload is at byte {current}; the chunk starts at {requested}")]
     ChunkOutOfOrder { current: u64, requested: u64 },
+    /// Another request is writing to the upload session.
+    #[error("another request is writing to upload session {id}; it is at byte {current}")]
+    UploadBusy { id: String, current: u64 },
     /// Uploaded bytes do not match the digest given.
     #[error("uploaded content has digest {actual}, not {expected}")]
     DigestMismatch { expected: Digest, actual: Digest },
@@ -108,9 +111,9 @@ pub enum ServiceError {
     /// Content too large.
     #[error("{0}")]
     SizeInvalid(String),
-    /// A range outside the blob.
-    #[error("{0}")]
-    RangeNotSatisfiable(String),
+    /// A range outside the blob of `size` bytes.
+    #[error("{message}")]
+    RangeNotSatisfiable { message: String, size: u64 },
     /// The client's body failed mid-way.
     #[error("the request body could not be read: {0}")]
     BodyFailed(String),
@@ -136,9 +139,14 @@ impl From<StorageError> for ServiceError {
             StorageError::OffsetMismatch {
                 current, requested, ..
             } => ServiceError::ChunkOutOfOrder { current, requested },
-            StorageError::RangeNotSatisfiable { .. } => {
-                ServiceError::RangeNotSatisfiable(e.to_string())
-            }
+            StorageError::Busy { id, offset } => ServiceError::UploadBusy {
+                id,
+                current: offset,
+            },
+            StorageError::RangeNotSatisfiable { size, .. } => ServiceError::RangeNotSatisfiable {
+                message: e.to_string(),
+                size,
+            },
             StorageError::Body(e) => ServiceError::BodyFailed(e.to_string()),
             StorageError::NotFound(what) => ServiceError::Internal(format!("storage lost {what}")),
             StorageError::Io { action, source } => {
@@ -146,6 +154,68 @@ impl From<StorageError> for ServiceError {
             }
         }
     }
+}
+
+/// How long a request may hold an upload session before another may take it over as
+/// abandoned (its process died mid-request).
+pub const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A request's claim on an upload session.
+struct Claim {
+    writer: String,
+    size: u64,
+}
+
+/// `Content-Range: <start>-<end>` of a chunk: where it must start, and its last byte
+/// when given (then the body must be exactly that long).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkRange {
+    /// Offset of the first byte.
+    pub start: u64,
+    /// Offset of the last byte, inclusive.
+    pub end: Option<u64>,
+}
+
+/// `body`, failing when it is not exactly `expected` bytes long (a `Content-Range` that
+/// names more or fewer bytes than were sent).
+fn exact_length(body: ByteStream, expected: u64) -> ByteStream {
+    let mismatch = move |seen: u64| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("Content-Range announces {expected} bytes; the body has {seen}"),
+        )
+    };
+    Box::pin(futures_util::stream::unfold(
+        (body, 0u64, false),
+        move |(mut body, seen, done)| async move {
+            if done {
+                return None;
+            }
+            match body.next().await {
+                Some(Ok(c)) => {
+                    let seen = seen + c.len() as u64;
+                    if seen > expected {
+                        Some((Err(mismatch(seen)), (body, seen, true)))
+                    } else {
+                        Some((Ok(c), (body, seen, false)))
+                    }
+                }
+                Some(Err(e)) => Some((Err(e), (body, seen, true))),
+                None if seen < expected => Some((Err(mismatch(seen)), (body, seen, true))),
+                None => None,
+            }
+        },
+    ))
+}
+
+/// A `Range: bytes=…` request of one range (RFC 9110 §14.1.2), before it is resolved
+/// against the blob's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// `bytes=<start>-[<end>]`.
+    From { start: u64, end: Option<u64> },
+    /// `bytes=-<n>`: the last `n` bytes.
+    Suffix(u64),
 }
 
 /// A blob being served.
@@ -271,30 +341,43 @@ impl Registry {
         Ok(size)
     }
 
-    /// Stream blob `digest` of `repo`, or `range` of it.
+    /// Stream blob `digest` of `repo`, or `range` of it (RFC 9110 §14.1.2: a last
+    /// position past the end means the rest; a suffix range means the last bytes; a
+    /// first position at or past the end is not satisfiable).
     #[tracing::instrument(skip(self), err(level = "debug"))]
     pub async fn blob(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
-        range: Option<ByteRange>,
+        range: Option<RangeRequest>,
     ) -> Result<BlobBody, ServiceError> {
         let total = self.blob_size(repo, digest).await?;
-        let range = match range {
-            Some(r) if r.end == u64::MAX => Some(ByteRange {
-                start: r.start,
-                end: total.saturating_sub(1),
-            }),
-            other => other,
+        let unsatisfiable = |what: String| ServiceError::RangeNotSatisfiable {
+            message: format!("range {what} is outside the blob of {total} bytes"),
+            size: total,
         };
-        if let Some(r) = range
-            && (r.start > r.end || r.end >= total)
-        {
-            return Err(ServiceError::RangeNotSatisfiable(format!(
-                "range {}-{} is outside the blob of {total} bytes",
-                r.start, r.end
-            )));
-        }
+        let range = match range {
+            None => None,
+            Some(RangeRequest::From { start, end }) => {
+                if start >= total || end.is_some_and(|e| e < start) {
+                    let end = end.map(|e| e.to_string()).unwrap_or_default();
+                    return Err(unsatisfiable(format!("{start}-{end}")));
+                }
+                Some(ByteRange {
+                    start,
+                    end: end.unwrap_or(u64::MAX).min(total - 1),
+                })
+            }
+            Some(RangeRequest::Suffix(n)) => {
+                if n == 0 || total == 0 {
+                    return Err(unsatisfiable(format!("-{n}")));
+                }
+                Some(ByteRange {
+                    start: total.saturating_sub(n),
+                    end: total - 1,
+                })
+            }
+        };
         let (stream, len) = self.blobs.read(digest, range).await?;
         Ok(BlobBody {
             stream,
@@ -304,8 +387,12 @@ impl Registry {
         })
     }
 
-    /// Open an upload session.
-    pub async fn start_upload(&self, repo: &RepositoryName) -> Result<UploadId, ServiceError> {
+    /// Open an upload session whose running hash uses `algorithm` (`?digest-algorithm=`).
+    pub async fn start_upload(
+        &self,
+        repo: &RepositoryName,
+        algorithm: wharf_oci::DigestAlgorithm,
+    ) -> Result<UploadId, ServiceError> {
         let id = UploadId::new();
         // the session row first: garbage collection removes upload files without one
         self.store.create_upload(repo, &id).await?;
@@ -313,10 +400,10 @@ impl Registry {
             let _ = self.store.delete_upload(&id).await;
             return Err(e.into());
         }
-        self.hashers
-            .lock()
-            .map_err(poisoned)?
-            .insert(id.as_str().to_owned(), (0, DigestHasher::new()));
+        self.hashers.lock().map_err(poisoned)?.insert(
+            id.as_str().to_owned(),
+            (0, DigestHasher::new_for(algorithm)),
+        );
         Ok(id)
     }
 
@@ -338,43 +425,105 @@ impl Registry {
         Ok(Some(size))
     }
 
-    async fn session(&self, repo: &RepositoryName, id: &UploadId) -> Result<u64, ServiceError> {
-        self.store
-            .upload(repo, id)
-            .await?
-            .ok_or_else(|| ServiceError::UploadUnknown(id.as_str().to_owned()))?;
-        self.blobs
-            .upload_size(id)
-            .await?
-            .ok_or_else(|| ServiceError::UploadUnknown(id.as_str().to_owned()))
+    /// Claim upload `id` of `repo` for this request: one writer per session at a time,
+    /// across every instance sharing the database. A concurrent request gets
+    /// [`ServiceError::UploadBusy`]; a claim held past [`UPLOAD_LEASE`] counts as
+    /// abandoned (its process died) and may be taken over.
+    async fn claim(&self, repo: &RepositoryName, id: &UploadId) -> Result<Claim, ServiceError> {
+        let writer = uuid::Uuid::new_v4().to_string();
+        let stale =
+            chrono::Utc::now() - chrono::Duration::from_std(UPLOAD_LEASE).unwrap_or_default();
+        let stale = stale.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self.store.claim_upload(repo, id, &writer, &stale).await? {
+            UploadClaim::Claimed { size } => Ok(Claim { writer, size }),
+            UploadClaim::Busy { size } => Err(ServiceError::UploadBusy {
+                id: id.as_str().to_owned(),
+                current: size,
+            }),
+            UploadClaim::Unknown => Err(ServiceError::UploadUnknown(id.as_str().to_owned())),
+        }
     }
 
-    /// Bytes received so far by upload `id`.
+    /// Give the claim back, recording `size`; a claim that was taken over in between is
+    /// an error, so the request does not report bytes another writer may have replaced.
+    async fn release(&self, id: &UploadId, claim: &Claim, size: u64) -> Result<(), ServiceError> {
+        if self.store.release_upload(id, &claim.writer, size).await? {
+            Ok(())
+        } else {
+            self.hashers.lock().map_err(poisoned)?.remove(id.as_str());
+            Err(ServiceError::UploadBusy {
+                id: id.as_str().to_owned(),
+                current: size,
+            })
+        }
+    }
+
+    /// Bytes received so far by upload `id` (as the database records them).
     pub async fn upload_status(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
     ) -> Result<u64, ServiceError> {
-        self.session(repo, id).await
+        self.store
+            .upload(repo, id)
+            .await?
+            .ok_or_else(|| ServiceError::UploadUnknown(id.as_str().to_owned()))
     }
 
-    /// Append `body` to upload `id`; `start` (from `Content-Range`) must equal the bytes
-    /// received so far. Returns the new size.
+    /// Append `body` to upload `id`. `range` (from `Content-Range`) must start at the bytes
+    /// received so far and, when it names an end, the body must be exactly that long.
+    /// Returns the new size.
     pub async fn append(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
-        start: Option<u64>,
+        range: Option<ChunkRange>,
         body: ByteStream,
     ) -> Result<u64, ServiceError> {
-        let current = self.session(repo, id).await?;
-        if let Some(start) = start
-            && start != current
-        {
-            return Err(ServiceError::ChunkOutOfOrder {
-                current,
-                requested: start,
-            });
+        let claim = self.claim(repo, id).await?;
+        match self.append_claimed(id, &claim, range, body).await {
+            Ok(size) => {
+                self.release(id, &claim, size).await?;
+                Ok(size)
+            }
+            Err(e) => {
+                // the store truncated the upload back to where it was
+                let _ = self
+                    .store
+                    .release_upload(id, &claim.writer, claim.size)
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Append under a claim: the bytes go to the file at the claimed size, hashed as
+    /// they pass when the running hash covers exactly the bytes before them.
+    async fn append_claimed(
+        &self,
+        id: &UploadId,
+        claim: &Claim,
+        range: Option<ChunkRange>,
+        body: ByteStream,
+    ) -> Result<u64, ServiceError> {
+        let current = claim.size;
+        let mut body = body;
+        if let Some(r) = range {
+            if r.start != current {
+                return Err(ServiceError::ChunkOutOfOrder {
+                    current,
+                    requested: r.start,
+                });
+            }
+            if let Some(end) = r.end {
+                if end < r.start {
+                    return Err(ServiceError::ChunkOutOfOrder {
+                        current,
+                        requested: r.start,
+                    });
+                }
+                body = exact_length(body, end - r.start + 1);
+            }
         }
         // enforce the blob size limit as the bytes arrive
         let max = self.limits.max_blob_bytes;
@@ -398,62 +547,90 @@ impl Registry {
                 _ => None,
             }
         };
-        let size = match hasher {
-            Some(h) => {
-                let shared = Arc::new(Mutex::new(h));
-                let tap = shared.clone();
-                let body: ByteStream = Box::pin(body.map(move |chunk| {
-                    if let (Ok(c), Ok(mut h)) = (&chunk, tap.lock()) {
-                        h.update(c);
-                    }
-                    chunk
-                }));
-                let size = self
-                    .blobs
-                    .append_upload(id, current, body)
-                    .await
-                    .map_err(too_large)?;
-                if let Ok(m) = Arc::try_unwrap(shared)
-                    && let Ok(h) = m.into_inner()
-                    && h.len() == size
-                {
-                    self.hashers
-                        .lock()
-                        .map_err(poisoned)?
-                        .insert(id.as_str().to_owned(), (size, h));
-                }
-                size
-            }
-            None => self
+        let Some(h) = hasher else {
+            return self
                 .blobs
                 .append_upload(id, current, body)
                 .await
-                .map_err(too_large)?,
+                .map_err(too_large);
         };
-        self.store.set_upload_size(id, size).await?;
+        let shared = Arc::new(Mutex::new(h));
+        let tap = shared.clone();
+        let body: ByteStream = Box::pin(body.map(move |chunk| {
+            if let (Ok(c), Ok(mut h)) = (&chunk, tap.lock()) {
+                h.update(c);
+            }
+            chunk
+        }));
+        let size = self
+            .blobs
+            .append_upload(id, current, body)
+            .await
+            .map_err(too_large)?;
+        if let Ok(m) = Arc::try_unwrap(shared)
+            && let Ok(h) = m.into_inner()
+            && h.len() == size
+        {
+            self.hashers
+                .lock()
+                .map_err(poisoned)?
+                .insert(id.as_str().to_owned(), (size, h));
+        }
         Ok(size)
     }
 
-    /// Finish upload `id` with an optional last chunk: check the content against
-    /// `digest`, move it into place and link it to `repo`. On a mismatch the upload is
-    /// discarded and nothing becomes visible.
+    /// Finish upload `id` with an optional last chunk (starting where `range` says, when
+    /// given): check the content against `digest`, move it into place and link it to
+    /// `repo`. The session is claimed throughout, so no other request can add bytes
+    /// between the hash and the commit. On a mismatch the upload is discarded and nothing
+    /// becomes visible.
     #[tracing::instrument(skip(self, body), err(level = "debug"))]
     pub async fn finish_upload(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
         digest: &Digest,
+        range: Option<ChunkRange>,
         body: Option<ByteStream>,
     ) -> Result<u64, ServiceError> {
-        if let Some(body) = body {
-            self.append(repo, id, None, body).await?;
+        let claim = self.claim(repo, id).await?;
+        let mut size = claim.size;
+        let result = async {
+            if let Some(body) = body {
+                size = self.append_claimed(id, &claim, range, body).await?;
+            } else if let Some(r) = range
+                && r.start != size
+            {
+                return Err(ServiceError::ChunkOutOfOrder {
+                    current: size,
+                    requested: r.start,
+                });
+            }
+            self.commit_claimed(repo, id, digest, size).await
         }
-        let size = self.session(repo, id).await?;
+        .await;
+        match result {
+            Ok(size) => Ok(size),
+            Err(e @ ServiceError::DigestMismatch { .. }) => Err(e),
+            Err(e) => {
+                let _ = self.store.release_upload(id, &claim.writer, size).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Hash (or finish the running hash of) the `size` bytes of upload `id`, compare with
+    /// `digest`, and commit. A mismatch discards the session.
+    async fn commit_claimed(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<u64, ServiceError> {
         let running = self.hashers.lock().map_err(poisoned)?.remove(id.as_str());
         let actual = match running {
-            Some((offset, h))
-                if offset == size && digest.algorithm() == wharf_oci::DigestAlgorithm::Sha256 =>
-            {
+            Some((offset, h)) if offset == size && digest.algorithm() == h.algorithm() => {
                 h.finish().0
             }
             _ => {
@@ -496,13 +673,13 @@ impl Registry {
         Ok(())
     }
 
-    /// Cancel upload `id`.
+    /// Cancel upload `id` (refused while another request writes to it).
     pub async fn cancel_upload(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
     ) -> Result<(), ServiceError> {
-        self.session(repo, id).await?;
+        self.claim(repo, id).await?;
         self.discard_upload(id).await
     }
 
@@ -577,8 +754,21 @@ impl Registry {
                 let m = ImageManifest::from_slice(content)
                     .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
                 for d in std::iter::once(&m.config).chain(&m.layers) {
-                    if self.store.repository_blob(repo, &d.digest).await?.is_none() {
+                    // non-distributable layers (foreign URLs) are not pushed to registries:
+                    // accepted without the blob, as the image specification expects
+                    if is_non_distributable(d) {
+                        continue;
+                    }
+                    let Some(size) = self.store.repository_blob(repo, &d.digest).await? else {
                         return Err(ServiceError::ManifestBlobUnknown(d.digest.clone()));
+                    };
+                    // a descriptor's size is checked against the blob it names: a size that
+                    // lies would let a client skip limits that go by it
+                    if size != d.size {
+                        return Err(ServiceError::ManifestInvalid(format!(
+                            "descriptor of blob {} says {} bytes; the blob has {size}",
+                            d.digest, d.size
+                        )));
                     }
                     new.blobs.push(d.digest.clone());
                 }
@@ -640,7 +830,12 @@ impl Registry {
         }
     }
 
-    /// Totals for the metrics endpoint (and a database round trip for readiness).
+    /// Readiness: one small write to the metadata database.
+    pub async fn check_writable(&self) -> Result<(), ServiceError> {
+        Ok(self.store.check_writable().await?)
+    }
+
+    /// Totals for the metrics endpoint.
     pub async fn usage(&self) -> Result<crate::store::Usage, ServiceError> {
         Ok(self.store.usage().await?)
     }
@@ -762,21 +957,44 @@ impl Registry {
         Ok(truncate(tags, n))
     }
 
-    /// One page of repository names; also says whether more may follow.
+    /// One page of the repository names `visible` accepts, after `last`; also says
+    /// whether more may follow. Filtering comes before paging, so a page holds `n` visible
+    /// names whenever that many exist and says nothing about the names it skipped (a
+    /// client probing with `last=` learns only about repositories it may see).
     pub async fn catalog(
         &self,
         n: u32,
         last: Option<&str>,
+        visible: impl Fn(&str) -> bool,
     ) -> Result<(Vec<String>, bool), ServiceError> {
-        let repos = self
-            .store
-            .repositories(Page {
-                n: n.saturating_add(1),
-                last,
-            })
-            .await?;
-        Ok(truncate(repos, n))
+        let mut out = Vec::new();
+        let mut cursor = last.map(str::to_owned);
+        let batch = n.saturating_add(1).max(100);
+        loop {
+            let repos = self
+                .store
+                .repositories(Page {
+                    n: batch,
+                    last: cursor.as_deref(),
+                })
+                .await?;
+            let exhausted = repos.len() < batch as usize;
+            cursor = repos.last().cloned();
+            out.extend(repos.into_iter().filter(|r| visible(r)));
+            if out.len() > n as usize || exhausted {
+                break;
+            }
+        }
+        Ok(truncate(out, n))
     }
+}
+
+/// A layer the image specification lets registries accept without its blob: a
+/// non-distributable media type, or one with `urls` to fetch it elsewhere.
+fn is_non_distributable(d: &Descriptor) -> bool {
+    d.media_type.contains("nondistributable")
+        || d.media_type.contains("foreign")
+        || d.urls.as_ref().is_some_and(|u| !u.is_empty())
 }
 
 fn truncate(mut items: Vec<String>, n: u32) -> (Vec<String>, bool) {

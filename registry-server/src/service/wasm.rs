@@ -17,9 +17,14 @@ impl Registry {
             .wasm_layer()
             .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?
             .clone();
+        // nothing is accepted as Wasm without being validated: a layer too large to read
+        // for validation is refused, never stored unchecked
         if layer.size > self.limits.max_index_bytes {
-            tracing::warn!(digest = %layer.digest, size = layer.size, "wasm layer too large to index; stored unindexed");
-            return Ok(None);
+            return Err(ServiceError::SizeInvalid(format!(
+                "wasm layer {} is {} bytes, over the {} bytes this registry validates \
+                 (`max-index-bytes`); it is refused rather than stored unvalidated",
+                layer.digest, layer.size, self.limits.max_index_bytes
+            )));
         }
         let _permit = self
             .index_permits

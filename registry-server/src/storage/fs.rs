@@ -65,6 +65,21 @@ async fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
     Ok(out)
 }
 
+/// The digest (in `like`'s algorithm) of the file at `path`, read in chunks.
+async fn hash_file(path: &Path, like: &Digest) -> Result<Digest, std::io::Error> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = like.hasher();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finish().0)
+}
+
 async fn size_of(path: &Path) -> Result<Option<u64>, StorageError> {
     match tokio::fs::metadata(path).await {
         Ok(m) => Ok(Some(m.len())),
@@ -133,20 +148,39 @@ impl BlobStore for FsBlobStore {
         mut body: ByteStream,
     ) -> Result<u64, StorageError> {
         let path = self.upload_path(id);
-        let mut file = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
+        let file = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StorageError::NotFound(id.as_str().to_owned()));
             }
             Err(e) => return Err(io("open upload")(e)),
         };
+        // one writer per upload file, also across processes sharing the directory; the
+        // lock goes with the file handle, so it is released however this request ends
+        let file = file.into_std().await;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Busy {
+                    id: id.as_str().to_owned(),
+                    offset,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock upload")(e)),
+        }
+        let mut file = tokio::fs::File::from_std(file);
         let current = file.metadata().await.map_err(io("stat upload"))?.len();
-        if current != offset {
+        if current < offset {
             return Err(StorageError::OffsetMismatch {
                 id: id.as_str().to_owned(),
                 current,
                 requested: offset,
             });
+        }
+        if current > offset {
+            // bytes past the recorded size were never acknowledged (a request that died
+            // before its size was recorded): drop them
+            file.set_len(offset).await.map_err(io("truncate upload"))?;
         }
         file.seek(SeekFrom::Start(offset))
             .await
@@ -184,9 +218,25 @@ impl BlobStore for FsBlobStore {
     async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<u64, StorageError> {
         let from = self.upload_path(id);
         let to = self.blob_path(digest);
-        if let Some(size) = size_of(&to).await? {
-            let _ = tokio::fs::remove_file(&from).await;
-            return Ok(size);
+        // A blob already there is not trusted blindly: it is hashed again, and a file that
+        // no longer matches its name (disk corruption, a tampered file) is replaced by
+        // the upload, whose digest the caller has just checked.
+        if size_of(&to).await?.is_some() {
+            match hash_file(&to, digest).await {
+                Ok(actual) if &actual == digest => {
+                    let _ = tokio::fs::remove_file(&from).await;
+                    return size_of(&to)
+                        .await?
+                        .ok_or_else(|| StorageError::NotFound(digest.to_string()));
+                }
+                Ok(actual) => tracing::error!(
+                    %digest, %actual,
+                    "stored blob does not match its digest; replacing it with the verified upload"
+                ),
+                Err(e) => {
+                    tracing::error!(%digest, error = %e, "stored blob unreadable; replacing it")
+                }
+            }
         }
         let file = match tokio::fs::File::open(&from).await {
             Ok(f) => f,

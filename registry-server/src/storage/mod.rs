@@ -66,6 +66,9 @@ pub enum StorageError {
         current: u64,
         requested: u64,
     },
+    /// Another writer holds the upload (its file lock), at `offset`.
+    #[error("upload {id} is being written by another request")]
+    Busy { id: String, offset: u64 },
     /// The requested range is outside the blob.
     #[error("range {start}-{end} is outside the blob of {size} bytes")]
     RangeNotSatisfiable { start: u64, end: u64, size: u64 },
@@ -96,8 +99,11 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn create_upload(&self, id: &UploadId) -> Result<(), StorageError>;
     /// Size of an upload so far, or `None` when it does not exist.
     async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError>;
-    /// Append `body` to the upload, which must currently be `offset` bytes long.
-    /// Returns the new length. On a failed body the upload is truncated back to `offset`.
+    /// Append `body` to the upload at `offset`, the size the metadata database records
+    /// (bytes past it were never acknowledged and are dropped; an upload shorter than it
+    /// is an [`StorageError::OffsetMismatch`]). One writer at a time: a second concurrent
+    /// append is [`StorageError::Busy`]. Returns the new length. On a failed body the
+    /// upload is truncated back to `offset`.
     async fn append_upload(
         &self,
         id: &UploadId,

@@ -223,6 +223,14 @@ mod shared_sql {
         AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
     /// A repository's id; binds its name.
     pub const REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
+    pub const CLAIM_UPLOAD: &str = "UPDATE uploads SET writer = $1, writer_since = $2 \
+        WHERE id = $3 AND repository_id = (SELECT id FROM repositories WHERE name = $4) \
+        AND (writer IS NULL OR writer_since < $5) RETURNING size";
+    pub const UPLOAD_SIZE: &str = "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id \
+        WHERE u.id = $1 AND r.name = $2";
+    pub const RELEASE_UPLOAD: &str = "UPDATE uploads SET writer = NULL, writer_since = NULL, size = $1, updated_at = $2 WHERE id = $3 AND writer = $4";
+    pub const HEALTH: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+        ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
     /// A manifest referencing a blob; binds repository id, blob digest.
     pub const BLOB_USER: &str = "SELECT manifest_digest FROM manifest_references \
         WHERE repository_id = $1 AND child_digest = $2 AND kind = 'blob' LIMIT 1";
@@ -420,6 +428,64 @@ macro_rules! shared_queries {
             } else {
                 UnlinkOutcome::NotFound
             })
+        }
+
+        async fn claim_upload(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            id: &UploadId,
+            writer: &str,
+            stale_before: &str,
+        ) -> Result<super::UploadClaim, StoreError> {
+            let claimed: Option<i64> = sqlx::query_scalar(shared_sql::CLAIM_UPLOAD)
+                .bind(writer)
+                .bind(now())
+                .bind(id.as_str())
+                .bind(repo.as_str())
+                .bind(stale_before)
+                .fetch_optional(pool)
+                .await?;
+            if let Some(size) = claimed {
+                return Ok(super::UploadClaim::Claimed {
+                    size: size.max(0) as u64,
+                });
+            }
+            let size: Option<i64> = sqlx::query_scalar(shared_sql::UPLOAD_SIZE)
+                .bind(id.as_str())
+                .bind(repo.as_str())
+                .fetch_optional(pool)
+                .await?;
+            Ok(match size {
+                Some(size) => super::UploadClaim::Busy {
+                    size: size.max(0) as u64,
+                },
+                None => super::UploadClaim::Unknown,
+            })
+        }
+
+        async fn release_upload(
+            pool: &sqlx::Pool<$db>,
+            id: &UploadId,
+            writer: &str,
+            size: u64,
+        ) -> Result<bool, StoreError> {
+            let n = sqlx::query(shared_sql::RELEASE_UPLOAD)
+                .bind(i64_of(size))
+                .bind(now())
+                .bind(id.as_str())
+                .bind(writer)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        }
+
+        async fn check_writable(pool: &sqlx::Pool<$db>) -> Result<(), StoreError> {
+            sqlx::query(shared_sql::HEALTH)
+                .bind(now())
+                .execute(pool)
+                .await?;
+            Ok(())
         }
 
         async fn signatures(
@@ -623,6 +689,17 @@ pub struct Usage {
     pub uploads: u64,
 }
 
+/// The answer to [`Store::claim_upload`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadClaim {
+    /// The caller holds the session, which has `size` bytes.
+    Claimed { size: u64 },
+    /// Another request holds it.
+    Busy { size: u64 },
+    /// No such session in that repository.
+    Unknown,
+}
+
 /// One page of a listing: at most `n` items after `last` (lexical order).
 #[derive(Clone, Copy, Debug)]
 pub struct Page<'a> {
@@ -653,8 +730,27 @@ pub trait Store: Send + Sync + 'static {
     /// The recorded size of upload `id` of `repo`, or `None` when there is no such session.
     async fn upload(&self, repo: &RepositoryName, id: &UploadId)
     -> Result<Option<u64>, StoreError>;
-    /// Record the size an upload has reached.
-    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError>;
+    /// Claim upload `id` of `repo` for `writer` (a fresh id per request): succeeds when no
+    /// one holds it, or the holder's claim is older than `stale_before` (RFC 3339). One
+    /// statement, so two requests on any instances sharing the database never both win.
+    async fn claim_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        writer: &str,
+        stale_before: &str,
+    ) -> Result<UploadClaim, StoreError>;
+    /// Release `writer`'s claim on upload `id`, recording the size it reached. `false`
+    /// when the claim was no longer `writer`'s (taken over as abandoned, or the session
+    /// ended): the caller must then not report success.
+    async fn release_upload(
+        &self,
+        id: &UploadId,
+        writer: &str,
+        size: u64,
+    ) -> Result<bool, StoreError>;
+    /// A write to the database (readiness): fails when the database cannot take one.
+    async fn check_writable(&self) -> Result<(), StoreError>;
     /// Close an upload session.
     async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError>;
     /// Store a manifest (idempotent) and point `tags` at it, with its references and index

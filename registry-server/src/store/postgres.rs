@@ -7,8 +7,8 @@ use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
     CatalogFilter, CatalogRow, GcPolicy, GcReport, NewManifest, Page, PutOutcome, SignatureRecord,
-    Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, Usage, WasmIndexEntry, digest_of,
-    i64_of, now,
+    Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, UploadClaim, Usage, WasmIndexEntry,
+    digest_of, i64_of, now,
 };
 use crate::storage::UploadId;
 
@@ -190,14 +190,27 @@ impl Store for PgStore {
         Ok(size.map(|s| s.max(0) as u64))
     }
 
-    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE uploads SET size = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64_of(size))
-            .bind(now())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn claim_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        writer: &str,
+        stale_before: &str,
+    ) -> Result<UploadClaim, StoreError> {
+        claim_upload(&self.pool, repo, id, writer, stale_before).await
+    }
+
+    async fn release_upload(
+        &self,
+        id: &UploadId,
+        writer: &str,
+        size: u64,
+    ) -> Result<bool, StoreError> {
+        release_upload(&self.pool, id, writer, size).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        check_writable(&self.pool).await
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {

@@ -8,8 +8,8 @@ use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 use super::{
     CatalogFilter, CatalogRow, GcPolicy, GcReport, NewManifest, Page, PutOutcome, SignatureRecord,
-    Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, Usage, WasmIndexEntry, digest_of,
-    i64_of, now,
+    Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, UploadClaim, Usage, WasmIndexEntry,
+    digest_of, i64_of, now,
 };
 use crate::storage::UploadId;
 
@@ -39,6 +39,24 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A statement that fails with SQLITE_FULL or an I/O error makes SQLite roll the
+            // transaction back by itself; sqlx's ROLLBACK then fails ("no transaction is
+            // active") and the connection would come back from the pool still counting an
+            // open transaction, failing every later `BEGIN` even after space is freed.
+            // Such a connection is closed instead of reused (a queued rollback is let
+            // finish first: the ping runs after it on the connection's worker).
+            .before_acquire(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Connection as _;
+                    use sqlx_core::transaction::TransactionManager as _;
+                    type Tm = <sqlx::Sqlite as sqlx::Database>::TransactionManager;
+                    if Tm::get_transaction_depth(conn) == 0 {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
+                    Ok(Tm::get_transaction_depth(conn) == 0)
+                })
+            })
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -156,14 +174,27 @@ impl Store for SqliteStore {
         Ok(size.map(|s| s.max(0) as u64))
     }
 
-    async fn set_upload_size(&self, id: &UploadId, size: u64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE uploads SET size = ?, updated_at = ? WHERE id = ?")
-            .bind(i64_of(size))
-            .bind(now())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn claim_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        writer: &str,
+        stale_before: &str,
+    ) -> Result<UploadClaim, StoreError> {
+        claim_upload(&self.pool, repo, id, writer, stale_before).await
+    }
+
+    async fn release_upload(
+        &self,
+        id: &UploadId,
+        writer: &str,
+        size: u64,
+    ) -> Result<bool, StoreError> {
+        release_upload(&self.pool, id, writer, size).await
+    }
+
+    async fn check_writable(&self) -> Result<(), StoreError> {
+        check_writable(&self.pool).await
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
