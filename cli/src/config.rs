@@ -124,9 +124,30 @@ impl Settings {
         } else {
             PlainHttp::Loopback
         };
+        let secs = |var: &str| -> anyhow::Result<Option<std::time::Duration>> {
+            std::env::var(var)
+                .ok()
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map(std::time::Duration::from_secs)
+                        .with_context(|| format!("{var}={v:?} is not a number of seconds"))
+                })
+                .transpose()
+        };
+        let max_blob_bytes = std::env::var("WHARF_MAX_BLOB_BYTES")
+            .ok()
+            .map(|v| {
+                v.parse::<u64>()
+                    .with_context(|| format!("WHARF_MAX_BLOB_BYTES={v:?} is not a number of bytes"))
+            })
+            .transpose()?;
         Ok(Client::new(ClientConfig {
             plain_http,
             credentials,
+            connect_timeout: secs("WHARF_CONNECT_TIMEOUT")?,
+            read_timeout: secs("WHARF_READ_TIMEOUT")?,
+            metadata_timeout: secs("WHARF_METADATA_TIMEOUT")?,
+            max_blob_bytes,
         })?)
     }
 }

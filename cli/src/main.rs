@@ -111,25 +111,33 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Wit(c) => c.run(),
-            Command::Bindgen(a) => a.run(),
-            Command::Componentize(a) => a.run(),
-            Command::Inspect(a) => a.run(&cli.global).await,
-            Command::Push(a) => a.run(&cli.global).await,
-            Command::Pull(a) => a.run(&cli.global).await,
-            Command::Run(a) => a.run(&cli.global).await,
-            Command::Key(c) => c.run(),
-            Command::Yank(a) => a.run(&cli.global).await,
-            Command::Sbom(a) => a.run(&cli.global).await,
-            Command::Lock(a) => a.run(&cli.global).await,
-            Command::Fetch(a) => a.run(&cli.global).await,
-            Command::Publish(a) => a.run(&cli.global).await,
-            Command::Policy(c) => Ok(c.run(&cli.global).await),
-            Command::Sign(a) => a.run(&cli.global).await,
-            Command::Verify(a) => a.run(&cli.global).await,
-            Command::Login(a) => a.run(&cli.global).await,
-            Command::Logout(a) => a.run().await,
+        let work = async {
+            match cli.command {
+                Command::Wit(c) => c.run(),
+                Command::Bindgen(a) => a.run(),
+                Command::Componentize(a) => a.run(),
+                Command::Inspect(a) => a.run(&cli.global).await,
+                Command::Push(a) => a.run(&cli.global).await,
+                Command::Pull(a) => a.run(&cli.global).await,
+                Command::Run(a) => a.run(&cli.global).await,
+                Command::Key(c) => c.run(),
+                Command::Yank(a) => a.run(&cli.global).await,
+                Command::Sbom(a) => a.run(&cli.global).await,
+                Command::Lock(a) => a.run(&cli.global).await,
+                Command::Fetch(a) => a.run(&cli.global).await,
+                Command::Publish(a) => a.run(&cli.global).await,
+                Command::Policy(c) => Ok(c.run(&cli.global).await),
+                Command::Sign(a) => a.run(&cli.global).await,
+                Command::Verify(a) => a.run(&cli.global).await,
+                Command::Login(a) => a.run(&cli.global).await,
+                Command::Logout(a) => a.run().await,
+            }
+        };
+        // Ctrl-C drops the running command, so its temporary files (a half-downloaded
+        // layer) are removed by their destructors instead of left behind
+        tokio::select! {
+            r = work => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         }
     });
     match result {
@@ -140,8 +148,13 @@ fn main() -> ExitCode {
 
 /// Print `error: …` and the `Caused by:` chain on stderr (the wasm-tools form); exit 1.
 fn report(e: anyhow::Error) -> ExitCode {
-    eprintln!("error: {e}");
-    let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+    // messages may carry what a registry said: escape control characters
+    eprintln!("error: {}", output::sanitize(&e.to_string()));
+    let causes: Vec<String> = e
+        .chain()
+        .skip(1)
+        .map(|c| output::sanitize(&c.to_string()).into_owned())
+        .collect();
     if !causes.is_empty() {
         eprintln!("\nCaused by:");
         for (i, c) in causes.iter().enumerate() {

@@ -82,6 +82,33 @@ impl Remote {
 }
 
 impl Remote {
+    /// Resolve once, pull the manifest, enforce the trust policy on its digest, and only
+    /// then fetch the wasm layer (through the blob cache) by that digest: nothing of a
+    /// package that fails verification is downloaded or cached, and a tag moved in
+    /// between cannot swap the content.
+    pub async fn fetch_verified(
+        &self,
+        settings: &Settings,
+        flags: crate::trust::VerifyFlags,
+    ) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
+        let client = settings.client(Some(self.registry()))?;
+        let target = self.resolve(&client).await?;
+        let manifest = client
+            .pull_manifest(&target)
+            .await
+            .with_context(|| format!("failed to pull {target}"))?;
+        let pinned = target.with_digest(manifest.digest.clone());
+        settings
+            .trust
+            .enforce(&client, &pinned, &manifest.digest, flags)
+            .await?;
+        let cache = BlobCache::new(&settings.cache_dir);
+        let fetched = fetch_package(&client, &cache, &pinned)
+            .await
+            .with_context(|| format!("failed to fetch {pinned}"))?;
+        Ok((client, pinned, fetched))
+    }
+
     /// Resolve, then fetch the manifest and the wasm layer through the blob cache, every
     /// digest verified. Returns the client (for further requests), the resolved reference
     /// and the package.

@@ -81,7 +81,7 @@ pub struct FileConfig {
     pub namespace_prefix: Option<String>,
     /// `public-registry = "registry.example.com"`
     pub public_registry: Option<String>,
-    /// `max-manifest-bytes = 8388608`
+    /// `max-manifest-bytes = 4194304`
     pub max_manifest_bytes: Option<u64>,
     /// `max-index-bytes = 268435456`
     pub max_index_bytes: Option<u64>,

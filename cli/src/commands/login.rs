@@ -77,6 +77,7 @@ impl LoginArgs {
         let client = Client::new(ClientConfig {
             plain_http,
             credentials,
+            ..ClientConfig::default()
         })?;
         client
             .check_login(&self.registry)

@@ -55,12 +55,9 @@ impl Args {
                 (read_input(&path)?, name)
             }
             Target::Remote(remote) => {
-                let (client, target, fetched) = remote.fetch(&settings).await?;
-                // a package whose signatures do not match its digest never runs
-                settings
-                    .trust
-                    .enforce(&client, &target, &fetched.manifest_digest, self.verify)
-                    .await?;
+                // a package whose signatures do not match its digest is never fetched
+                let (_client, target, fetched) =
+                    remote.fetch_verified(&settings, self.verify).await?;
                 (
                     fetched.wasm,
                     target

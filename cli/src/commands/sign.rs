@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use wharf_client::Client;
 use wharf_oci::{Descriptor, Digest, ImageManifest, ImageReference, Reference, media_types};
@@ -293,6 +294,9 @@ pub fn load_keys(paths: &[PathBuf]) -> anyhow::Result<TrustedKeys> {
         .collect()
 }
 
+/// Most signature referrers read for one manifest.
+const MAX_SIGNATURES: usize = 64;
+
 /// Find the signatures of `subject` (referrers API, else cosign's tag) and check each
 /// against `keys`: the payload must name exactly `subject` and verify under a trusted key.
 pub async fn check_signatures(
@@ -302,21 +306,68 @@ pub async fn check_signatures(
     keys: &TrustedKeys,
 ) -> anyhow::Result<VerifyReport> {
     let mut layers: Vec<(String, Descriptor)> = Vec::new();
+    // entries that could not be read are reported and skipped: one malformed or oversized
+    // signature pushed by anyone with push access must not hide a valid one
+    let mut reports = Vec::new();
+    let mut skipped = |source: String, e: String| {
+        eprintln!(
+            "warning: skipping signature {source}: {}",
+            crate::output::sanitize(&e)
+        );
+        reports.push(SignatureReport {
+            source,
+            key_id: None,
+            valid: false,
+            error: Some(e),
+        });
+    };
     match client
         .referrers(target, subject, Some(SIGNATURE_ARTIFACT_TYPE))
         .await?
     {
         Some(index) => {
+            // judged from the index first: only signature manifests of a readable size,
+            // at most MAX_SIGNATURES of them, fetched a few at a time
+            let mut candidates = Vec::new();
             for d in index.manifests {
-                let m = client
-                    .pull_manifest(&target.with_digest(d.digest.clone()))
-                    .await?;
-                let m = ImageManifest::from_slice(&m.bytes)?;
-                layers.extend(
-                    m.layers
-                        .into_iter()
-                        .map(|l| (format!("referrer {}", d.digest), l)),
-                );
+                let source = format!("referrer {}", d.digest);
+                if d.artifact_type.as_deref() != Some(SIGNATURE_ARTIFACT_TYPE) {
+                    continue;
+                }
+                if d.size > wharf_client::MAX_MANIFEST_SIZE {
+                    skipped(
+                        source,
+                        format!("its manifest is {} bytes, over the limit", d.size),
+                    );
+                    continue;
+                }
+                if candidates.len() == MAX_SIGNATURES {
+                    skipped(
+                        source,
+                        format!("more than {MAX_SIGNATURES} signatures; not read"),
+                    );
+                    continue;
+                }
+                candidates.push(d);
+            }
+            let fetched: Vec<_> = futures_util::stream::iter(candidates)
+                .map(|d| async move {
+                    let m = client
+                        .pull_manifest(&target.with_digest(d.digest.clone()))
+                        .await
+                        .map_err(anyhow::Error::from)
+                        .and_then(|m| Ok(ImageManifest::from_slice(&m.bytes)?));
+                    (d, m)
+                })
+                .buffered(8)
+                .collect()
+                .await;
+            for (d, m) in fetched {
+                let source = format!("referrer {}", d.digest);
+                match m {
+                    Ok(m) => layers.extend(m.layers.into_iter().map(|l| (source.clone(), l))),
+                    Err(e) => skipped(source, format!("{e:#}")),
+                }
             }
         }
         None => {
@@ -327,12 +378,13 @@ pub async fn check_signatures(
                 ..target.clone()
             };
             if let Ok(m) = client.pull_manifest(&at_tag).await {
-                let m = ImageManifest::from_slice(&m.bytes)?;
-                layers.extend(m.layers.into_iter().map(|l| (format!("tag {tag}"), l)));
+                match ImageManifest::from_slice(&m.bytes) {
+                    Ok(m) => layers.extend(m.layers.into_iter().map(|l| (format!("tag {tag}"), l))),
+                    Err(e) => skipped(format!("tag {tag}"), e.to_string()),
+                }
             }
         }
     }
-    let mut reports = Vec::new();
     for (source, layer) in layers
         .into_iter()
         .filter(|(_, l)| l.media_type == SIMPLE_SIGNING)

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{
@@ -43,7 +44,34 @@ pub struct ClientConfig {
     pub plain_http: PlainHttp,
     /// Credentials per registry.
     pub credentials: DockerConfig,
+    /// Time to establish a connection (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for any read, headers or body (default [`DEFAULT_READ_TIMEOUT`]): a
+    /// registry that stops sending is given up on.
+    pub read_timeout: Option<Duration>,
+    /// Longest time for a whole metadata answer (token, discovery document, tag page,
+    /// referrers index, error body), however slowly it drips (default
+    /// [`DEFAULT_METADATA_TIMEOUT`]).
+    pub metadata_timeout: Option<Duration>,
+    /// Largest blob pulled, by its descriptor (default [`DEFAULT_MAX_BLOB_BYTES`]).
+    pub max_blob_bytes: Option<u64>,
 }
+
+/// Default connect timeout: 30 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default read (idle) timeout: 60 s.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time for a whole metadata answer: 60 s.
+pub const DEFAULT_METADATA_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default largest blob pulled: 4 GiB.
+pub const DEFAULT_MAX_BLOB_BYTES: u64 = 4 << 30;
+/// Largest token, discovery document or error body read: 64 KiB.
+pub const MAX_SMALL_BODY: usize = 64 * 1024;
+/// Largest tag-list page or referrers index read: 4 MiB (as manifests).
+pub const MAX_LISTING_BODY: usize = 4 * 1024 * 1024;
+/// Most tag-list pages followed, and the longest time spent following them.
+const MAX_TAG_PAGES: usize = 1000;
+const MAX_TAG_LISTING_TIME: Duration = Duration::from_secs(300);
 
 /// A manifest as pulled: its bytes were checked against `digest`.
 #[derive(Clone, Debug)]
@@ -72,9 +100,73 @@ fn transport(url: &str) -> impl FnOnce(reqwest::Error) -> ClientError + '_ {
     }
 }
 
-/// The `detail` of an error answer: the first OCI error's code and message, else the text.
+/// The body of `resp`, refused when it is longer than `limit` bytes or takes longer than
+/// `within` to arrive: answers that are not verified blob streams are read whole, so
+/// each is bounded in memory and time.
+async fn read_capped(
+    resp: Response,
+    limit: usize,
+    within: Duration,
+    url: &str,
+) -> Result<Vec<u8>, ClientError> {
+    let too_large = |size: u64| ClientError::Protocol {
+        url: url.to_owned(),
+        reason: format!("the answer of {size} bytes or more exceeds the {limit}-byte limit"),
+    };
+    if let Some(len) = resp.content_length()
+        && len > limit as u64
+    {
+        return Err(too_large(len));
+    }
+    let read = async {
+        let mut out = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(transport(url))?;
+            if out.len() + chunk.len() > limit {
+                return Err(too_large((out.len() + chunk.len()) as u64));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .map_err(|_| ClientError::Protocol {
+            url: url.to_owned(),
+            reason: format!("the answer did not arrive within {} s", within.as_secs()),
+        })?
+}
+
+/// [`read_capped`], parsed as JSON.
+async fn json_capped<T: serde::de::DeserializeOwned>(
+    resp: Response,
+    limit: usize,
+    within: Duration,
+    url: &str,
+) -> Result<T, ClientError> {
+    let bytes = read_capped(resp, limit, within, url).await?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+        url: url.to_owned(),
+        reason: format!("the answer is not the JSON expected: {e}"),
+    })
+}
+
+/// The `detail` of an error answer: the first OCI error's code and message, else the text
+/// (at most [`MAX_SMALL_BODY`] bytes are read, for at most 10 s).
 async fn error_detail(resp: Response) -> Option<String> {
-    let text = resp.text().await.ok()?;
+    let mut bytes = Vec::new();
+    let mut stream = resp.bytes_stream();
+    let read = async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            bytes.extend_from_slice(&chunk[..chunk.len().min(MAX_SMALL_BODY - bytes.len())]);
+            if bytes.len() >= MAX_SMALL_BODY {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let parsed: Option<serde_json::Value> = serde_json::from_str(&text).ok();
     if let Some(first) = parsed
         .as_ref()
@@ -102,8 +194,13 @@ async fn status_error(method: &str, url: &str, resp: Response) -> ClientError {
 impl Client {
     /// A client with `config`.
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        // redirects are followed (registries send blob reads to object storage), and
+        // reqwest drops `Authorization` when a redirect leaves the host
         let http = reqwest::Client::builder()
             .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .read_timeout(config.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+            .redirect(reqwest::redirect::Policy::limited(10))
             .build()
             .map_err(transport("(client setup)"))?;
         Ok(Client {
@@ -121,6 +218,12 @@ impl Client {
             PlainHttp::Loopback => is_loopback_host(registry),
         };
         format!("{}://{registry}", if plain { "http" } else { "https" })
+    }
+
+    fn metadata_timeout(&self) -> Duration {
+        self.config
+            .metadata_timeout
+            .unwrap_or(DEFAULT_METADATA_TIMEOUT)
     }
 
     fn repo_url(&self, registry: &str, repo: &RepositoryName, tail: &str) -> String {
@@ -228,7 +331,8 @@ impl Client {
         if !resp.status().is_success() {
             return Err(status_error("GET", &url_s, resp).await);
         }
-        let v: serde_json::Value = resp.json().await.map_err(transport(&url_s))?;
+        let v: serde_json::Value =
+            json_capped(resp, MAX_SMALL_BODY, self.metadata_timeout(), &url_s).await?;
         v.get("token")
             .or_else(|| v.get("access_token"))
             .and_then(|t| t.as_str())
@@ -273,7 +377,9 @@ impl Client {
             .await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => Ok(Some(resp.json().await.map_err(transport(&url))?)),
+            s if s.is_success() => Ok(Some(
+                json_capped(resp, MAX_LISTING_BODY, self.metadata_timeout(), &url).await?,
+            )),
             _ => Err(status_error("GET", &url, resp).await),
         }
     }
@@ -292,7 +398,7 @@ impl Client {
         if !resp.status().is_success() {
             return Err(status_error("GET", &url, resp).await);
         }
-        resp.json().await.map_err(transport(&url))
+        json_capped(resp, MAX_SMALL_BODY, self.metadata_timeout(), &url).await
     }
 
     /// Resolve a package reference through `registry`'s discovery document and its tags:
@@ -305,7 +411,23 @@ impl Client {
         pkg: &PackageRef,
     ) -> Result<ImageReference, ClientError> {
         let meta = self.registry_metadata(registry).await?;
-        let oci_registry = meta.oci_registry_or(registry).to_owned();
+        // everything the discovery document says is checked: the registry it names must
+        // be `host[:port]` (no user info, path or dot segments), written canonically, so
+        // trust rules match the repository actually fetched
+        let named = meta.oci_registry_or(registry);
+        let oci_registry = match wharf_oci::parse_registry_host(named) {
+            Some((host, Some(port))) => format!("{host}:{port}"),
+            Some((host, None)) => host,
+            None => {
+                return Err(ClientError::Protocol {
+                    url: registry.to_owned(),
+                    reason: format!(
+                        "the discovery document names registry `{}`, which is not host[:port]",
+                        named.escape_debug()
+                    ),
+                });
+            }
+        };
         let repository =
             pkg.repository(meta.namespace_prefix())
                 .map_err(|e| ClientError::Protocol {
@@ -338,8 +460,16 @@ impl Client {
         let req = pkg.version.clone().unwrap_or(semver::VersionReq::STAR);
         let mut yanked = Vec::new();
         for v in versions.iter().rev().filter(|v| req.matches(v)) {
-            let candidate = at(&v.to_string())?;
-            if self.yanked(&candidate).await?.is_none() {
+            // resolved once: the digest judged not yanked is the one returned, so a tag
+            // moved in between cannot slip other content in
+            let mut candidate = at(&v.to_string())?;
+            let manifest = self.pull_manifest(&candidate).await?;
+            if self
+                .yanked_digest(&candidate, &manifest.digest)
+                .await?
+                .is_none()
+            {
+                candidate.digest = Some(manifest.digest);
                 return Ok(candidate);
             }
             yanked.push(v.to_string());
@@ -384,19 +514,31 @@ impl Client {
     /// referrer of artifact type [`YANK_ARTIFACT_TYPE`]) points at it.
     pub async fn yanked(&self, r: &ImageReference) -> Result<Option<String>, ClientError> {
         let manifest = self.pull_manifest(r).await?;
-        let Some(index) = self
-            .referrers(r, &manifest.digest, Some(YANK_ARTIFACT_TYPE))
-            .await?
-        else {
+        self.yanked_digest(r, &manifest.digest).await
+    }
+
+    /// Whether manifest `digest` of `r`'s repository is yanked (see [`Client::yanked`]).
+    pub async fn yanked_digest(
+        &self,
+        r: &ImageReference,
+        digest: &Digest,
+    ) -> Result<Option<String>, ClientError> {
+        let Some(index) = self.referrers(r, digest, Some(YANK_ARTIFACT_TYPE)).await? else {
             return Ok(None);
         };
-        Ok(index.manifests.first().map(|d| {
-            d.annotations
-                .as_ref()
-                .and_then(|a| a.get(YANK_REASON_ANNOTATION))
-                .cloned()
-                .unwrap_or_else(|| "no reason given".to_owned())
-        }))
+        // filtered here too: a registry that ignores `artifactType` must not make every
+        // signed version look yanked
+        Ok(index
+            .manifests
+            .iter()
+            .find(|d| d.artifact_type.as_deref() == Some(YANK_ARTIFACT_TYPE))
+            .map(|d| {
+                d.annotations
+                    .as_ref()
+                    .and_then(|a| a.get(YANK_REASON_ANNOTATION))
+                    .cloned()
+                    .unwrap_or_else(|| "no reason given".to_owned())
+            }))
     }
 
     /// All tags of `repo`, following `Link` pagination.
@@ -407,7 +549,17 @@ impl Client {
     ) -> Result<Vec<String>, ClientError> {
         let mut url = self.repo_url(registry, repo, "tags/list?n=1000");
         let mut out = Vec::new();
-        for _ in 0..10_000 {
+        let started = std::time::Instant::now();
+        for page in 0.. {
+            if page >= MAX_TAG_PAGES || started.elapsed() > MAX_TAG_LISTING_TIME {
+                return Err(ClientError::Protocol {
+                    url,
+                    reason: format!(
+                        "the tag list goes on past {page} pages or {} s; giving up",
+                        MAX_TAG_LISTING_TIME.as_secs()
+                    ),
+                });
+            }
             let u = url.clone();
             let resp = self
                 .send(registry, Some(repo), false, &u, |h| h.get(&u))
@@ -419,7 +571,8 @@ impl Client {
                 return Err(status_error("GET", &url, resp).await);
             }
             let next = next_link(resp.headers());
-            let body: serde_json::Value = resp.json().await.map_err(transport(&url))?;
+            let body: serde_json::Value =
+                json_capped(resp, MAX_LISTING_BODY, self.metadata_timeout(), &url).await?;
             if let Some(tags) = body.get("tags").and_then(|t| t.as_array()) {
                 out.extend(tags.iter().filter_map(|t| t.as_str().map(str::to_owned)));
             }
@@ -843,7 +996,27 @@ impl Client {
             path: dest.display().to_string(),
             source,
         };
+        let max = self.config.max_blob_bytes.unwrap_or(DEFAULT_MAX_BLOB_BYTES);
+        if desc.size > max {
+            return Err(ClientError::SizeMismatch {
+                what: format!(
+                    "blob {} (over the limit of {max} bytes; raise it with WHARF_MAX_BLOB_BYTES)",
+                    desc.digest
+                ),
+                expected: max,
+                actual: desc.size,
+            });
+        }
         let (resp, url) = self.get_blob(r, desc).await?;
+        if let Some(len) = resp.content_length()
+            && len != desc.size
+        {
+            return Err(ClientError::SizeMismatch {
+                what: format!("blob {} (Content-Length)", desc.digest),
+                expected: desc.size,
+                actual: len,
+            });
+        }
         let mut hasher = desc.digest.hasher();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {

@@ -42,16 +42,56 @@ pub struct ImageReference {
     pub digest: Option<Digest>,
 }
 
-/// True for `localhost`, `127.0.0.0/8` and `[::1]` hosts (with or without a port):
-/// the ones Docker talks to over plain HTTP by default.
-pub fn is_loopback_host(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
+/// The host and port of a registry written `host[:port]`: a DNS name (letters, digits,
+/// `-`, `.`, `_`), an IPv4 address or a bracketed IPv6 address, and a port of 1 to 65535.
+/// Anything else (user info `a@b`, a path, dot segments, empty labels) is `None`.
+pub fn parse_registry_host(registry: &str) -> Option<(String, Option<u16>)> {
+    let (host, port) = if let Some(rest) = registry.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        inner.parse::<std::net::Ipv6Addr>().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (format!("[{}]", inner.to_ascii_lowercase()), port)
     } else {
-        registry.split(':').next().unwrap_or("")
+        let (host, port) = match registry.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (registry, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+            return None;
+        }
+        (host.to_ascii_lowercase(), port)
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()) => {
+            Some(p.parse::<u16>().ok().filter(|p| *p > 0)?)
+        }
+        Some(_) => return None,
+    };
+    Some((host, port))
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `[::1]` hosts (with or without a port):
+/// the ones Docker talks to over plain HTTP by default. Decided on the parsed host, so
+/// `127.0.0.1:1@example.com` (user info) or anything else that is not `host[:port]` is
+/// not loopback.
+pub fn is_loopback_host(registry: &str) -> bool {
+    let Some((host, _)) = parse_registry_host(registry) else {
+        return false;
     };
     host == "localhost"
-        || host == "::1"
+        || host == "[::1]"
         || host
             .parse::<std::net::Ipv4Addr>()
             .is_ok_and(|ip| ip.is_loopback())
@@ -76,11 +116,7 @@ impl ImageReference {
                 None => return Err(ReferenceError::MissingRegistry(s.to_owned())),
             },
         };
-        if registry.is_empty()
-            || !registry
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
-        {
+        if parse_registry_host(&registry).is_none() {
             return Err(ReferenceError::Malformed(s.to_owned()));
         }
         let (rest, digest) = match rest.split_once('@') {
@@ -195,8 +231,45 @@ mod tests {
         ] {
             assert!(is_loopback_host(h), "{h}");
         }
-        for h in ["example.com", "10.0.0.1:5000", "localhost.example.com"] {
+        for h in [
+            "example.com",
+            "10.0.0.1:5000",
+            "localhost.example.com",
+            // user info, paths and other tricks are not `host[:port]`, so not loopback
+            "127.0.0.1:1@example.com:443",
+            "127.0.0.1@example.com",
+            "localhost:5000/x/../..",
+            "127.0.0.1:99999",
+            "127.0.0.1:",
+            "[::1",
+        ] {
             assert!(!is_loopback_host(h), "{h}");
         }
+    }
+
+    #[test]
+    fn registry_hosts() {
+        assert_eq!(
+            parse_registry_host("LocalHost:5000"),
+            Some(("localhost".into(), Some(5000)))
+        );
+        assert_eq!(
+            parse_registry_host("[::1]:80"),
+            Some(("[::1]".into(), Some(80)))
+        );
+        for bad in [
+            "",
+            "a@b",
+            "a/b",
+            "a..b",
+            ".a",
+            "a:b",
+            "a:0",
+            "-a.com",
+            "host:5000/x/../..",
+        ] {
+            assert_eq!(parse_registry_host(bad), None, "{bad}");
+        }
+        assert!(ImageReference::parse("127.0.0.1:1@evil:80/a/b:v1", None).is_err());
     }
 }

@@ -50,7 +50,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_manifest_bytes: 8 * 1024 * 1024,
+            // the limit wharf's client (and most registries and clients) apply, so no
+            // manifest is accepted here that clients then refuse to read
+            max_manifest_bytes: 4 * 1024 * 1024,
             max_index_bytes: 256 * 1024 * 1024,
             max_concurrent_index: 2,
             max_blob_bytes: 0,
