@@ -123,14 +123,19 @@ pub struct Inspection {
 /// Validate `bytes` with every wasm feature wasmparser knows. `what` names the input in
 /// errors. Returns its kind.
 pub fn validate(bytes: &[u8], what: &str) -> Result<WasmKind> {
-    let kind = kind_of(bytes, what)?;
+    // the header first (a clear "not wasm"), then the validator, and only then any
+    // decoding: a length the input claims is checked against its real size before
+    // anything is allocated for it
+    if !(Parser::is_core_wasm(bytes) || Parser::is_component(bytes)) {
+        return kind_of(bytes, what);
+    }
     Validator::new_with_features(WasmFeatures::all())
         .validate_all(bytes)
         .map_err(|e| ComponentError::Invalid {
             what: what.to_owned(),
             reason: e.to_string(),
         })?;
-    Ok(kind)
+    kind_of(bytes, what)
 }
 
 fn kind_of(bytes: &[u8], what: &str) -> Result<WasmKind> {

@@ -115,6 +115,15 @@ pub fn print_wit(path: &Path, bytes: Option<&[u8]>) -> Result<String> {
     let Some(bytes) = bytes else {
         return load_wit(path)?.print();
     };
+    let what = path.display().to_string();
+    if crate::inspect::validate(bytes, &what)? == crate::inspect::WasmKind::CoreModule {
+        return Err(ComponentError::Invalid {
+            what,
+            reason: "a core module has no WIT package of its own; componentize it first \
+                     (`wharf inspect` shows the world it targets)"
+                .into(),
+        });
+    }
     let decoded = wit_component::decode(bytes).map_err(|e| {
         ComponentError::upstream(
             format!("failed to decode the WIT of `{}`", path.display()),

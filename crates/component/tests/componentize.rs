@@ -303,3 +303,22 @@ fn metadata_sections_become_oci_annotations() {
     // the target world survives adding metadata
     assert_eq!(info.target.as_deref(), Some("test:lib/lib@0.1.0"));
 }
+
+#[test]
+fn claimed_lengths_are_checked_before_anything_is_allocated() {
+    // a component header, then a custom section claiming 4 GiB in a 14-byte file: the
+    // old path decoded before validating and allocated the claimed length
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    bytes.extend([0x00, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert_eq!(bytes.len(), 14);
+    let err = print_wit(Path::new("claims.wasm"), Some(&bytes)).unwrap_err();
+    assert!(err.to_string().contains("claims.wasm"), "{err}");
+    // a core module has no WIT of its own: an error naming it, not an empty world
+    let core = wat::parse_str("(module (func (export \"f\")))").unwrap();
+    let err = print_wit(Path::new("core.wasm"), Some(&core)).unwrap_err();
+    let text = format!("{err}");
+    assert!(
+        text.contains("core.wasm") && text.contains("core module"),
+        "{text}"
+    );
+}
