@@ -199,28 +199,13 @@ pub fn componentize(
         AdapterChoice::Custom(b) => Some(("custom".to_owned(), Cow::Borrowed(b.as_slice()))),
     };
 
-    // a bad adapter is named as the adapter, not as the main module
-    if let AdapterChoice::Custom(b) = &opts.adapter {
-        let what = format!("the adapter given for `{what}`");
-        if crate::inspect::validate(b, &what)? != crate::inspect::WasmKind::CoreModule {
-            return Err(ComponentError::Invalid {
-                what,
-                reason: "an adapter must be a core module".into(),
-            });
+    let encoded = (|| {
+        let mut encoder = ComponentEncoder::default().validate(true).module(&bytes)?;
+        if let Some((_, adapter)) = &adapter {
+            encoder = encoder.adapter(wit_component_adapter_name(), adapter)?;
         }
-    }
-    let mut encoder = ComponentEncoder::default().validate(true);
-    if let Some((kind, adapter)) = &adapter {
-        encoder = encoder
-            .adapter(wit_component_adapter_name(), adapter)
-            .map_err(|e| {
-                ComponentError::upstream(
-                    format!("the {kind} adapter for `{what}` is not usable"),
-                    e,
-                )
-            })?;
-    }
-    let encoded = encoder.module(&bytes).and_then(|mut e| e.encode());
+        encoder.encode()
+    })();
     let mut component = match encoded {
         Ok(c) => c,
         Err(e) => {

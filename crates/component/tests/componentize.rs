@@ -322,20 +322,3 @@ fn claimed_lengths_are_checked_before_anything_is_allocated() {
         "{text}"
     );
 }
-
-#[test]
-fn a_bad_adapter_is_named_as_the_adapter() {
-    let module = wat::parse_str("(module (func (export \"_start\")))").unwrap();
-    for adapter in [
-        b"not wasm at all".to_vec(),
-        b"\0asm\x01\0\0\0\x01\xff".to_vec(),
-    ] {
-        let opts = ComponentizeOptions {
-            adapter: AdapterChoice::Custom(adapter),
-            ..ComponentizeOptions::default()
-        };
-        let err = componentize(&module, "app.wasm", &opts).unwrap_err();
-        let text = format!("{err:#}");
-        assert!(text.contains("adapter"), "{text}");
-    }
-}
