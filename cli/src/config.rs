@@ -2,6 +2,7 @@
 //! `$XDG_CONFIG_HOME/wharf/config.toml` (or the path in `--config`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -124,30 +125,25 @@ impl Settings {
         } else {
             PlainHttp::Loopback
         };
-        let secs = |var: &str| -> anyhow::Result<Option<std::time::Duration>> {
-            std::env::var(var)
-                .ok()
-                .map(|v| {
-                    v.parse::<u64>()
-                        .map(std::time::Duration::from_secs)
-                        .with_context(|| format!("{var}={v:?} is not a number of seconds"))
-                })
-                .transpose()
-        };
-        let max_blob_bytes = std::env::var("WHARF_MAX_BLOB_BYTES")
-            .ok()
-            .map(|v| {
-                v.parse::<u64>()
-                    .with_context(|| format!("WHARF_MAX_BLOB_BYTES={v:?} is not a number of bytes"))
-            })
-            .transpose()?;
+        let secs = |var| env_number(var, "seconds").map(|n| n.map(Duration::from_secs));
         Ok(Client::new(ClientConfig {
             plain_http,
             credentials,
             connect_timeout: secs("WHARF_CONNECT_TIMEOUT")?,
             read_timeout: secs("WHARF_READ_TIMEOUT")?,
             metadata_timeout: secs("WHARF_METADATA_TIMEOUT")?,
-            max_blob_bytes,
+            max_blob_bytes: env_number("WHARF_MAX_BLOB_BYTES", "bytes")?,
         })?)
     }
+}
+
+/// The whole number in environment variable `var`, if set; `unit` names it in the error.
+fn env_number(var: &str, unit: &str) -> anyhow::Result<Option<u64>> {
+    std::env::var(var)
+        .ok()
+        .map(|v| {
+            v.parse::<u64>()
+                .with_context(|| format!("{var}={v:?} is not a number of {unit}"))
+        })
+        .transpose()
 }

@@ -25,8 +25,9 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-/// Write `text` to stdout (control characters escaped, see [`sanitize`]) and flush. A closed pipe ends the process with success (the
-/// reader has what it wanted, as with `head`); another write error ends it with 1.
+/// Write `text` to stdout (control characters escaped, see [`sanitize`]) and flush. A
+/// closed pipe ends the process with success (the reader has what it wanted, as with
+/// `head`); another write error ends it with 1.
 pub fn write(text: &str) {
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

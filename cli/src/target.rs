@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use wharf_client::Client;
 use wharf_oci::{ImageReference, PackageRef};
-use wharf_runtime::{BlobCache, FetchedPackage, fetch_package};
+use wharf_runtime::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
 
 use crate::config::Settings;
 
@@ -59,14 +59,20 @@ impl Remote {
     /// when an exactly pinned version is yanked.
     pub async fn resolve(&self, client: &Client) -> anyhow::Result<ImageReference> {
         let target = self.resolve_pinned(client).await?;
-        let pinned = match self {
-            Remote::Package { package, .. } => package.exact.is_some(),
-            Remote::Image(r) => r.tag.as_ref().is_some_and(|t| t.semver().is_some()),
-        };
-        if pinned && let Ok(Some(reason)) = client.yanked(&target).await {
+        if self.is_pinned()
+            && let Ok(Some(reason)) = client.yanked(&target).await
+        {
             eprintln!("warning: {target} is yanked: {reason}");
         }
         Ok(target)
+    }
+
+    /// True when the reference names one exact version (a package `@1.2.3` or a semver tag).
+    fn is_pinned(&self) -> bool {
+        match self {
+            Remote::Package { package, .. } => package.exact.is_some(),
+            Remote::Image(r) => r.tag.as_ref().is_some_and(|t| t.semver().is_some()),
+        }
     }
 
     /// Resolve without the yank warning.
@@ -92,18 +98,25 @@ impl Remote {
         flags: crate::trust::VerifyFlags,
     ) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
         let client = settings.client(Some(self.registry()))?;
-        let target = self.resolve(&client).await?;
+        let target = self.resolve_pinned(&client).await?;
+        // the manifest is pulled once: the yank warning, the trust check and the layer
+        // fetch all use this one
         let manifest = client
             .pull_manifest(&target)
             .await
             .with_context(|| format!("failed to pull {target}"))?;
+        if self.is_pinned()
+            && let Ok(Some(reason)) = client.yanked_digest(&target, &manifest.digest).await
+        {
+            eprintln!("warning: {target} is yanked: {reason}");
+        }
         let pinned = target.with_digest(manifest.digest.clone());
         settings
             .trust
             .enforce(&client, &pinned, &manifest.digest, flags)
             .await?;
         let cache = BlobCache::new(&settings.cache_dir);
-        let fetched = fetch_package(&client, &cache, &pinned)
+        let fetched = fetch_pulled(&client, &cache, &pinned, manifest)
             .await
             .with_context(|| format!("failed to fetch {pinned}"))?;
         Ok((client, pinned, fetched))

@@ -13,7 +13,7 @@ use common::digest;
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const SECRET: &str = "a-test-secret-of-some-length";
@@ -87,6 +87,19 @@ async fn start() -> Server {
 impl Server {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A request to `url` (full, or a path on this server) with alice's credentials.
+    fn as_alice(&self, method: Method, url: impl AsRef<str>) -> reqwest::RequestBuilder {
+        let url = url.as_ref();
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            self.url(url)
+        };
+        self.http
+            .request(method, url)
+            .basic_auth("alice", Some("alice-pw"))
     }
 
     /// Push a blob and a manifest referencing it as `user`; returns the manifest digest.
@@ -364,14 +377,11 @@ async fn hidden_and_missing_repositories_answer_alike() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_patches_never_commit_other_bytes() {
     let s = start().await;
-    let user = ("alice", "alice-pw");
     for round in 0..6u8 {
         let a: Vec<u8> = vec![b'A' + round; 64 * 1024];
         let b: Vec<u8> = vec![b'a' + round; 64 * 1024];
         let r = s
-            .http
-            .post(s.url("/v2/alice/race/blobs/uploads/"))
-            .basic_auth(user.0, Some(user.1))
+            .as_alice(Method::POST, "/v2/alice/race/blobs/uploads/")
             .send()
             .await
             .unwrap();
@@ -390,9 +400,7 @@ async fn concurrent_patches_never_commit_other_bytes() {
                     Some((Ok::<_, std::io::Error>(part), i + 1))
                 }
             });
-            s.http
-                .patch(&location)
-                .basic_auth(user.0, Some(user.1))
+            s.as_alice(Method::PATCH, &location)
                 .header("content-type", "application/octet-stream")
                 .header("content-range", format!("0-{}", 64 * 1024 - 1))
                 .body(reqwest::Body::wrap_stream(stream))
@@ -417,9 +425,7 @@ async fn concurrent_patches_never_commit_other_bytes() {
         // closing with A's digest succeeds only if the session holds A's bytes, and then
         // the blob served under A's digest is A
         let r = s
-            .http
-            .put(format!("{location}?digest={}", digest(&a)))
-            .basic_auth(user.0, Some(user.1))
+            .as_alice(Method::PUT, format!("{location}?digest={}", digest(&a)))
             .send()
             .await
             .unwrap();
@@ -427,9 +433,7 @@ async fn concurrent_patches_never_commit_other_bytes() {
         if a_won {
             assert_eq!(r.status(), StatusCode::CREATED, "round {round}");
             let got = s
-                .http
-                .get(s.url(&format!("/v2/alice/race/blobs/{}", digest(&a))))
-                .basic_auth(user.0, Some(user.1))
+                .as_alice(Method::GET, format!("/v2/alice/race/blobs/{}", digest(&a)))
                 .send()
                 .await
                 .unwrap()
@@ -443,9 +447,7 @@ async fn concurrent_patches_never_commit_other_bytes() {
         } else {
             assert_eq!(r.status(), StatusCode::BAD_REQUEST, "round {round}");
             let r = s
-                .http
-                .head(s.url(&format!("/v2/alice/race/blobs/{}", digest(&a))))
-                .basic_auth(user.0, Some(user.1))
+                .as_alice(Method::HEAD, format!("/v2/alice/race/blobs/{}", digest(&a)))
                 .send()
                 .await
                 .unwrap();
@@ -457,12 +459,9 @@ async fn concurrent_patches_never_commit_other_bytes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn chunk_ranges_are_checked_on_patch_and_put() {
     let s = start().await;
-    let user = ("alice", "alice-pw");
     let start = || async {
         let r = s
-            .http
-            .post(s.url("/v2/alice/chunks/blobs/uploads/"))
-            .basic_auth(user.0, Some(user.1))
+            .as_alice(Method::POST, "/v2/alice/chunks/blobs/uploads/")
             .send()
             .await
             .unwrap();
@@ -471,27 +470,17 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
     let location = start().await;
     // a Content-Range whose end does not match the body is refused, and nothing is kept
     let r = s
-        .http
-        .patch(&location)
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PATCH, &location)
         .header("content-range", "0-99")
         .body(vec![1u8; 10])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = s
-        .http
-        .get(&location)
-        .basic_auth(user.0, Some(user.1))
-        .send()
-        .await
-        .unwrap();
+    let r = s.as_alice(Method::GET, &location).send().await.unwrap();
     assert_eq!(r.headers()["range"], "0-0");
     let r = s
-        .http
-        .patch(&location)
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PATCH, &location)
         .header("content-range", "0-9")
         .body(vec![1u8; 10])
         .send()
@@ -502,9 +491,10 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
     let mut content = vec![1u8; 10];
     content.extend([2u8; 5]);
     let r = s
-        .http
-        .put(format!("{location}?digest={}", digest(&content)))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(
+            Method::PUT,
+            format!("{location}?digest={}", digest(&content)),
+        )
         .header("content-range", "12-16")
         .body(vec![2u8; 5])
         .send()
@@ -513,9 +503,10 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
     assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(r.headers()["range"], "0-9");
     let r = s
-        .http
-        .put(format!("{location}?digest={}", digest(&content)))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(
+            Method::PUT,
+            format!("{location}?digest={}", digest(&content)),
+        )
         .header("content-range", "10-14")
         .body(vec![2u8; 5])
         .send()
@@ -524,17 +515,19 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
     assert_eq!(r.status(), StatusCode::CREATED);
     // `?digest-algorithm=`: sha512 sessions work, unknown algorithms are a 400
     let r = s
-        .http
-        .post(s.url("/v2/alice/chunks/blobs/uploads/?digest-algorithm=md5"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(
+            Method::POST,
+            "/v2/alice/chunks/blobs/uploads/?digest-algorithm=md5",
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = s
-        .http
-        .post(s.url("/v2/alice/chunks/blobs/uploads/?digest-algorithm=sha512"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(
+            Method::POST,
+            "/v2/alice/chunks/blobs/uploads/?digest-algorithm=sha512",
+        )
         .send()
         .await
         .unwrap();
@@ -545,18 +538,14 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
         format!("sha512:{}", hex::encode(sha2::Sha512::digest(b"hello")))
     };
     let r = s
-        .http
-        .put(format!("{location}?digest={sha512}"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PUT, format!("{location}?digest={sha512}"))
         .body("hello")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = s
-        .http
-        .get(s.url(&format!("/v2/alice/chunks/blobs/{sha512}")))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::GET, format!("/v2/alice/chunks/blobs/{sha512}"))
         .send()
         .await
         .unwrap();
@@ -834,9 +823,7 @@ async fn descriptor_sizes_must_match_and_invalid_tags_are_unknown() {
     s.seed(user, "alice/sizes", "v1", &blob).await;
     for size in [0, 11, 13, 1 << 40] {
         let r = s
-            .http
-            .put(s.url("/v2/alice/sizes/manifests/lie"))
-            .basic_auth(user.0, Some(user.1))
+            .as_alice(Method::PUT, "/v2/alice/sizes/manifests/lie")
             .header("content-type", "application/vnd.oci.image.manifest.v1+json")
             .body(manifest_of(&blob, size))
             .send()
@@ -855,9 +842,7 @@ async fn descriptor_sizes_must_match_and_invalid_tags_are_unknown() {
     }))
     .unwrap();
     let r = s
-        .http
-        .put(s.url("/v2/alice/sizes/manifests/wasm"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PUT, "/v2/alice/sizes/manifests/wasm")
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
         .body(wasm_manifest)
         .send()
@@ -877,9 +862,7 @@ async fn descriptor_sizes_must_match_and_invalid_tags_are_unknown() {
     }))
     .unwrap();
     let r = s
-        .http
-        .put(s.url("/v2/alice/sizes/manifests/foreign"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PUT, "/v2/alice/sizes/manifests/foreign")
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
         .body(foreign)
         .send()
@@ -887,12 +870,10 @@ async fn descriptor_sizes_must_match_and_invalid_tags_are_unknown() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = s
-        .http
-        .get(s.url(&format!(
-            "/v2/alice/sizes/blobs/{}",
-            digest(b"never pushed")
-        )))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(
+            Method::GET,
+            format!("/v2/alice/sizes/blobs/{}", digest(b"never pushed")),
+        )
         .send()
         .await
         .unwrap();
@@ -909,9 +890,7 @@ async fn descriptor_sizes_must_match_and_invalid_tags_are_unknown() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{method}");
     }
     let r = s
-        .http
-        .put(s.url("/v2/alice/sizes/manifests/-bad-tag"))
-        .basic_auth(user.0, Some(user.1))
+        .as_alice(Method::PUT, "/v2/alice/sizes/manifests/-bad-tag")
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
         .body(manifest_of(&blob, 12))
         .send()

@@ -330,10 +330,10 @@ pub async fn check_signatures(
             // at most MAX_SIGNATURES of them, fetched a few at a time
             let mut candidates = Vec::new();
             for d in index.manifests {
-                let source = format!("referrer {}", d.digest);
                 if d.artifact_type.as_deref() != Some(SIGNATURE_ARTIFACT_TYPE) {
                     continue;
                 }
+                let source = format!("referrer {}", d.digest);
                 if d.size > wharf_client::MAX_MANIFEST_SIZE {
                     skipped(
                         source,

@@ -415,19 +415,14 @@ impl Client {
         // be `host[:port]` (no user info, path or dot segments), written canonically, so
         // trust rules match the repository actually fetched
         let named = meta.oci_registry_or(registry);
-        let oci_registry = match wharf_oci::parse_registry_host(named) {
-            Some((host, Some(port))) => format!("{host}:{port}"),
-            Some((host, None)) => host,
-            None => {
-                return Err(ClientError::Protocol {
-                    url: registry.to_owned(),
-                    reason: format!(
-                        "the discovery document names registry `{}`, which is not host[:port]",
-                        named.escape_debug()
-                    ),
-                });
-            }
-        };
+        let oci_registry =
+            wharf_oci::canonical_registry_host(named).ok_or_else(|| ClientError::Protocol {
+                url: registry.to_owned(),
+                reason: format!(
+                    "the discovery document names registry `{}`, which is not host[:port]",
+                    named.escape_debug()
+                ),
+            })?;
         let repository =
             pkg.repository(meta.namespace_prefix())
                 .map_err(|e| ClientError::Protocol {

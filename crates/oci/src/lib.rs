@@ -21,4 +21,6 @@ pub use manifest::{
 };
 pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag};
 pub use package::{OciRegistryMetadata, PackageError, PackageRef, RegistryMetadata};
-pub use reference::{ImageReference, ReferenceError, is_loopback_host, parse_registry_host};
+pub use reference::{
+    ImageReference, ReferenceError, canonical_registry_host, is_loopback_host, parse_registry_host,
+};

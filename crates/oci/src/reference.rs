@@ -82,6 +82,15 @@ pub fn parse_registry_host(registry: &str) -> Option<(String, Option<u16>)> {
     Some((host, port))
 }
 
+/// `registry` written canonically (`host[:port]`, host in lower case), or `None` when it
+/// is not `host[:port]` (see [`parse_registry_host`]).
+pub fn canonical_registry_host(registry: &str) -> Option<String> {
+    parse_registry_host(registry).map(|(host, port)| match port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
 /// True for `localhost`, `127.0.0.0/8` and `[::1]` hosts (with or without a port):
 /// the ones Docker talks to over plain HTTP by default. Decided on the parsed host, so
 /// `127.0.0.1:1@example.com` (user info) or anything else that is not `host[:port]` is
@@ -270,6 +279,10 @@ mod tests {
         ] {
             assert_eq!(parse_registry_host(bad), None, "{bad}");
         }
+        assert_eq!(
+            canonical_registry_host("LocalHost:5000").as_deref(),
+            Some("localhost:5000")
+        );
         assert!(ImageReference::parse("127.0.0.1:1@evil:80/a/b:v1", None).is_err());
     }
 }

@@ -90,6 +90,17 @@ pub async fn fetch_package(
     reference: &ImageReference,
 ) -> Result<FetchedPackage, RuntimeError> {
     let pulled = client.pull_manifest(reference).await?;
+    fetch_pulled(client, cache, reference, pulled).await
+}
+
+/// [`fetch_package`] for a manifest already pulled (and verified) from `reference`, for
+/// callers that judged it first (trust policy, yank status) and must not fetch it again.
+pub async fn fetch_pulled(
+    client: &Client,
+    cache: &BlobCache,
+    reference: &ImageReference,
+    pulled: wharf_client::PulledManifest,
+) -> Result<FetchedPackage, RuntimeError> {
     let not_wasm = |reason: String| RuntimeError::NotWasm {
         reference: reference.to_string(),
         reason,

@@ -8,7 +8,7 @@
 mod cache;
 mod run;
 
-pub use cache::{BlobCache, FetchedPackage, fetch_package};
+pub use cache::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
 pub use run::{RunOptions, Runtime};
 
 /// Errors of the runtime.

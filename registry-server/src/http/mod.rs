@@ -165,7 +165,6 @@ async fn dispatch(
     identity: Option<axum::Extension<auth::Identity>>,
     body: Body,
 ) -> Response {
-    let path = uri.path().trim_start_matches("/v2/").to_owned();
     let raw = uri.query().map(str::to_owned);
     let req = Request {
         identity: identity.map(|e| e.0),
@@ -176,7 +175,7 @@ async fn dispatch(
     };
     let Some(axum::Extension(route)) = route else {
         // unreachable through `router`, which resolves every `/v2/` path first
-        return ApiError::not_found(&format!("/v2/{path}")).into_response();
+        return ApiError::not_found(uri.path()).into_response();
     };
     let m = req.method.clone();
     let result = match (&route, &m) {
@@ -197,10 +196,7 @@ async fn dispatch(
         (Route::Referrers(repo, d), &Method::GET) => referrers::list(&state, repo, d, req).await,
         (Route::Manifest(repo, r), &Method::DELETE) => manifests::delete(&state, repo, r).await,
         (Route::Blob(repo, d), &Method::DELETE) => blobs::delete(&state, repo, d).await,
-        _ => Err(ApiError::method_not_allowed(
-            m.as_str(),
-            &format!("/v2/{path}"),
-        )),
+        _ => Err(ApiError::method_not_allowed(m.as_str(), uri.path())),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

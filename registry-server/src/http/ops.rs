@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::route::{self, Route};
+use super::route;
 use crate::AppState;
 
 /// Request counters: by method, endpoint kind and status; bytes in and out as declared by
@@ -23,26 +23,18 @@ pub struct Metrics {
     bytes_out: AtomicU64,
 }
 
-fn kind(path: &str) -> &'static str {
-    let Some(rest) = path.strip_prefix("/v2/") else {
-        return match path {
-            "/v2" => "base",
-            "/livez" | "/readyz" => "health",
-            "/metrics" => "metrics",
-            p if p.starts_with("/.well-known/") => "well_known",
-            _ => "other",
-        };
-    };
-    match route::parse_encoded(rest) {
-        _ if rest.is_empty() => "base",
-        Ok(Some(Route::Catalog)) => "catalog",
-        Ok(Some(Route::Tags(..))) => "tags",
-        Ok(Some(Route::Manifest(..))) => "manifest",
-        Ok(Some(Route::Blob(..))) => "blob",
-        Ok(Some(Route::StartUpload(..) | Route::Upload(..))) => "upload",
-        Ok(Some(Route::Referrers(..))) => "referrers",
-        Ok(None) | Err(_) => "other",
-    }
+/// The endpoint label of a request path; `None` for `/v2/<…>`, whose label is the kind
+/// of route `route::resolve` parsed (left on the response as a [`route::RouteKind`], so
+/// the path is not parsed again here).
+fn path_kind(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/v2" | "/v2/" => "base",
+        p if p.starts_with("/v2/") => return None,
+        "/livez" | "/readyz" => "health",
+        "/metrics" => "metrics",
+        p if p.starts_with("/.well-known/") => "well_known",
+        _ => "other",
+    })
 }
 
 fn content_length(h: &axum::http::HeaderMap) -> u64 {
@@ -58,7 +50,7 @@ pub(crate) async fn track(
     next: Next,
 ) -> Response {
     let method = req.method().as_str().to_owned();
-    let kind = kind(req.uri().path());
+    let by_path = path_kind(req.uri().path());
     state
         .metrics
         .bytes_in
@@ -69,6 +61,9 @@ pub(crate) async fn track(
         .bytes_out
         .fetch_add(content_length(resp.headers()), Ordering::Relaxed);
     if let Ok(mut map) = state.metrics.requests.lock() {
+        let kind = by_path
+            .or_else(|| resp.extensions().get::<route::RouteKind>().map(|k| k.0))
+            .unwrap_or("other");
         *map.entry((method, kind, resp.status().as_u16()))
             .or_insert(0) += 1;
     }
@@ -80,8 +75,7 @@ pub(crate) async fn livez() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// `GET /readyz`: the metadata database answers and blob storage is reachable.
-/// `/readyz`: 200 when the metadata database takes a write (not only a read: a full disk
+/// `GET /readyz`: 200 when the metadata database takes a write (not only a read: a full disk
 /// leaves reads working) and the blob directory is there; 503 naming what is not.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.registry.check_writable().await {

@@ -34,6 +34,26 @@ pub enum Route {
     Referrers(RepositoryName, Digest),
 }
 
+impl Route {
+    /// The endpoint's kind, as the metrics label it: `catalog`, `tags`, `manifest`,
+    /// `blob`, `upload` or `referrers`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Catalog => "catalog",
+            Route::Tags(..) => "tags",
+            Route::Manifest(..) => "manifest",
+            Route::Blob(..) => "blob",
+            Route::StartUpload(..) | Route::Upload(..) => "upload",
+            Route::Referrers(..) => "referrers",
+        }
+    }
+}
+
+/// The kind of the route a response answered ([`Route::kind`]), left in the response's
+/// extensions by [`resolve`] for the metrics middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteKind(pub &'static str);
+
 fn name(segments: &[&str]) -> Result<RepositoryName, ApiError> {
     let joined = segments.join("/");
     joined
@@ -119,8 +139,11 @@ pub(crate) async fn resolve(mut req: Request, next: Next) -> Response {
     }
     match parse_encoded(rest) {
         Ok(Some(route)) => {
+            let kind = RouteKind(route.kind());
             req.extensions_mut().insert(route);
-            next.run(req).await
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(kind);
+            resp
         }
         Ok(None) => ApiError::not_found(&format!("/v2/{rest}")).into_response(),
         Err(e)

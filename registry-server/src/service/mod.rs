@@ -169,7 +169,8 @@ struct Claim {
 }
 
 /// `Content-Range: <start>-<end>` of a chunk: where it must start, and its last byte
-/// when given (then the body must be exactly that long).
+/// when given (then the body must be exactly that long; `end >= start`, as the HTTP layer
+/// parses it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkRange {
     /// Offset of the first byte.
@@ -518,13 +519,7 @@ impl Registry {
                 });
             }
             if let Some(end) = r.end {
-                if end < r.start {
-                    return Err(ServiceError::ChunkOutOfOrder {
-                        current,
-                        requested: r.start,
-                    });
-                }
-                body = exact_length(body, end - r.start + 1);
+                body = exact_length(body, end.saturating_sub(r.start) + 1);
             }
         }
         // enforce the blob size limit as the bytes arrive

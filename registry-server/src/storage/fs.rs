@@ -221,13 +221,11 @@ impl BlobStore for FsBlobStore {
         // A blob already there is not trusted blindly: it is hashed again, and a file that
         // no longer matches its name (disk corruption, a tampered file) is replaced by
         // the upload, whose digest the caller has just checked.
-        if size_of(&to).await?.is_some() {
+        if let Some(size) = size_of(&to).await? {
             match hash_file(&to, digest).await {
                 Ok(actual) if &actual == digest => {
                     let _ = tokio::fs::remove_file(&from).await;
-                    return size_of(&to)
-                        .await?
-                        .ok_or_else(|| StorageError::NotFound(digest.to_string()));
+                    return Ok(size);
                 }
                 Ok(actual) => tracing::error!(
                     %digest, %actual,

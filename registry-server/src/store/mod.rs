@@ -450,17 +450,24 @@ macro_rules! shared_queries {
                     size: size.max(0) as u64,
                 });
             }
+            Ok(match upload(pool, repo, id).await? {
+                Some(size) => super::UploadClaim::Busy { size },
+                None => super::UploadClaim::Unknown,
+            })
+        }
+
+        /// The recorded size of upload `id` of `repo`.
+        async fn upload(
+            pool: &sqlx::Pool<$db>,
+            repo: &RepositoryName,
+            id: &UploadId,
+        ) -> Result<Option<u64>, StoreError> {
             let size: Option<i64> = sqlx::query_scalar(shared_sql::UPLOAD_SIZE)
                 .bind(id.as_str())
                 .bind(repo.as_str())
                 .fetch_optional(pool)
                 .await?;
-            Ok(match size {
-                Some(size) => super::UploadClaim::Busy {
-                    size: size.max(0) as u64,
-                },
-                None => super::UploadClaim::Unknown,
-            })
+            Ok(size.map(|s| s.max(0) as u64))
         }
 
         async fn release_upload(

@@ -164,14 +164,7 @@ impl Store for SqliteStore {
         repo: &RepositoryName,
         id: &UploadId,
     ) -> Result<Option<u64>, StoreError> {
-        let size: Option<i64> = sqlx::query_scalar(
-            "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id WHERE r.name = ? AND u.id = ?",
-        )
-        .bind(repo.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(size.map(|s| s.max(0) as u64))
+        upload(&self.pool, repo, id).await
     }
 
     async fn claim_upload(
