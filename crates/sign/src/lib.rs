@@ -120,12 +120,18 @@ fn secret_key(private_pem: &str, passphrase: Option<&str>) -> Result<p256::Secre
             .map_err(|e| SignError::PrivateKey(e.to_string()));
     }
     let passphrase = passphrase.ok_or(SignError::PassphraseNeeded)?;
-    p256::SecretKey::from_pkcs8_encrypted_pem(private_pem, passphrase.as_bytes()).map_err(|e| {
-        match e {
-            pkcs8::Error::EncryptedPrivateKey(_) => SignError::WrongPassphrase,
-            other => SignError::PrivateKey(other.to_string()),
-        }
-    })
+    let malformed = |e: &dyn std::fmt::Display| SignError::PrivateKey(e.to_string());
+    let (_, document) = pkcs8::SecretDocument::from_pem(private_pem).map_err(|e| malformed(&e))?;
+    let encrypted = pkcs8::EncryptedPrivateKeyInfoRef::try_from(document.as_bytes())
+        .map_err(|e| malformed(&e))?;
+    let decrypted = encrypted
+        .decrypt(passphrase.as_bytes())
+        .map_err(|_| SignError::WrongPassphrase)?;
+    // CBC padding checks pass for about one wrong passphrase in 256, leaving garbage: bytes
+    // that are no PKCS#8 document at all also mean the passphrase was wrong
+    pkcs8::PrivateKeyInfoRef::try_from(decrypted.as_bytes())
+        .map_err(|_| SignError::WrongPassphrase)?;
+    p256::SecretKey::from_pkcs8_der(decrypted.as_bytes()).map_err(|e| malformed(&e))
 }
 
 /// A short id of a public key: `sha256:` and the first 16 hex digits of the SHA-256 of
@@ -302,6 +308,38 @@ mod tests {
         ));
         assert!(verify("not a key", &payload, &sig).is_err());
         assert!(sign("not a key", None, &payload).is_err());
+    }
+
+    #[test]
+    fn every_wrong_passphrase_is_reported_as_wrong() {
+        // about 1 in 256 wrong passphrases decrypt to garbage with valid CBC padding; the
+        // key is encrypted with the cheapest scrypt cost so many can be tried quickly
+        let kp = generate_key(None).unwrap();
+        let secret = p256::SecretKey::from_pkcs8_pem(&kp.private_pem).unwrap();
+        let params = pkcs8::pkcs5::pbes2::Parameters::generate_scrypt_aes256cbc(
+            pkcs8::pkcs5::scrypt::Params::new(1, 1, 1).unwrap(),
+            b"a salt of 16 b!!",
+            [7; 16],
+        )
+        .unwrap();
+        let der = secret.to_pkcs8_der().unwrap();
+        let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_bytes()).unwrap();
+        let pem = info
+            .encrypt_with_params(params, "correct horse")
+            .unwrap()
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .unwrap();
+        sign(&pem, Some("correct horse"), b"x").unwrap();
+        for i in 0..2000 {
+            let wrong = format!("wrong-{i}");
+            assert!(
+                matches!(
+                    sign(&pem, Some(&wrong), b"x"),
+                    Err(SignError::WrongPassphrase)
+                ),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]
