@@ -93,6 +93,18 @@ impl Digest {
     pub fn hasher(&self) -> DigestHasher {
         DigestHasher::new_for(self.algorithm)
     }
+
+    /// The tag of the referrers tag schema for a subject with this digest:
+    /// `<alg>-<ref>`, the algorithm cut to 32 characters and the encoded part to 64
+    /// (distribution-spec, "Referrers Tag Schema"), so a sha512 digest still yields a valid
+    /// tag (`sha512-` and the first 64 hex characters). Always a valid tag of at most 97
+    /// characters.
+    pub fn referrers_tag(&self) -> String {
+        let alg = self.algorithm.as_str();
+        let alg = &alg[..alg.len().min(32)];
+        let encoded = &self.encoded[..self.encoded.len().min(64)];
+        format!("{alg}-{encoded}")
+    }
 }
 
 impl fmt::Display for Digest {
@@ -280,5 +292,16 @@ mod tests {
         let mut h = d512.hasher();
         h.update(b"x");
         assert_eq!(h.finish().0, d512.compute_same(b"x"));
+    }
+
+    #[test]
+    fn referrers_tags_are_truncated_as_the_spec_says() {
+        let d = Digest::sha256_of(b"");
+        assert_eq!(d.referrers_tag(), format!("sha256-{}", d.encoded()));
+        let hex: String = (0..128).map(|i| char::from(b"0123456789abcdef"[i % 16])).collect();
+        let d512: Digest = format!("sha512:{hex}").parse().unwrap();
+        let tag = d512.referrers_tag();
+        assert_eq!(tag, format!("sha512-{}", &hex[..64]));
+        assert!(tag.parse::<crate::Tag>().is_ok(), "{tag} is a valid tag");
     }
 }

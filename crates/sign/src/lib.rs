@@ -273,9 +273,11 @@ pub fn signature_manifest(
 }
 
 /// cosign's fallback tag for signatures of `digest` where a registry has no referrers API:
-/// `sha256-<hex>.sig`.
+/// `sha256-<hex>.sig`, that is the referrers tag schema's tag ([`Digest::referrers_tag`],
+/// truncated as the distribution-spec says, so a sha512 subject still gives a valid tag)
+/// with `.sig` appended.
 pub fn fallback_tag(digest: &Digest) -> String {
-    format!("{}-{}.sig", digest.algorithm().as_str(), digest.encoded())
+    format!("{}.sig", digest.referrers_tag())
 }
 
 #[cfg(test)]
@@ -396,5 +398,9 @@ mod tests {
             fallback_tag(&digest),
             format!("sha256-{}.sig", digest.encoded())
         );
+        let d512: Digest = format!("sha512:{}", "ab".repeat(64)).parse().unwrap();
+        let tag = fallback_tag(&d512);
+        assert_eq!(tag, format!("sha512-{}.sig", "ab".repeat(32)));
+        assert!(tag.parse::<wharf_oci::Tag>().is_ok());
     }
 }
