@@ -199,19 +199,44 @@ pub fn componentize(
         AdapterChoice::Custom(b) => Some(("custom".to_owned(), Cow::Borrowed(b.as_slice()))),
     };
 
+    // a custom adapter that is not a valid core module is named as the adapter; the encoder
+    // is still fed in the same order (module, then adapter), which the output bytes depend on
+    if let AdapterChoice::Custom(b) = &opts.adapter {
+        let what = format!("the adapter given for `{what}`");
+        if crate::inspect::validate(b, &what)? != crate::inspect::WasmKind::CoreModule {
+            return Err(ComponentError::Invalid {
+                what,
+                reason: "an adapter must be a core module".into(),
+            });
+        }
+    }
+    let mut adapter_refused = false;
     let encoded = (|| {
         let mut encoder = ComponentEncoder::default().validate(true).module(&bytes)?;
         if let Some((_, adapter)) = &adapter {
-            encoder = encoder.adapter(wit_component_adapter_name(), adapter)?;
+            encoder = encoder
+                .adapter(wit_component_adapter_name(), adapter)
+                .inspect_err(|_| adapter_refused = true)?;
         }
         encoder.encode()
     })();
     let mut component = match encoded {
         Ok(c) => c,
+        Err(e) if adapter_refused => {
+            let kind = adapter.as_ref().map_or("", |(k, _)| k.as_str());
+            return Err(ComponentError::upstream(
+                format!("the {kind} adapter for `{what}` is not usable"),
+                e,
+            ));
+        }
         Err(e) => {
             let unsatisfied = unsatisfied_imports(&facts, adapter.is_some());
             return Err(if unsatisfied.is_empty() {
-                ComponentError::upstream(format!("failed to componentize `{what}`"), e)
+                let with = match &opts.adapter {
+                    AdapterChoice::Custom(_) => " with the custom adapter",
+                    _ => "",
+                };
+                ComponentError::upstream(format!("failed to componentize `{what}`{with}"), e)
             } else {
                 ComponentError::UnsatisfiedImports {
                     what: what.to_owned(),

@@ -322,3 +322,37 @@ fn claimed_lengths_are_checked_before_anything_is_allocated() {
         "{text}"
     );
 }
+
+#[test]
+fn a_bad_adapter_is_named_as_the_adapter() {
+    let module = wat::parse_str("(module (func (export \"_start\")))").unwrap();
+    let component = wat::parse_str("(component)").unwrap();
+    for adapter in [
+        b"not wasm at all".to_vec(),
+        b"\0asm\x01\0\0\0\x01\xff".to_vec(),
+        component,
+    ] {
+        let opts = ComponentizeOptions {
+            adapter: AdapterChoice::Custom(adapter),
+            ..ComponentizeOptions::default()
+        };
+        let err = componentize(&module, "app.wasm", &opts).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("adapter"), "{text}");
+        assert!(!text.starts_with("failed to componentize"), "{text}");
+    }
+    // a valid core module without an adapter's metadata, for a module that needs one
+    let needs_adapter = wat::parse_str(
+        r#"(module
+            (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+            (memory (export "memory") 1)
+            (func (export "_start")))"#,
+    )
+    .unwrap();
+    let opts = ComponentizeOptions {
+        adapter: AdapterChoice::Custom(wat::parse_str("(module)").unwrap()),
+        ..ComponentizeOptions::default()
+    };
+    let text = format!("{:#}", componentize(&needs_adapter, "app.wasm", &opts).unwrap_err());
+    assert!(text.contains("custom adapter") && text.contains("app.wasm"), "{text}");
+}
