@@ -76,7 +76,9 @@ impl SbomChoice {
     pub fn document(&self, wasm: &[u8], what: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
             SbomChoice::None => Ok(None),
-            SbomChoice::Auto => match wharf_component::dependency_tree(wasm)? {
+            SbomChoice::Auto => match wharf_component::dependency_tree(wasm)
+                .with_context(|| format!("cannot read an SBOM from {what}"))?
+            {
                 Some(tree) => {
                     let bom = wharf_component::cyclonedx_sbom(&tree, env!("CARGO_PKG_VERSION"));
                     Ok(Some(serde_json::to_vec_pretty(&bom)?))

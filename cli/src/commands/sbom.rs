@@ -96,9 +96,12 @@ impl Args {
     }
 }
 
-/// CycloneDX from the `.dep-v0` section of `wasm`.
+/// CycloneDX from the `.dep-v0` section of `wasm`; `what` (the file or reference) is named
+/// in every error.
 fn from_section(wasm: &[u8], what: &str) -> anyhow::Result<Vec<u8>> {
-    let Some(tree) = wharf_component::dependency_tree(wasm)? else {
+    let tree = wharf_component::dependency_tree(wasm)
+        .with_context(|| format!("cannot read an SBOM from {what}"))?;
+    let Some(tree) = tree else {
         bail!(
             "{what} has no cargo-auditable `.dep-v0` section (build it with `cargo auditable build`)"
         );

@@ -169,6 +169,14 @@ fn sboms_from_cargo_auditable_sections() {
         err.contains("no cargo-auditable `.dep-v0` section"),
         "{err}"
     );
+    // a file that is not wasm, or wasm cut inside a section: the error names the file
+    let cut = work.path().join("cut.wasm");
+    let greeter_bytes = std::fs::read(greeter).unwrap();
+    for bytes in [&b"garbage"[..], &greeter_bytes[..12]] {
+        std::fs::write(&cut, bytes).unwrap();
+        let err = w.fails(&["sbom", s(&cut)]);
+        assert!(err.contains("cannot read an SBOM from") && err.contains("cut.wasm"), "{err}");
+    }
 
     let reg = Registry::start();
     let reference = format!("{}/demo/greeter:0.1.0", reg.addr);
