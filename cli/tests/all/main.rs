@@ -9,6 +9,7 @@ mod browse;
 mod cli_files;
 mod compat;
 mod e2e;
+mod hostile;
 mod interop;
 mod policy;
 mod signing;

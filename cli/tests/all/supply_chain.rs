@@ -175,7 +175,10 @@ fn sboms_from_cargo_auditable_sections() {
     for bytes in [&b"garbage"[..], &greeter_bytes[..12]] {
         std::fs::write(&cut, bytes).unwrap();
         let err = w.fails(&["sbom", s(&cut)]);
-        assert!(err.contains("cannot read an SBOM from") && err.contains("cut.wasm"), "{err}");
+        assert!(
+            err.contains("cannot read an SBOM from") && err.contains("cut.wasm"),
+            "{err}"
+        );
     }
 
     let reg = Registry::start();

@@ -229,6 +229,88 @@ async fn yank_checks_filter_referrers_the_registry_did_not() {
     assert_eq!(client().yanked(&r).await.unwrap(), None);
 }
 
+/// Blob reads redirected to another host (as registries send them to object storage) are
+/// followed, but the registry's `Authorization` never goes with them; a redirect back to
+/// the same host keeps it (distribution-spec: the client follows redirects and never
+/// forwards credentials to another host).
+#[tokio::test]
+async fn redirects_are_followed_without_forwarding_authorization_to_another_host() {
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::{Arc, Mutex};
+    use wharf_client::{Credentials, DockerConfig};
+
+    let blob = b"the layer bytes".to_vec();
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let storage = {
+        let (blob, seen) = (blob.clone(), seen.clone());
+        Router::new().route(
+            "/object",
+            get(move |headers: HeaderMap| {
+                let (blob, seen) = (blob.clone(), seen.clone());
+                async move {
+                    seen.lock().unwrap().push(
+                        headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_owned()),
+                    );
+                    blob
+                }
+            }),
+        )
+    };
+    let storage = serve(storage).await;
+    let storage_port = storage.rsplit(':').next().unwrap().to_owned();
+    let registry = Router::new().route(
+        "/v2/lib/app/blobs/{digest}",
+        get(move |headers: HeaderMap| {
+            let storage_port = storage_port.clone();
+            async move {
+                if headers.get("authorization").is_none() {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        [("www-authenticate", "Basic realm=\"registry\"".to_owned())],
+                    )
+                        .into_response();
+                }
+                // another host name and port for the same machine
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(
+                        "location",
+                        format!("http://localhost:{storage_port}/object"),
+                    )],
+                )
+                    .into_response()
+            }
+        }),
+    );
+    let addr = serve(registry).await;
+    let mut credentials = DockerConfig::default();
+    credentials.insert(
+        &addr,
+        Credentials {
+            username: "alice".into(),
+            password: "secret".into(),
+        },
+    );
+    let client = Client::new(ClientConfig {
+        plain_http: PlainHttp::Always,
+        credentials,
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let r: ImageReference = format!("{addr}/lib/app:1.0.0").parse_with_default();
+    let desc = Descriptor::new(
+        "application/wasm",
+        Digest::sha256_of(&blob),
+        blob.len() as u64,
+    );
+    let pulled = client.pull_blob_bytes(&r, &desc, 1024).await.unwrap();
+    assert_eq!(pulled, blob);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen, vec![None], "the object store saw no credentials");
+}
+
 trait ParseWithDefault {
     fn parse_with_default(&self) -> ImageReference;
 }

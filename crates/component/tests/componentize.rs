@@ -353,6 +353,12 @@ fn a_bad_adapter_is_named_as_the_adapter() {
         adapter: AdapterChoice::Custom(wat::parse_str("(module)").unwrap()),
         ..ComponentizeOptions::default()
     };
-    let text = format!("{:#}", componentize(&needs_adapter, "app.wasm", &opts).unwrap_err());
-    assert!(text.contains("custom adapter") && text.contains("app.wasm"), "{text}");
+    let text = format!(
+        "{:#}",
+        componentize(&needs_adapter, "app.wasm", &opts).unwrap_err()
+    );
+    assert!(
+        text.contains("custom adapter") && text.contains("app.wasm"),
+        "{text}"
+    );
 }

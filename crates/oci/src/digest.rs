@@ -298,7 +298,9 @@ mod tests {
     fn referrers_tags_are_truncated_as_the_spec_says() {
         let d = Digest::sha256_of(b"");
         assert_eq!(d.referrers_tag(), format!("sha256-{}", d.encoded()));
-        let hex: String = (0..128).map(|i| char::from(b"0123456789abcdef"[i % 16])).collect();
+        let hex: String = (0..128)
+            .map(|i| char::from(b"0123456789abcdef"[i % 16]))
+            .collect();
         let d512: Digest = format!("sha512:{hex}").parse().unwrap();
         let tag = d512.referrers_tag();
         assert_eq!(tag, format!("sha512-{}", &hex[..64]));

@@ -12,7 +12,7 @@ pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 pub enum ManifestError {
     /// Not JSON, or not the shape of an OCI manifest.
     #[error("manifest is not a valid OCI manifest: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// `schemaVersion` is not 2.
     #[error("manifest has schemaVersion {0}; only 2 is supported")]
     SchemaVersion(u32),
@@ -22,6 +22,14 @@ pub enum ManifestError {
     /// A Wasm artifact must have exactly one layer (CNCF layout).
     #[error("a Wasm artifact has exactly one wasm layer; this manifest has {0}")]
     WasmLayerCount(usize),
+}
+
+// not `#[from]`: the message already carries the JSON error, and a `source()` as well
+// would print it twice in an error chain
+impl From<serde_json::Error> for ManifestError {
+    fn from(e: serde_json::Error) -> Self {
+        ManifestError::Json(e)
+    }
 }
 
 /// An OCI content descriptor (OCI Image Specification, "Descriptors").

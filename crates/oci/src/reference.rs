@@ -11,16 +11,16 @@ pub enum ReferenceError {
     )]
     MissingRegistry(String),
     /// The repository part is not a valid name.
-    #[error("in reference `{reference}`: {source}")]
+    #[error("in reference `{reference}`: {reason}")]
     Name {
         reference: String,
-        source: NameError,
+        reason: NameError,
     },
     /// The digest after `@` is not valid.
-    #[error("in reference `{reference}`: {source}")]
+    #[error("in reference `{reference}`: {reason}")]
     Digest {
         reference: String,
-        source: crate::DigestError,
+        reason: crate::DigestError,
     },
     /// Empty, or a registry host with characters that cannot be in one.
     #[error("invalid reference `{0}`")]
@@ -130,9 +130,9 @@ impl ImageReference {
         }
         let (rest, digest) = match rest.split_once('@') {
             Some((r, d)) => {
-                let digest = d.parse().map_err(|source| ReferenceError::Digest {
+                let digest = d.parse().map_err(|reason| ReferenceError::Digest {
                     reference: s.to_owned(),
-                    source,
+                    reason,
                 })?;
                 (r, Some(digest))
             }
@@ -145,17 +145,17 @@ impl ImageReference {
                 let i = last_slash + i;
                 let tag = rest[i + 1..]
                     .parse()
-                    .map_err(|source| ReferenceError::Name {
+                    .map_err(|reason| ReferenceError::Name {
                         reference: s.to_owned(),
-                        source,
+                        reason,
                     })?;
                 (&rest[..i], Some(tag))
             }
             None => (rest, None),
         };
-        let repository = repo.parse().map_err(|source| ReferenceError::Name {
+        let repository = repo.parse().map_err(|reason| ReferenceError::Name {
             reference: s.to_owned(),
-            source,
+            reason,
         })?;
         Ok(ImageReference {
             registry,

@@ -57,10 +57,17 @@ pub enum SignError {
     BadSignature(String),
     /// The payload is not simple-signing JSON.
     #[error("signature payload is not cosign simple-signing JSON: {0}")]
-    Payload(#[from] serde_json::Error),
+    Payload(serde_json::Error),
     /// The payload names another manifest.
     #[error("the signature is for manifest {signed}, not {expected}")]
     WrongDigest { signed: String, expected: Digest },
+}
+
+// not `#[from]`: the message carries the JSON error already (no duplicate in a chain)
+impl From<serde_json::Error> for SignError {
+    fn from(e: serde_json::Error) -> Self {
+        SignError::Payload(e)
+    }
 }
 
 /// A key pair as PEM text. The private key is never printed: `Debug` hides it.
