@@ -190,6 +190,14 @@ mod checks {
             .await
             .unwrap();
         assert_eq!((blobs, uploads), (vec![true, false], vec![false]));
+        // more values than one batched lookup takes
+        let many: Vec<_> = (0..1200).map(|i| d(&format!("many-{i}"))).collect();
+        for i in [0, 499, 500, 1199] {
+            s.link_blob(&r, &many[i], 1).await.unwrap();
+        }
+        let (blobs, _) = s.known(&many, &[]).await.unwrap();
+        let found: Vec<usize> = (0..many.len()).filter(|&i| blobs[i]).collect();
+        assert_eq!(found, vec![0, 499, 500, 1199]);
     }
 
     pub async fn manifests_tags_and_lookup(s: &dyn Store) {
@@ -378,10 +386,29 @@ mod checks {
         };
         let none = s.collect_garbage(&keep, false).await.unwrap();
         assert!(none.links.is_empty() && none.blobs.is_empty());
+        // a link touched after the cutoff survives a pass that removes an untouched one
+        // linked at the same time
+        s.link_blob(&r, &d("untouched"), 4).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let cutoff = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         s.touch_blob(&r, &d("fresh"), "2999-01-01T00:00:00.000Z")
             .await
             .unwrap();
+        let pass = s
+            .collect_garbage(
+                &GcPolicy {
+                    grace_before: cutoff,
+                    uploads_before: "2000-01-01T00:00:00.000Z".into(),
+                    untagged: false,
+                },
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(pass.links, vec![format!("g@{}", d("untouched"))]);
         assert_eq!(s.repository_blob(&r, &d("fresh")).await.unwrap(), Some(3));
+        assert_eq!(s.repository_blob(&r, &d("untouched")).await.unwrap(), None);
     }
 
     pub async fn listings_and_usage(s: &dyn Store) {
@@ -390,7 +417,7 @@ mod checks {
             s.put_manifest(
                 &repo(name),
                 &manifest(&md, &c, vec![]),
-                &[tag("Z"), tag("a"), tag("1.0.0")],
+                &[tag("Z"), tag("a"), tag("1.0.0"), tag("_x"), tag("B")],
             )
             .await
             .unwrap();
@@ -414,7 +441,8 @@ mod checks {
                 .await
                 .unwrap()
                 .unwrap(),
-            vec!["1.0.0", "Z", "a"]
+            vec!["1.0.0", "B", "Z", "_x", "a"],
+            "byte order on both databases, whatever their locale"
         );
         assert_eq!(
             s.tags(
@@ -427,7 +455,21 @@ mod checks {
             .await
             .unwrap()
             .unwrap(),
-            vec!["Z"]
+            vec!["B"]
+        );
+        assert_eq!(
+            s.tags(
+                &repo("c"),
+                Page {
+                    n: 10,
+                    last: Some("Z")
+                }
+            )
+            .await
+            .unwrap()
+            .unwrap(),
+            vec!["_x", "a"],
+            "pages continue in the order they are sorted in"
         );
         assert_eq!(
             s.tags(&repo("nobody"), Page { n: 10, last: None })

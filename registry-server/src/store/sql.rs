@@ -1,0 +1,1032 @@
+//! The one implementation of [`Store`](super::Store) over SQL, for SQLite and PostgreSQL.
+//!
+//! Every statement is written once, in portable SQL: `$n` placeholders numbered in order of
+//! first use (SQLite binds them by position too), `CAST` instead of `::`, explicit
+//! `ON CONFLICT` targets, and no `COLLATE` clause: names sort by bytes on both (SQLite's
+//! default `BINARY`; PostgreSQL's columns are declared `COLLATE "C"`, migration 0004), so
+//! pages of tags and repositories come in the same order whichever database serves them.
+//! Rows decode into the `FromRow` records below. [`impl_store!`] expands the trait
+//! implementation for a backend type, which provides only its pool, `write()` (a
+//! transaction holding the backend's write lock) and `write_exclusive()` (the lock that
+//! keeps writers out during a garbage-collection pass).
+
+use wharf_oci::Descriptor;
+
+use super::{
+    CatalogRow, SignatureRecord, StoreError, StoredManifest, TagRow, WasmIndexEntry, digest_of,
+};
+
+/// The statements (binds in the order of their `$n`).
+pub(super) mod q {
+    /// Create repository `$1` at time `$2` unless it exists.
+    pub const UPSERT_REPOSITORY: &str =
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+    /// A repository's id; binds its name.
+    pub const REPOSITORY_ID: &str = "SELECT id FROM repositories WHERE name = $1";
+    /// Record a committed blob: digest, size, time.
+    pub const INSERT_BLOB: &str = "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) \
+        ON CONFLICT (digest) DO NOTHING";
+    /// Link a blob to a repository: repository id, digest, time.
+    pub const LINK_BLOB: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at, last_used_at) \
+        VALUES ($1, $2, $3, $3) \
+        ON CONFLICT (repository_id, digest) DO UPDATE SET last_used_at = excluded.last_used_at";
+    /// Size of a blob a repository may serve: repository name, digest.
+    pub const REPOSITORY_BLOB: &str = "SELECT b.size FROM repository_blobs rb \
+        JOIN repositories r ON r.id = rb.repository_id JOIN blobs b ON b.digest = rb.digest \
+        WHERE r.name = $1 AND rb.digest = $2";
+    /// Whether a repository holds a blob: repository id, digest.
+    pub const IS_LINKED: &str =
+        "SELECT CAST(1 AS BIGINT) FROM repository_blobs WHERE repository_id = $1 AND digest = $2";
+    /// Open an upload session: id, repository id, time.
+    pub const CREATE_UPLOAD: &str = "INSERT INTO uploads (id, repository_id, size, created_at, updated_at) \
+        VALUES ($1, $2, 0, $3, $3)";
+    /// Close an upload session: id.
+    pub const DELETE_UPLOAD: &str = "DELETE FROM uploads WHERE id = $1";
+    /// Claim an upload session: writer, time, id, repository name, stale-before time.
+    pub const CLAIM_UPLOAD: &str = "UPDATE uploads SET writer = $1, writer_since = $2 \
+        WHERE id = $3 AND repository_id = (SELECT id FROM repositories WHERE name = $4) \
+        AND (writer IS NULL OR writer_since < $5) RETURNING size";
+    /// The recorded size of an upload session: id, repository name.
+    pub const UPLOAD_SIZE: &str = "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id \
+        WHERE u.id = $1 AND r.name = $2";
+    /// Release a claim: size reached, time, id, writer.
+    pub const RELEASE_UPLOAD: &str = "UPDATE uploads SET writer = NULL, writer_since = NULL, size = $1, updated_at = $2 \
+        WHERE id = $3 AND writer = $4";
+    /// One write, for readiness: time.
+    pub const HEALTH: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+        ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
+    /// Store a manifest: repository id, digest, media type, artifact type, subject, size,
+    /// content, annotations (JSON), time.
+    pub const INSERT_MANIFEST: &str = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, size, content, annotations, created_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (repository_id, digest) DO NOTHING";
+    /// A manifest's reference to a blob or manifest: repository id, digest, child, kind.
+    pub const INSERT_REFERENCE: &str = "INSERT INTO manifest_references (repository_id, manifest_digest, child_digest, kind) \
+        VALUES ($1, $2, $3, $4) ON CONFLICT (repository_id, manifest_digest, child_digest) DO NOTHING";
+    /// Point a tag at a manifest: repository id, tag, digest, time.
+    pub const SET_TAG: &str = "INSERT INTO tags (repository_id, name, manifest_digest, updated_at) VALUES ($1, $2, $3, $4) \
+        ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at";
+    /// A manifest by digest: repository name, digest.
+    pub const MANIFEST_BY_DIGEST: &str = "SELECT m.digest, m.media_type, m.content FROM manifests m \
+        JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
+    /// A manifest by tag: repository name, tag.
+    pub const MANIFEST_BY_TAG: &str = "SELECT m.digest, m.media_type, m.content FROM tags t \
+        JOIN repositories r ON r.id = t.repository_id \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        WHERE r.name = $1 AND t.name = $2";
+    /// Whether a manifest exists: repository name, digest.
+    pub const HAS_MANIFEST: &str = "SELECT CAST(1 AS BIGINT) FROM manifests m \
+        JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
+    /// A page of tags: repository id, last, n.
+    pub const TAGS: &str =
+        "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3";
+    /// A page of repositories holding a manifest: last, n.
+    pub const REPOSITORIES: &str = "SELECT r.name FROM repositories r WHERE r.name > $1 \
+        AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY r.name LIMIT $2";
+    /// Mark a blob link used: time, digest, stale-before time, repository name.
+    pub const TOUCH_BLOB: &str = "UPDATE repository_blobs SET last_used_at = $1 WHERE digest = $2 AND last_used_at < $3 \
+        AND repository_id = (SELECT id FROM repositories WHERE name = $4)";
+    /// Catalog rows; binds text flag, text pattern, direction, interface pattern.
+    pub const CATALOG: &str = "SELECT r.name AS repository, t.name AS tag, t.manifest_digest AS digest, \
+        t.updated_at, w.kind, w.description, w.target \
+        FROM repositories r \
+        JOIN tags t ON t.repository_id = r.id \
+        JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE t.name = (SELECT t2.name FROM tags t2 JOIN wasm_index w2 \
+              ON w2.repository_id = t2.repository_id AND w2.manifest_digest = t2.manifest_digest \
+              WHERE t2.repository_id = r.id ORDER BY t2.updated_at DESC, t2.name DESC LIMIT 1) \
+        AND ($1 = '' OR LOWER(r.name) LIKE $2 OR LOWER(COALESCE(w.description, '')) LIKE $2) \
+        AND ($3 = '' OR EXISTS (SELECT 1 FROM wasm_interfaces i WHERE i.repository_id = r.id \
+              AND i.manifest_digest = t.manifest_digest AND i.direction = $3 \
+              AND (i.base LIKE $4 OR i.name LIKE $4))) \
+        ORDER BY r.name";
+    /// Tags with their manifests; binds repository name, yank artifact type.
+    pub const TAG_DETAILS: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
+        m.artifact_type, m.size, w.kind, \
+        (SELECT y.annotations FROM manifests y WHERE y.repository_id = t.repository_id \
+            AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
+            ORDER BY y.created_at DESC LIMIT 1) AS yank \
+        FROM tags t JOIN repositories r ON r.id = t.repository_id \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE r.name = $1 ORDER BY t.name";
+    /// Signatures of a subject; binds repository name, subject digest.
+    pub const SIGNATURES: &str = "SELECT s.signature_digest, s.layer, s.subject, s.key_id, s.status, s.detail \
+        FROM signatures s JOIN repositories r ON r.id = s.repository_id \
+        WHERE r.name = $1 AND s.subject = $2 ORDER BY s.signature_digest, s.layer";
+    /// The wasm index entry of a manifest; binds repository name, digest.
+    pub const WASM_ENTRY: &str = "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size, \
+        w.description, w.licenses, w.source, w.authors, w.wit FROM wasm_index w \
+        JOIN repositories r ON r.id = w.repository_id WHERE r.name = $1 AND w.manifest_digest = $2";
+    /// Insert an index entry; binds 14 values.
+    pub const INSERT_WASM: &str = "INSERT INTO wasm_index (repository_id, manifest_digest, kind, target, package, imports, exports, \
+        layer_digest, layer_size, description, licenses, source, authors, wit) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    /// Insert an interface row; binds repository id, digest, direction, name, base.
+    pub const INSERT_INTERFACE: &str = "INSERT INTO wasm_interfaces (repository_id, manifest_digest, direction, name, base) \
+        VALUES ($1, $2, $3, $4, $5) ON CONFLICT (repository_id, manifest_digest, direction, name) DO NOTHING";
+    /// Insert a signature row; binds repository id, signature digest, layer, subject, key id, status, detail.
+    pub const INSERT_SIGNATURE: &str = "INSERT INTO signatures (repository_id, signature_digest, layer, subject, key_id, status, detail) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (repository_id, signature_digest, layer) DO NOTHING";
+    /// Referrers of a subject; binds repository name, subject, artifact type (or NULL).
+    pub const REFERRERS: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+        JOIN repositories r ON r.id = m.repository_id \
+        WHERE r.name = $1 AND m.subject = $2 AND (CAST($3 AS TEXT) IS NULL OR m.artifact_type = $3) \
+        ORDER BY m.created_at, m.digest";
+    /// Delete a manifest; binds digest, repository name.
+    pub const DELETE_MANIFEST: &str = "DELETE FROM manifests WHERE digest = $1 \
+        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+    /// Delete a tag; binds tag, repository name.
+    pub const DELETE_TAG: &str = "DELETE FROM tags WHERE name = $1 \
+        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+    /// A manifest referencing a blob; binds repository id, blob digest.
+    pub const BLOB_USER: &str = "SELECT manifest_digest FROM manifest_references \
+        WHERE repository_id = $1 AND child_digest = $2 AND kind = 'blob' LIMIT 1";
+    /// Remove a blob link; binds repository id, blob digest.
+    pub const UNLINK_BLOB: &str =
+        "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2";
+    /// Manifests no tag, index or present subject keeps, created before `$1`.
+    pub const GC_UNKEPT_MANIFESTS: &str = "SELECT m.repository_id, r.name, m.digest FROM manifests m \
+        JOIN repositories r ON r.id = m.repository_id \
+        WHERE m.created_at < $1 \
+        AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = m.repository_id AND t.manifest_digest = m.digest) \
+        AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = m.repository_id \
+                        AND x.child_digest = m.digest AND x.kind = 'manifest') \
+        AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s \
+                        WHERE s.repository_id = m.repository_id AND s.digest = m.subject))";
+    /// Delete a manifest by repository id and digest.
+    pub const GC_DELETE_MANIFEST: &str =
+        "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
+    /// Blob links no manifest of the repository references, unused since `$1`.
+    pub const GC_UNUSED_LINKS: &str = "SELECT rb.repository_id, r.name, rb.digest FROM repository_blobs rb \
+        JOIN repositories r ON r.id = rb.repository_id \
+        WHERE COALESCE(rb.last_used_at, rb.created_at) < $1 \
+        AND NOT EXISTS (SELECT 1 FROM manifest_references x WHERE x.repository_id = rb.repository_id \
+                        AND x.child_digest = rb.digest AND x.kind = 'blob')";
+    /// Blobs no repository holds, created before `$1`.
+    pub const GC_UNHELD_BLOBS: &str = "SELECT b.digest FROM blobs b WHERE b.created_at < $1 AND NOT EXISTS \
+        (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)";
+    /// How many repositories hold a blob: digest.
+    pub const COUNT_LINKS: &str = "SELECT COUNT(*) FROM repository_blobs WHERE digest = $1";
+    /// Delete a blob row: digest.
+    pub const DELETE_BLOB: &str = "DELETE FROM blobs WHERE digest = $1";
+    /// Upload sessions not written to since `$1`.
+    pub const EXPIRED_UPLOADS: &str = "SELECT id FROM uploads WHERE updated_at < $1";
+    /// Delete them.
+    pub const DELETE_EXPIRED_UPLOADS: &str = "DELETE FROM uploads WHERE updated_at < $1";
+    /// Counts for metrics.
+    pub const USAGE: &str = "SELECT (SELECT COUNT(DISTINCT repository_id) FROM manifests) AS repositories, \
+        (SELECT COUNT(*) FROM manifests) AS manifests, (SELECT COUNT(*) FROM blobs) AS blobs, \
+        (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs) AS blob_bytes, \
+        (SELECT COUNT(*) FROM uploads) AS uploads";
+    /// Prefix of the batched lookups of [`super::Store::known`]: `… IN (` + binds + `)`.
+    pub const KNOWN_BLOBS: &str = "SELECT digest FROM blobs WHERE digest IN (";
+    /// See [`KNOWN_BLOBS`].
+    pub const KNOWN_UPLOADS: &str = "SELECT id FROM uploads WHERE id IN (";
+}
+
+/// Most values bound in one `IN (…)` lookup (SQLite allows 32,766 parameters, PostgreSQL
+/// 65,535; a smaller batch keeps each statement cheap).
+pub(super) const BATCH: usize = 500;
+
+/// A stored manifest row.
+#[derive(sqlx::FromRow)]
+pub(super) struct ManifestRecord {
+    digest: String,
+    media_type: String,
+    content: Vec<u8>,
+}
+
+impl TryFrom<ManifestRecord> for StoredManifest {
+    type Error = StoreError;
+    fn try_from(r: ManifestRecord) -> Result<Self, StoreError> {
+        Ok(StoredManifest {
+            digest: digest_of(&r.digest)?,
+            media_type: r.media_type,
+            content: r.content,
+        })
+    }
+}
+
+/// A catalog row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct CatalogRecord {
+    repository: String,
+    tag: String,
+    digest: String,
+    updated_at: String,
+    kind: String,
+    description: Option<String>,
+    target: Option<String>,
+}
+
+impl TryFrom<CatalogRecord> for CatalogRow {
+    type Error = StoreError;
+    fn try_from(r: CatalogRecord) -> Result<Self, StoreError> {
+        Ok(CatalogRow {
+            repository: r.repository,
+            tag: r.tag,
+            digest: r.digest,
+            updated_at: r.updated_at,
+            kind: r.kind,
+            description: r.description,
+            target: r.target,
+        })
+    }
+}
+
+/// A tag row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct TagRecord {
+    tag: String,
+    digest: String,
+    updated_at: String,
+    media_type: String,
+    artifact_type: Option<String>,
+    size: i64,
+    kind: Option<String>,
+    yank: Option<String>,
+}
+
+impl TryFrom<TagRecord> for TagRow {
+    type Error = StoreError;
+    fn try_from(r: TagRecord) -> Result<Self, StoreError> {
+        Ok(TagRow {
+            tag: r.tag,
+            digest: r.digest,
+            updated_at: r.updated_at,
+            media_type: r.media_type,
+            artifact_type: r.artifact_type,
+            size: size_of(r.size),
+            kind: r.kind,
+            yank: r.yank,
+        })
+    }
+}
+
+/// A referrer row as stored: annotations are JSON text.
+#[derive(sqlx::FromRow)]
+pub(super) struct ReferrerRecord {
+    digest: String,
+    media_type: String,
+    size: i64,
+    artifact_type: Option<String>,
+    annotations: Option<String>,
+}
+
+impl TryFrom<ReferrerRecord> for Descriptor {
+    type Error = StoreError;
+    fn try_from(r: ReferrerRecord) -> Result<Self, StoreError> {
+        let mut d = Descriptor::new(&r.media_type, digest_of(&r.digest)?, size_of(r.size));
+        d.artifact_type = r.artifact_type;
+        d.annotations = r
+            .annotations
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("manifests.annotations: {e}")))?;
+        Ok(d)
+    }
+}
+
+/// A signature row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct SignatureRow {
+    signature_digest: String,
+    layer: i64,
+    subject: String,
+    key_id: Option<String>,
+    status: String,
+    detail: Option<String>,
+}
+
+impl TryFrom<SignatureRow> for SignatureRecord {
+    type Error = StoreError;
+    fn try_from(r: SignatureRow) -> Result<Self, StoreError> {
+        Ok(SignatureRecord {
+            signature_digest: digest_of(&r.signature_digest)?,
+            layer: u32::try_from(r.layer)
+                .map_err(|_| StoreError::Corrupt(format!("signatures.layer: {}", r.layer)))?,
+            subject: digest_of(&r.subject)?,
+            key_id: r.key_id,
+            status: r.status,
+            detail: r.detail,
+        })
+    }
+}
+
+/// A wasm index row as stored: imports and exports are JSON arrays of text.
+#[derive(sqlx::FromRow)]
+pub(super) struct WasmRecord {
+    kind: String,
+    target: Option<String>,
+    package: Option<String>,
+    imports: String,
+    exports: String,
+    layer_digest: String,
+    layer_size: i64,
+    description: Option<String>,
+    licenses: Option<String>,
+    source: Option<String>,
+    authors: Option<String>,
+    wit: Option<String>,
+}
+
+impl TryFrom<WasmRecord> for WasmIndexEntry {
+    type Error = StoreError;
+    fn try_from(r: WasmRecord) -> Result<Self, StoreError> {
+        let list = |col: &str, text: &str| -> Result<Vec<String>, StoreError> {
+            serde_json::from_str(text)
+                .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
+        };
+        Ok(WasmIndexEntry {
+            kind: r.kind,
+            target: r.target,
+            package: r.package,
+            imports: list("imports", &r.imports)?,
+            exports: list("exports", &r.exports)?,
+            layer_digest: r.layer_digest,
+            layer_size: size_of(r.layer_size),
+            description: r.description,
+            licenses: r.licenses,
+            source: r.source,
+            authors: r.authors,
+            wit: r.wit,
+        })
+    }
+}
+
+/// The totals row of [`q::USAGE`].
+#[derive(sqlx::FromRow)]
+pub(super) struct UsageRecord {
+    pub repositories: i64,
+    pub manifests: i64,
+    pub blobs: i64,
+    pub blob_bytes: i64,
+    pub uploads: i64,
+}
+
+/// A size column (BIGINT) as bytes; a negative value cannot be written and reads as 0.
+pub(super) fn size_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Convert each decoded record into its public type.
+pub(super) fn convert<R, T: TryFrom<R, Error = StoreError>>(
+    rows: Vec<R>,
+) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// The `Store` implementation for a backend `$store` over database `$db`: the backend has
+/// a field `pool: sqlx::Pool<$db>` and async methods `write()` and `write_exclusive()`
+/// returning a `sqlx::Transaction<'static, $db>`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        use async_trait::async_trait;
+        use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
+
+        use super::sql::{
+            BATCH, CatalogRecord, ManifestRecord, ReferrerRecord, SignatureRow, TagRecord,
+            UsageRecord, WasmRecord, convert, q, size_of,
+        };
+        use super::{
+            CatalogFilter, CatalogRow, GcPolicy, GcReport, NewManifest, Page, PutOutcome,
+            SignatureRecord, Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, UploadClaim,
+            Usage, WasmIndexEntry, digest_of, i64_of, like_pattern, now, unversioned,
+        };
+        use crate::storage::UploadId;
+
+        /// The id of `repo`, creating the row.
+        async fn repository_id(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            repo: &RepositoryName,
+        ) -> Result<i64, StoreError> {
+            sqlx::query(q::UPSERT_REPOSITORY)
+                .bind(repo.as_str())
+                .bind(now())
+                .execute(&mut *conn)
+                .await?;
+            Ok(sqlx::query_scalar(q::REPOSITORY_ID)
+                .bind(repo.as_str())
+                .fetch_one(&mut *conn)
+                .await?)
+        }
+
+        /// Insert what is derived from a manifest: its Wasm index entry with one row per
+        /// interface, and the signatures it carries.
+        async fn insert_derived(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            repo_id: i64,
+            digest: &str,
+            m: &NewManifest<'_>,
+        ) -> Result<(), StoreError> {
+            if let Some(w) = &m.wasm {
+                sqlx::query(q::INSERT_WASM)
+                    .bind(repo_id)
+                    .bind(digest)
+                    .bind(&w.kind)
+                    .bind(&w.target)
+                    .bind(&w.package)
+                    .bind(serde_json::to_string(&w.imports).unwrap_or_default())
+                    .bind(serde_json::to_string(&w.exports).unwrap_or_default())
+                    .bind(&w.layer_digest)
+                    .bind(i64_of(w.layer_size))
+                    .bind(&w.description)
+                    .bind(&w.licenses)
+                    .bind(&w.source)
+                    .bind(&w.authors)
+                    .bind(&w.wit)
+                    .execute(&mut **tx)
+                    .await?;
+                for (direction, names) in [("import", &w.imports), ("export", &w.exports)] {
+                    for name in names {
+                        sqlx::query(q::INSERT_INTERFACE)
+                            .bind(repo_id)
+                            .bind(digest)
+                            .bind(direction)
+                            .bind(name)
+                            .bind(unversioned(name))
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
+            }
+            for sig in &m.signatures {
+                sqlx::query(q::INSERT_SIGNATURE)
+                    .bind(repo_id)
+                    .bind(digest)
+                    .bind(i64::from(sig.layer))
+                    .bind(sig.subject.to_string())
+                    .bind(&sig.key_id)
+                    .bind(&sig.status)
+                    .bind(&sig.detail)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// Which of `values` are in the table `prefix` reads (`… IN (`), in batches.
+        async fn present(
+            pool: &sqlx::Pool<$db>,
+            prefix: &str,
+            values: &[String],
+        ) -> Result<Vec<bool>, StoreError> {
+            let mut found = std::collections::HashSet::new();
+            for chunk in values.chunks(BATCH) {
+                let mut query = sqlx::QueryBuilder::<$db>::new(prefix);
+                let mut list = query.separated(", ");
+                for v in chunk {
+                    list.push_bind(v.as_str());
+                }
+                query.push(")");
+                let rows: Vec<String> = query.build_query_scalar().fetch_all(pool).await?;
+                found.extend(rows);
+            }
+            Ok(values.iter().map(|v| found.contains(v)).collect())
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            #[tracing::instrument(skip(self), err)]
+            async fn link_blob(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+                size: u64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                let id = repository_id(&mut tx, repo).await?;
+                let t = now();
+                sqlx::query(q::INSERT_BLOB)
+                    .bind(digest.to_string())
+                    .bind(i64_of(size))
+                    .bind(&t)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(q::LINK_BLOB)
+                    .bind(id)
+                    .bind(digest.to_string())
+                    .bind(&t)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn repository_blob(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+            ) -> Result<Option<u64>, StoreError> {
+                let size: Option<i64> = sqlx::query_scalar(q::REPOSITORY_BLOB)
+                    .bind(repo.as_str())
+                    .bind(digest.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(size.map(size_of))
+            }
+
+            async fn create_upload(
+                &self,
+                repo: &RepositoryName,
+                id: &UploadId,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                let repo_id = repository_id(&mut tx, repo).await?;
+                sqlx::query(q::CREATE_UPLOAD)
+                    .bind(id.as_str())
+                    .bind(repo_id)
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn upload(
+                &self,
+                repo: &RepositoryName,
+                id: &UploadId,
+            ) -> Result<Option<u64>, StoreError> {
+                let size: Option<i64> = sqlx::query_scalar(q::UPLOAD_SIZE)
+                    .bind(id.as_str())
+                    .bind(repo.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(size.map(size_of))
+            }
+
+            async fn claim_upload(
+                &self,
+                repo: &RepositoryName,
+                id: &UploadId,
+                writer: &str,
+                stale_before: &str,
+            ) -> Result<UploadClaim, StoreError> {
+                let claimed: Option<i64> = sqlx::query_scalar(q::CLAIM_UPLOAD)
+                    .bind(writer)
+                    .bind(now())
+                    .bind(id.as_str())
+                    .bind(repo.as_str())
+                    .bind(stale_before)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(size) = claimed {
+                    return Ok(UploadClaim::Claimed {
+                        size: size_of(size),
+                    });
+                }
+                Ok(match self.upload(repo, id).await? {
+                    Some(size) => UploadClaim::Busy { size },
+                    None => UploadClaim::Unknown,
+                })
+            }
+
+            async fn release_upload(
+                &self,
+                id: &UploadId,
+                writer: &str,
+                size: u64,
+            ) -> Result<bool, StoreError> {
+                let n = sqlx::query(q::RELEASE_UPLOAD)
+                    .bind(i64_of(size))
+                    .bind(now())
+                    .bind(id.as_str())
+                    .bind(writer)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn check_writable(&self) -> Result<(), StoreError> {
+                sqlx::query(q::HEALTH)
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
+                sqlx::query(q::DELETE_UPLOAD)
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self, m), fields(digest = %m.digest), err)]
+            async fn put_manifest(
+                &self,
+                repo: &RepositoryName,
+                m: &NewManifest<'_>,
+                tags: &[Tag],
+            ) -> Result<PutOutcome, StoreError> {
+                let mut tx = self.write().await?;
+                let repo_id = repository_id(&mut tx, repo).await?;
+                let t = now();
+                // within the write transaction, so a concurrent garbage collection cannot
+                // unlink a blob between this check and the commit
+                for blob in &m.blobs {
+                    let linked: Option<i64> = sqlx::query_scalar(q::IS_LINKED)
+                        .bind(repo_id)
+                        .bind(blob.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if linked.is_none() {
+                        return Ok(PutOutcome::BlobMissing(blob.clone()));
+                    }
+                }
+                let digest = m.digest.to_string();
+                let annotations = m
+                    .annotations
+                    .map(|a| serde_json::to_string(a).unwrap_or_default());
+                let inserted = sqlx::query(q::INSERT_MANIFEST)
+                    .bind(repo_id)
+                    .bind(&digest)
+                    .bind(m.media_type)
+                    .bind(m.artifact_type)
+                    .bind(m.subject.map(ToString::to_string))
+                    .bind(i64_of(m.content.len() as u64))
+                    .bind(m.content)
+                    .bind(annotations)
+                    .bind(&t)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if inserted > 0 {
+                    let children = m
+                        .blobs
+                        .iter()
+                        .map(|d| (d, "blob"))
+                        .chain(m.manifests.iter().map(|d| (d, "manifest")));
+                    for (child, kind) in children {
+                        sqlx::query(q::INSERT_REFERENCE)
+                            .bind(repo_id)
+                            .bind(&digest)
+                            .bind(child.to_string())
+                            .bind(kind)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    insert_derived(&mut tx, repo_id, &digest, m).await?;
+                }
+                for tag in tags {
+                    sqlx::query(q::SET_TAG)
+                        .bind(repo_id)
+                        .bind(tag.as_str())
+                        .bind(&digest)
+                        .bind(&t)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(PutOutcome::Stored)
+            }
+
+            async fn manifest(
+                &self,
+                repo: &RepositoryName,
+                r: &Reference,
+            ) -> Result<Option<StoredManifest>, StoreError> {
+                let (sql, value) = match r {
+                    Reference::Digest(d) => (q::MANIFEST_BY_DIGEST, d.to_string()),
+                    Reference::Tag(t) => (q::MANIFEST_BY_TAG, t.as_str().to_owned()),
+                };
+                let row: Option<ManifestRecord> = sqlx::query_as(sql)
+                    .bind(repo.as_str())
+                    .bind(value)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(StoredManifest::try_from).transpose()
+            }
+
+            async fn has_manifest(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+            ) -> Result<bool, StoreError> {
+                let row: Option<i64> = sqlx::query_scalar(q::HAS_MANIFEST)
+                    .bind(repo.as_str())
+                    .bind(digest.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            async fn tags(
+                &self,
+                repo: &RepositoryName,
+                page: Page<'_>,
+            ) -> Result<Option<Vec<String>>, StoreError> {
+                let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
+                    .bind(repo.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let tags = sqlx::query_scalar(q::TAGS)
+                    .bind(repo_id)
+                    .bind(page.last.unwrap_or(""))
+                    .bind(i64::from(page.n))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(Some(tags))
+            }
+
+            async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError> {
+                Ok(sqlx::query_scalar(q::REPOSITORIES)
+                    .bind(page.last.unwrap_or(""))
+                    .bind(i64::from(page.n))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn wasm_entry(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+            ) -> Result<Option<WasmIndexEntry>, StoreError> {
+                let row: Option<WasmRecord> = sqlx::query_as(q::WASM_ENTRY)
+                    .bind(repo.as_str())
+                    .bind(digest.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(WasmIndexEntry::try_from).transpose()
+            }
+
+            async fn referrers(
+                &self,
+                repo: &RepositoryName,
+                subject: &Digest,
+                artifact_type: Option<&str>,
+            ) -> Result<Vec<Descriptor>, StoreError> {
+                let rows: Vec<ReferrerRecord> = sqlx::query_as(q::REFERRERS)
+                    .bind(repo.as_str())
+                    .bind(subject.to_string())
+                    .bind(artifact_type)
+                    .fetch_all(&self.pool)
+                    .await?;
+                convert(rows)
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn delete_manifest(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+            ) -> Result<bool, StoreError> {
+                let deleted = sqlx::query(q::DELETE_MANIFEST)
+                    .bind(digest.to_string())
+                    .bind(repo.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(deleted > 0)
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn delete_tag(
+                &self,
+                repo: &RepositoryName,
+                tag: &Tag,
+            ) -> Result<bool, StoreError> {
+                let deleted = sqlx::query(q::DELETE_TAG)
+                    .bind(tag.as_str())
+                    .bind(repo.as_str())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(deleted > 0)
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn unlink_blob(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+            ) -> Result<UnlinkOutcome, StoreError> {
+                let mut tx = self.write().await?;
+                let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
+                    .bind(repo.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(UnlinkOutcome::NotFound);
+                };
+                let user: Option<String> = sqlx::query_scalar(q::BLOB_USER)
+                    .bind(repo_id)
+                    .bind(digest.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(user) = user {
+                    return Ok(UnlinkOutcome::Referenced(digest_of(&user)?));
+                }
+                let deleted = sqlx::query(q::UNLINK_BLOB)
+                    .bind(repo_id)
+                    .bind(digest.to_string())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(if deleted > 0 {
+                    UnlinkOutcome::Unlinked
+                } else {
+                    UnlinkOutcome::NotFound
+                })
+            }
+
+            async fn touch_blob(
+                &self,
+                repo: &RepositoryName,
+                digest: &Digest,
+                stale_before: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(q::TOUCH_BLOB)
+                    .bind(now())
+                    .bind(digest.to_string())
+                    .bind(stale_before)
+                    .bind(repo.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self), err)]
+            async fn collect_garbage(
+                &self,
+                policy: &GcPolicy,
+                dry_run: bool,
+            ) -> Result<GcReport, StoreError> {
+                let mut tx = self.write_exclusive().await?;
+                let mut report = GcReport::default();
+                // 1. manifests no tag, index or present subject keeps, repeated until none
+                //    is left (removing an index can free its children)
+                if policy.untagged {
+                    loop {
+                        let rows: Vec<(i64, String, String)> =
+                            sqlx::query_as(q::GC_UNKEPT_MANIFESTS)
+                                .bind(&policy.grace_before)
+                                .fetch_all(&mut *tx)
+                                .await?;
+                        let fresh: Vec<_> = rows
+                            .into_iter()
+                            .filter(|(_, name, d)| {
+                                !report.manifests.contains(&format!("{name}@{d}"))
+                            })
+                            .collect();
+                        if fresh.is_empty() {
+                            break;
+                        }
+                        for (repo_id, name, digest) in fresh {
+                            if !dry_run {
+                                sqlx::query(q::GC_DELETE_MANIFEST)
+                                    .bind(repo_id)
+                                    .bind(&digest)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                            report.manifests.push(format!("{name}@{digest}"));
+                        }
+                        if dry_run {
+                            // without deleting, one round is all a dry run can see
+                            break;
+                        }
+                    }
+                }
+                // 2. blob links no manifest of the repository references, unused for the
+                //    grace period
+                let links: Vec<(i64, String, String)> = sqlx::query_as(q::GC_UNUSED_LINKS)
+                    .bind(&policy.grace_before)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut freed = std::collections::HashSet::new();
+                for (repo_id, name, digest) in links {
+                    if !dry_run {
+                        sqlx::query(q::UNLINK_BLOB)
+                            .bind(repo_id)
+                            .bind(&digest)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    report.links.push(format!("{name}@{digest}"));
+                    freed.insert(digest);
+                }
+                // 3. blobs no repository holds any more
+                let mut blobs: Vec<String> = sqlx::query_scalar(q::GC_UNHELD_BLOBS)
+                    .bind(&policy.grace_before)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if dry_run {
+                    // in a dry run the links above are still there: count blobs whose
+                    // every link would go
+                    for digest in freed {
+                        let remaining: i64 = sqlx::query_scalar(q::COUNT_LINKS)
+                            .bind(&digest)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let going = report
+                            .links
+                            .iter()
+                            .filter(|l| l.ends_with(&format!("@{digest}")))
+                            .count() as i64;
+                        if remaining == going && !blobs.contains(&digest) {
+                            blobs.push(digest);
+                        }
+                    }
+                }
+                for digest in blobs {
+                    if !dry_run {
+                        sqlx::query(q::DELETE_BLOB)
+                            .bind(&digest)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    report.blobs.push(digest_of(&digest)?);
+                }
+                // 4. upload sessions not written to since `uploads_before`
+                report.uploads = sqlx::query_scalar(q::EXPIRED_UPLOADS)
+                    .bind(&policy.uploads_before)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if dry_run {
+                    tx.rollback().await?;
+                } else {
+                    sqlx::query(q::DELETE_EXPIRED_UPLOADS)
+                        .bind(&policy.uploads_before)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+                Ok(report)
+            }
+
+            async fn known(
+                &self,
+                blobs: &[Digest],
+                uploads: &[String],
+            ) -> Result<(Vec<bool>, Vec<bool>), StoreError> {
+                let blobs: Vec<String> = blobs.iter().map(ToString::to_string).collect();
+                Ok((
+                    present(&self.pool, q::KNOWN_BLOBS, &blobs).await?,
+                    present(&self.pool, q::KNOWN_UPLOADS, uploads).await?,
+                ))
+            }
+
+            async fn usage(&self) -> Result<Usage, StoreError> {
+                let u: UsageRecord = sqlx::query_as(q::USAGE).fetch_one(&self.pool).await?;
+                Ok(Usage {
+                    repositories: size_of(u.repositories),
+                    manifests: size_of(u.manifests),
+                    blobs: size_of(u.blobs),
+                    blob_bytes: size_of(u.blob_bytes),
+                    uploads: size_of(u.uploads),
+                })
+            }
+
+            async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
+                let direction = if filter.interface.is_empty() {
+                    ""
+                } else {
+                    filter.direction.as_str()
+                };
+                let rows: Vec<CatalogRecord> = sqlx::query_as(q::CATALOG)
+                    .bind(&filter.text)
+                    .bind(like_pattern(&filter.text, true))
+                    .bind(direction)
+                    .bind(like_pattern(&filter.interface, false))
+                    .fetch_all(&self.pool)
+                    .await?;
+                convert(rows)
+            }
+
+            async fn tag_details(
+                &self,
+                repo: &RepositoryName,
+                yank_type: &str,
+            ) -> Result<Vec<TagRow>, StoreError> {
+                let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS)
+                    .bind(repo.as_str())
+                    .bind(yank_type)
+                    .fetch_all(&self.pool)
+                    .await?;
+                convert(rows)
+            }
+
+            async fn signatures(
+                &self,
+                repo: &RepositoryName,
+                subject: &Digest,
+            ) -> Result<Vec<SignatureRecord>, StoreError> {
+                let rows: Vec<SignatureRow> = sqlx::query_as(q::SIGNATURES)
+                    .bind(repo.as_str())
+                    .bind(subject.to_string())
+                    .fetch_all(&self.pool)
+                    .await?;
+                convert(rows)
+            }
+        }
+    };
+}
+pub(super) use impl_store;
