@@ -71,7 +71,8 @@ pub struct AuthConfig {
     pub htpasswd: PathBuf,
     /// Secret for signing tokens; several processes serving one registry must share it.
     /// When absent, a random one per process (tokens then end with the process).
-    pub token_secret: Option<String>,
+    /// Redacted in `Debug`.
+    pub token_secret: Option<secrecy::SecretString>,
     /// Token lifetime in seconds (default 300).
     pub token_ttl_secs: Option<u64>,
     /// The token endpoint clients are sent to; default `http://<Host>/token`.
@@ -185,7 +186,8 @@ impl Auth {
     /// Load the htpasswd file and rules of `config`.
     pub fn load(config: &AuthConfig) -> anyhow::Result<Auth> {
         let users = parse_htpasswd(&config.htpasswd)?;
-        let key = match &config.token_secret {
+        use secrecy::ExposeSecret as _;
+        let key = match config.token_secret.as_ref().map(|s| s.expose_secret()) {
             Some(s) if s.len() >= 16 => s.as_bytes().to_vec(),
             Some(_) => bail!("auth.token-secret must be at least 16 characters"),
             None => uuid::Uuid::new_v4()

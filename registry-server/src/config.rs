@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use std::time::Duration;
@@ -19,8 +20,9 @@ pub struct Config {
     /// Directory holding `metadata.db`, `blobs/` and `uploads/`.
     pub data_dir: PathBuf,
     /// `postgres://…` to keep metadata in PostgreSQL instead of `metadata.db`; several
-    /// registry processes may share it (with a shared blob directory).
-    pub database_url: Option<String>,
+    /// registry processes may share it (with a shared blob directory). It carries the
+    /// database password: `Debug` prints it redacted.
+    pub database_url: Option<SecretString>,
     /// Prefix before `<namespace>/<name>` in the wasm-pkg discovery document.
     pub namespace_prefix: String,
     /// `host[:port]` clients should use (in the discovery document); default: the
@@ -75,8 +77,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// `data-dir = "/var/lib/wharf"`
     pub data_dir: Option<PathBuf>,
-    /// `database-url = "postgres://wharf@db/wharf"`
-    pub database_url: Option<String>,
+    /// `database-url = "postgres://wharf@db/wharf"` (redacted in `Debug`)
+    pub database_url: Option<SecretString>,
     /// `namespace-prefix = "wasm/"`
     pub namespace_prefix: Option<String>,
     /// `public-registry = "registry.example.com"`
@@ -142,8 +144,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--data-dir`
     pub data_dir: Option<PathBuf>,
-    /// `--database-url`
-    pub database_url: Option<String>,
+    /// `--database-url` (redacted in `Debug`)
+    pub database_url: Option<SecretString>,
     /// `--namespace-prefix`
     pub namespace_prefix: Option<String>,
     /// `--public-registry`
@@ -220,5 +222,23 @@ mod tests {
         assert_eq!(c.limits.max_index_bytes, 10);
         assert_eq!(c.namespace_prefix, "");
         assert!(toml::from_str::<FileConfig>("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let file: FileConfig = toml::from_str(
+            "database-url = \"postgres://wharf:hunter2-db@db/wharf\"\n\
+             [auth]\nhtpasswd = \"/etc/wharf/htpasswd\"\ntoken-secret = \"hunter2-token-secret\"",
+        )
+        .unwrap();
+        let c = Config::resolve(file, Overrides::default());
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("REDACTED"), "{printed}");
+        use secrecy::ExposeSecret as _;
+        assert_eq!(
+            c.database_url.unwrap().expose_secret(),
+            "postgres://wharf:hunter2-db@db/wharf"
+        );
     }
 }

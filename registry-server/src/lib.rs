@@ -53,7 +53,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     let store: Arc<dyn store::Store> =
         match &config.database_url {
             Some(url) => Arc::new(
-                store::PgStore::connect(url, None)
+                store::PgStore::connect(secrecy::ExposeSecret::expose_secret(url), None)
                     .await
                     .context("failed to open the PostgreSQL metadata database")?,
             ),

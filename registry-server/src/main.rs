@@ -33,6 +33,7 @@ struct Args {
         long,
         global = true,
         env = "WHARF_REGISTRY_DATABASE_URL",
+        hide_env_values = true,
         value_name = "URL"
     )]
     database_url: Option<String>,
@@ -111,7 +112,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Overrides {
             listen: args.listen,
             data_dir: args.data_dir,
-            database_url: args.database_url,
+            database_url: args.database_url.map(Into::into),
             namespace_prefix: args.namespace_prefix,
             public_registry: args.public_registry,
         },

@@ -348,7 +348,8 @@ pub async fn push_file(
                     )])),
                 )
                 .await
-                .context("failed to attach the SBOM")?,
+                .context("failed to attach the SBOM")?
+                .digest,
         ),
         None => None,
     };

@@ -204,7 +204,7 @@ pub async fn sign_manifest(
     let payload = serde_json::to_vec(&SimpleSigning::new(&identity, &subject.digest))?;
     let signature = key.sign(&payload)?;
     let manifest = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
-    let digest = client
+    let pushed = client
         .push_referrer(
             target,
             subject.clone(),
@@ -218,17 +218,15 @@ pub async fn sign_manifest(
         )
         .await
         .context("failed to push the signature")?;
+    let digest = pushed.digest;
     debug_assert_eq!(
         Digest::sha256_of(&serde_json::to_vec(&manifest)?),
         digest,
         "wharf-sign's manifest and the pushed one agree"
     );
-    if client
-        .referrers(target, &subject.digest, Some(SIGNATURE_ARTIFACT_TYPE))
-        .await?
-        .is_none()
-    {
-        // no referrers API: keep all signatures as layers of cosign's `.sig` tag
+    if !pushed.indexed {
+        // the registry did not answer `OCI-Subject`, so it keeps no referrers index: keep
+        // all signatures as layers of cosign's `.sig` tag
         let tag: wharf_oci::Tag = wharf_sign::fallback_tag(&subject.digest).parse()?;
         let at_tag = ImageReference {
             tag: Some(tag.clone()),

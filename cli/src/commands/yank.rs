@@ -80,7 +80,8 @@ impl Args {
                 Some(annotations),
             )
             .await
-            .context("failed to push the yank mark")?;
+            .context("failed to push the yank mark")?
+            .digest;
         eprintln!("yanked {target} ({}): {}", pulled.digest, self.reason);
         outln!("{digest}");
         Ok(ExitCode::SUCCESS)

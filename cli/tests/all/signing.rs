@@ -72,6 +72,15 @@ fn sign_verify_and_an_independent_check_with_openssl() {
             index["manifests"][0]["artifactType"],
             "application/vnd.dev.cosign.artifact.sig.v1+json"
         );
+        // the registry answered `OCI-Subject`: no cosign `.sig` tag fallback was written
+        let tags: serde_json::Value =
+            reqwest::get(format!("http://{}/v2/demo/signed/tags/list", reg.addr))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        assert_eq!(tags["tags"], serde_json::json!(["1.0.0"]));
         let m: serde_json::Value = reqwest::get(format!(
             "http://{}/v2/demo/signed/manifests/{}",
             reg.addr,

@@ -73,6 +73,16 @@ pub const MAX_LISTING_BODY: usize = 4 * 1024 * 1024;
 const MAX_TAG_PAGES: usize = 1000;
 const MAX_TAG_LISTING_TIME: Duration = Duration::from_secs(300);
 
+/// A referrer as pushed by [`Client::push_referrer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedReferrer {
+    /// The referrer manifest's digest.
+    pub digest: Digest,
+    /// The registry said (with `OCI-Subject`) that it lists the manifest under its
+    /// subject's referrers; `false` means the referrers tag schema is needed.
+    pub indexed: bool,
+}
+
 /// A manifest as pulled: its bytes were checked against `digest`.
 #[derive(Clone, Debug)]
 pub struct PulledManifest {
@@ -711,8 +721,10 @@ impl Client {
     /// Push an artifact manifest that refers to `subject` (OCI image spec 1.1 §Guidelines
     /// for artifact usage): the empty config `{}`, `layers` as given (media type, bytes,
     /// annotations; an empty list gets the one empty layer the spec recommends), pushed by
-    /// digest. Returns the manifest digest; the registry lists it under the subject's
-    /// referrers with `artifact_type`.
+    /// digest. Returns the manifest digest and whether the registry indexed it as a
+    /// referrer of `subject` (its answer carried `OCI-Subject`, distribution-spec "Pushing
+    /// Manifests with Subject"); when it did not, the caller falls back to the referrers
+    /// tag schema.
     pub async fn push_referrer(
         &self,
         r: &ImageReference,
@@ -720,7 +732,7 @@ impl Client {
         artifact_type: &str,
         layers: Vec<ReferrerLayer>,
         annotations: Option<BTreeMap<String, String>>,
-    ) -> Result<Digest, ClientError> {
+    ) -> Result<PushedReferrer, ClientError> {
         let empty = Descriptor::of(media_types::OCI_EMPTY, b"{}");
         self.push_blob_bytes(r, b"{}".to_vec()).await?;
         let mut descriptors = Vec::new();
@@ -747,13 +759,19 @@ impl Client {
             reason: format!("cannot encode a referrer manifest: {e}"),
         })?;
         let digest = Digest::sha256_of(&bytes);
-        self.push_manifest(
-            r,
-            &Reference::Digest(digest.clone()),
-            media_types::OCI_MANIFEST,
-            bytes,
-        )
-        .await
+        let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+        let (digest, oci_subject) = self
+            .put_manifest(
+                r,
+                &Reference::Digest(digest.clone()),
+                media_types::OCI_MANIFEST,
+                bytes,
+            )
+            .await?;
+        Ok(PushedReferrer {
+            digest,
+            indexed: oci_subject.is_some() && oci_subject == subject,
+        })
     }
 
     /// `PUT` a manifest under `reference` (a tag or its digest). Returns its digest, checked
@@ -765,6 +783,18 @@ impl Client {
         media_type: &str,
         bytes: Vec<u8>,
     ) -> Result<Digest, ClientError> {
+        Ok(self.put_manifest(r, reference, media_type, bytes).await?.0)
+    }
+
+    /// [`push_manifest`](Self::push_manifest), also returning the `OCI-Subject` the
+    /// registry answered with, if any.
+    async fn put_manifest(
+        &self,
+        r: &ImageReference,
+        reference: &Reference,
+        media_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(Digest, Option<Digest>), ClientError> {
         let digest = Digest::sha256_of(&bytes);
         let url = self.repo_url(
             &r.registry,
@@ -794,7 +824,12 @@ impl Client {
                 actual: theirs,
             });
         }
-        Ok(digest)
+        let subject = resp
+            .headers()
+            .get("oci-subject")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        Ok((digest, subject))
     }
 
     /// Pull the manifest `r` names and check it: against the digest when `r` has one,

@@ -18,8 +18,8 @@ mod error;
 
 pub use auth::{Credentials, DockerConfig, write_docker_credentials};
 pub use client::{
-    Client, ClientConfig, PlainHttp, PulledManifest, ReferrerLayer, YANK_ARTIFACT_TYPE,
-    YANK_REASON_ANNOTATION,
+    Client, ClientConfig, PlainHttp, PulledManifest, PushedReferrer, ReferrerLayer,
+    YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION,
 };
 pub use error::ClientError;
 
