@@ -12,7 +12,7 @@ use serde_json::json;
 use wharf_oci::{Reference, RepositoryName};
 
 use super::auth::Identity;
-use super::{ApiError, Query};
+use super::{ApiError, ErrorCode, Query};
 use crate::AppState;
 use crate::service::{SearchQuery, Viewer};
 
@@ -89,13 +89,7 @@ pub(crate) fn parse_target(path: &str) -> Result<(RepositoryName, Option<Referen
                 .map_err(|e: wharf_oci::DigestError| ApiError::digest_invalid(e.to_string()))?,
         )),
         Some(r) => Some(Reference::Tag(r.parse().map_err(
-            |e: wharf_oci::NameError| {
-                ApiError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "TAG_INVALID",
-                    e.to_string(),
-                )
-            },
+            |e: wharf_oci::NameError| ApiError::new(ErrorCode::TagInvalid, e.to_string()),
         )?)),
     };
     Ok((repo, reference))
@@ -107,8 +101,7 @@ pub(crate) fn number(query: &Query, key: &str, default: u32) -> Result<u32, ApiE
         None | Some("") => Ok(default),
         Some(v) => v.parse::<u32>().map_err(|_| {
             ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                ErrorCode::BadRequest,
                 format!("`{key}={v}` is not a number"),
             )
         }),

@@ -11,13 +11,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use super::route::Route;
-use super::{ApiError, Query};
+use super::{ApiError, ErrorCode, Query};
 use crate::AppState;
 use crate::auth::{Action, Auth, Token};
 
@@ -145,8 +145,7 @@ impl Refused {
             Refused::Invalid => challenge(auth, headers, None, "invalid credentials"),
             Refused::TooMany(secs) => {
                 let mut resp = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "TOOMANYREQUESTS",
+                    ErrorCode::TooManyRequests,
                     format!("too many failed logins from this address; retry in {secs} s"),
                 )
                 .into_response();
@@ -227,7 +226,7 @@ fn challenge(auth: &Auth, headers: &HeaderMap, scope: Option<String>, message: &
     if let Some(scope) = scope {
         value.push_str(&format!(",scope=\"{scope}\""));
     }
-    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message).into_response();
+    let mut resp = ApiError::new(ErrorCode::Unauthorized, message).into_response();
     if let Ok(v) = HeaderValue::from_str(&value) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -281,8 +280,7 @@ pub(crate) async fn authorize(
     {
         return match who {
             Who::User(_) => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "DENIED",
+                ErrorCode::Denied,
                 format!("{action:?} access to repository `{repo}` is denied").to_lowercase(),
             )
             .into_response(),

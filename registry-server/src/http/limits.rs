@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 use crate::AppState;
 
 struct Bucket {
@@ -76,8 +76,7 @@ pub(crate) async fn rate_limit(
     {
         let seconds = wait.ceil().max(1.0) as u64;
         let mut resp = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOOMANYREQUESTS",
+            ErrorCode::TooManyRequests,
             format!("too many requests from {ip}; retry in {seconds} s"),
         )
         .into_response();
@@ -102,10 +101,10 @@ pub(crate) async fn header_limit(req: Request, next: Next) -> Response {
         .sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "SIZE_INVALID",
+            ErrorCode::SizeInvalid,
             format!("request headers are {size} bytes, more than the {MAX_HEADER_BYTES} accepted"),
         )
+        .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
         .into_response();
     }
     next.run(req).await

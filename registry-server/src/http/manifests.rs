@@ -8,7 +8,7 @@ use axum::response::Response;
 use wharf_oci::{Reference, RepositoryName, Tag};
 
 use super::blobs::internal;
-use super::{ApiError, Request, empty};
+use super::{ApiError, ErrorCode, Request, empty};
 use crate::AppState;
 
 pub(crate) async fn get(
@@ -44,7 +44,7 @@ pub(crate) async fn put(
         .all("tag")
         .map(|t| {
             t.parse::<Tag>()
-                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", e.to_string()))
+                .map_err(|e| ApiError::new(ErrorCode::TagInvalid, e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let limit = state.registry.limits().max_manifest_bytes;
@@ -52,10 +52,10 @@ pub(crate) async fn put(
         .await
         .map_err(|e| {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "SIZE_INVALID",
+                ErrorCode::SizeInvalid,
                 format!("manifest body could not be read within {limit} bytes: {e}"),
             )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
         })?;
     let content_type = req
         .headers

@@ -25,7 +25,7 @@ use axum::routing::{any, get};
 use tower_http::trace::TraceLayer;
 use wharf_oci::RegistryMetadata;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use route::{Route, parse as parse_route, parse_encoded as parse_encoded_route};
 
 use crate::AppState;
@@ -136,8 +136,7 @@ impl Query {
             None => Ok(default),
             Some(n) => n.parse::<u32>().map(|n| n.min(10_000)).map_err(|_| {
                 ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "PAGINATION_NUMBER_INVALID",
+                    ErrorCode::PaginationNumberInvalid,
                     format!("invalid page size n={n}"),
                 )
             }),

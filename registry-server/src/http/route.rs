@@ -8,12 +8,12 @@
 //! fails to decode or to validate is answered here, before authorisation or any handler.
 
 use axum::extract::Request;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wharf_oci::{Digest, Reference, RepositoryName};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// A `/v2/` endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,10 +147,10 @@ pub(crate) async fn resolve(mut req: Request, next: Next) -> Response {
         }
         Ok(None) => ApiError::not_found(&format!("/v2/{rest}")).into_response(),
         Err(e)
-            if e.code() == "TAG_INVALID"
+            if e.code() == ErrorCode::TagInvalid
                 && matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE) =>
         {
-            ApiError::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e.message()).into_response()
+            ApiError::new(ErrorCode::ManifestUnknown, e.message()).into_response()
         }
         Err(e) => e.into_response(),
     }

@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use wharf_oci::{Digest, RepositoryName};
 
-use super::{ApiError, Request, body_stream, empty};
+use super::{ApiError, ErrorCode, Request, body_stream, empty};
 use crate::AppState;
 use crate::service::ChunkRange;
 use crate::storage::UploadId;
@@ -15,8 +15,7 @@ use crate::storage::UploadId;
 fn upload_id(id: &str) -> Result<UploadId, ApiError> {
     UploadId::parse(id).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
-            "BLOB_UPLOAD_UNKNOWN",
+            ErrorCode::BlobUploadUnknown,
             format!("upload session `{id}` does not exist"),
         )
     })
@@ -153,10 +152,10 @@ fn content_range(req: &Request) -> Result<Option<ChunkRange>, ApiError> {
     };
     parsed.map(Some).ok_or_else(|| {
         ApiError::new(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            "BLOB_UPLOAD_INVALID",
+            ErrorCode::BlobUploadInvalid,
             format!("invalid Content-Range `{text}`"),
         )
+        .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
     })
 }
 
