@@ -256,6 +256,103 @@ impl SimpleSigning {
     }
 }
 
+/// Largest signature payload read (bytes): a simple-signing payload is a few hundred
+/// bytes; a layer claiming more is judged without being read.
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
+
+/// A key trusted to sign: its id ([`key_id`]) and its SPKI PEM.
+pub type TrustedKey = (String, String);
+
+/// The signature layers of a signature manifest: the simple-signing layers, each with its
+/// index in `layers` and the signature its annotation carries (if any).
+pub fn signature_layers(
+    manifest: &ImageManifest,
+) -> impl Iterator<Item = (usize, &Descriptor, Option<&str>)> {
+    manifest
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.media_type == SIMPLE_SIGNING)
+        .map(|(i, l)| {
+            let signature = l
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(SIGNATURE_ANNOTATION))
+                .map(String::as_str);
+            (i, l, signature)
+        })
+}
+
+/// How one signature was judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A trusted key signed a payload naming exactly the subject.
+    Verified {
+        /// The id of the key that verified it.
+        key_id: String,
+    },
+    /// Well-formed and naming the subject, but no trusted key verifies it.
+    Unverified(String),
+    /// Not a usable signature of the subject: no signature, no or oversized payload, a
+    /// payload that is not simple-signing JSON or names another manifest.
+    Invalid(String),
+}
+
+impl Verdict {
+    /// The key id when verified.
+    pub fn key_id(&self) -> Option<&str> {
+        match self {
+            Verdict::Verified { key_id } => Some(key_id),
+            _ => None,
+        }
+    }
+
+    /// Why it is not verified.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Verified { .. } => None,
+            Verdict::Unverified(r) | Verdict::Invalid(r) => Some(r),
+        }
+    }
+
+    /// `verified`, `unverified` or `invalid`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Verdict::Verified { .. } => "verified",
+            Verdict::Unverified(_) => "unverified",
+            Verdict::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// The one signature judge, used by `wharf verify`, the CLI's trust policy and the
+/// registry's signature status: a simple-signing `payload` (`None` when it could not be
+/// read, or is over [`MAX_PAYLOAD_BYTES`]) with the base64 `signature` of its layer
+/// annotation is verified when it names exactly `subject` and one of `keys` verifies it.
+pub fn judge(
+    signature: Option<&str>,
+    payload: Option<&[u8]>,
+    subject: &Digest,
+    keys: &[TrustedKey],
+) -> Verdict {
+    let Some(signature) = signature else {
+        return Verdict::Invalid("the layer has no signature annotation".into());
+    };
+    let Some(payload) = payload else {
+        return Verdict::Invalid("the payload is missing or too large".into());
+    };
+    if let Err(e) = SimpleSigning::parse_for(payload, subject) {
+        return Verdict::Invalid(e.to_string());
+    }
+    match keys
+        .iter()
+        .find(|(_, pem)| verify(pem, payload, signature).is_ok())
+    {
+        Some((id, _)) => Verdict::Verified { key_id: id.clone() },
+        None => Verdict::Unverified("signed by none of the trusted keys".into()),
+    }
+}
+
 /// The signature manifest for `subject`: empty config, one simple-signing layer carrying
 /// `signature_b64` in its annotation, artifact type [`SIGNATURE_ARTIFACT_TYPE`].
 pub fn signature_manifest(
@@ -407,6 +504,21 @@ mod tests {
         );
         let d512: Digest = format!("sha512:{}", "ab".repeat(64)).parse().unwrap();
         let tag = fallback_tag(&d512);
+        // the judge
+        let kp = generate_key(None).unwrap();
+        let keys = vec![(key_id(&kp.public_pem).unwrap(), kp.public_pem.clone())];
+        let payload = serde_json::to_vec(&SimpleSigning::new("r/x", &digest)).unwrap();
+        let sig = sign(&kp.private_pem, None, &payload).unwrap();
+        assert_eq!(
+            judge(Some(&sig), Some(&payload), &digest, &keys).key_id(),
+            Some(keys[0].0.as_str())
+        );
+        assert_eq!(judge(Some(&sig), Some(&payload), &digest, &[]).status(), "unverified");
+        assert_eq!(judge(None, Some(&payload), &digest, &keys).status(), "invalid");
+        assert_eq!(judge(Some(&sig), None, &digest, &keys).status(), "invalid");
+        let other = Digest::sha256_of(b"other");
+        let v = judge(Some(&sig), Some(&payload), &other, &keys);
+        assert!(v.reason().unwrap().contains("not sha256:"), "{v:?}");
         assert_eq!(tag, format!("sha512-{}.sig", "ab".repeat(32)));
         assert!(tag.parse::<wharf_oci::Tag>().is_ok());
     }

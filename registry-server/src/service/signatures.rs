@@ -55,6 +55,11 @@ impl Registry {
             .store
             .referrers(repo, &m.digest, Some(wharf_sign::SIGNATURE_ARTIFACT_TYPE))
             .await?;
+        let keys: Vec<wharf_sign::TrustedKey> = rule
+            .keys
+            .iter()
+            .filter_map(|pem| Some((wharf_sign::key_id(pem).ok()?, pem.clone())))
+            .collect();
         for r in referrers {
             let Some(sig) = self
                 .store
@@ -66,27 +71,10 @@ impl Registry {
             let Ok(sig) = ImageManifest::from_slice(&sig.content) else {
                 continue;
             };
-            for layer in sig
-                .layers
-                .iter()
-                .filter(|l| l.media_type == wharf_sign::SIMPLE_SIGNING && l.size <= 64 * 1024)
-            {
-                let Some(signature) = layer
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(wharf_sign::SIGNATURE_ANNOTATION))
-                else {
-                    continue;
-                };
-                let Ok(payload) = self.small_blob(&layer.digest).await else {
-                    continue;
-                };
-                if wharf_sign::SimpleSigning::parse_for(&payload, &m.digest).is_ok()
-                    && rule
-                        .keys
-                        .iter()
-                        .any(|k| wharf_sign::verify(k, &payload, signature).is_ok())
-                {
+            for (_, layer, signature) in wharf_sign::signature_layers(&sig) {
+                let payload = self.payload(layer).await;
+                let verdict = wharf_sign::judge(signature, payload.as_deref(), &m.digest, &keys);
+                if verdict.key_id().is_some() {
                     return Ok(());
                 }
             }
@@ -98,75 +86,43 @@ impl Registry {
     }
 
     /// Judge every simple-signing layer of a pushed manifest against the operator's keys
-    /// (trusted keys and signature-rule keys): `verified` with the key id, `unverified`
-    /// when well-formed but no operator key matches, `invalid` when the payload is
-    /// missing, malformed or names another manifest than the subject. Empty for
+    /// (trusted keys and signature-rule keys) with the one judge, [`wharf_sign::judge`]:
+    /// `verified` with the key id, `unverified` when well-formed but no operator key
+    /// matches, `invalid` when the payload is missing, malformed or names another manifest
+    /// than the subject. The subject is the manifest's `subject`, else the digest the
+    /// payload names (cosign's tag-schema signatures have no `subject`). Empty for
     /// manifests that carry no signature.
     pub(super) async fn judge_signatures(&self, m: &ImageManifest) -> Vec<SignatureRecord> {
         let mut out = Vec::new();
-        for (i, layer) in m.layers.iter().enumerate() {
-            if layer.media_type != wharf_sign::SIMPLE_SIGNING {
-                continue;
-            }
-            let signature = layer
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(wharf_sign::SIGNATURE_ANNOTATION));
-            let payload = match layer.size <= 64 * 1024 {
-                true => self.small_blob(&layer.digest).await.ok(),
-                false => None,
-            };
-            let parsed = payload
+        for (i, layer, signature) in wharf_sign::signature_layers(m) {
+            let payload = self.payload(layer).await;
+            let named: Option<Digest> = payload
                 .as_deref()
-                .and_then(|p| serde_json::from_slice::<wharf_sign::SimpleSigning>(p).ok());
-            let named: Option<Digest> = parsed
-                .as_ref()
+                .and_then(|p| serde_json::from_slice::<wharf_sign::SimpleSigning>(p).ok())
                 .and_then(|p| p.critical.image.docker_manifest_digest.parse().ok());
-            let Some(subject) = m
-                .subject
-                .as_ref()
-                .map(|s| s.digest.clone())
-                .or_else(|| named.clone())
-            else {
+            let Some(subject) = m.subject.as_ref().map(|s| s.digest.clone()).or(named) else {
                 continue;
             };
-            let mut record = SignatureRecord {
+            let verdict =
+                wharf_sign::judge(signature, payload.as_deref(), &subject, &self.trusted_keys);
+            out.push(SignatureRecord {
                 signature_digest: Digest::sha256_of(b""),
                 layer: u32::try_from(i).unwrap_or(u32::MAX),
-                subject: subject.clone(),
-                key_id: None,
-                status: "invalid".into(),
-                detail: None,
-            };
-            match (signature, payload.as_deref(), named) {
-                (None, _, _) => record.detail = Some("no signature annotation".into()),
-                (_, None, _) => record.detail = Some("payload missing or too large".into()),
-                (_, _, None) => {
-                    record.detail = Some("payload is not cosign simple-signing JSON".into())
-                }
-                (_, _, Some(named)) if named != subject => {
-                    record.detail = Some(format!("payload signs {named}, not {subject}"))
-                }
-                (Some(sig), Some(payload), Some(_)) => {
-                    match self
-                        .trusted_keys
-                        .iter()
-                        .find(|(_, pem)| wharf_sign::verify(pem, payload, sig).is_ok())
-                    {
-                        Some((id, _)) => {
-                            record.status = "verified".into();
-                            record.key_id = Some(id.clone());
-                        }
-                        None => {
-                            record.status = "unverified".into();
-                            record.detail = Some("signed by none of the operator's keys".into());
-                        }
-                    }
-                }
-            }
-            out.push(record);
+                subject,
+                key_id: verdict.key_id().map(str::to_owned),
+                status: verdict.status().to_owned(),
+                detail: verdict.reason().map(str::to_owned),
+            });
         }
         out
+    }
+
+    /// The payload of a signature layer, when it is small enough and reads back intact.
+    async fn payload(&self, layer: &wharf_oci::Descriptor) -> Option<Vec<u8>> {
+        if layer.size > wharf_sign::MAX_PAYLOAD_BYTES {
+            return None;
+        }
+        self.small_blob(&layer.digest).await.ok()
     }
 
     /// A small blob (a signature payload), checked against its digest.
@@ -175,7 +131,7 @@ impl Registry {
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             out.extend_from_slice(&chunk.map_err(|e| ServiceError::Internal(e.to_string()))?);
-            if out.len() > 64 * 1024 {
+            if out.len() as u64 > wharf_sign::MAX_PAYLOAD_BYTES {
                 return Err(ServiceError::Internal("signature payload too large".into()));
             }
         }
