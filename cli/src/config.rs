@@ -69,7 +69,7 @@ pub struct Settings {
     /// Cache root.
     pub cache_dir: PathBuf,
     /// The trust policy `pull` and `run` enforce.
-    pub trust: crate::trust::TrustPolicy,
+    pub trust: wharf_core::TrustPolicy,
 }
 
 impl GlobalArgs {
@@ -86,8 +86,8 @@ impl GlobalArgs {
         };
         let file = FileConfig::load(&path, explicit)?;
         let trust = match (&self.trust_policy, &file.trust_policy) {
-            (Some(p), _) | (None, Some(p)) => crate::trust::TrustPolicy::load(p, true)?,
-            (None, None) => crate::trust::TrustPolicy::load(
+            (Some(p), _) | (None, Some(p)) => wharf_core::TrustPolicy::load(p, true)?,
+            (None, None) => wharf_core::TrustPolicy::load(
                 &dirs::config_dir()
                     .unwrap_or_else(|| PathBuf::from("."))
                     .join("wharf/trust.toml"),
@@ -104,7 +104,7 @@ impl GlobalArgs {
             cache_dir: self
                 .cache_dir
                 .clone()
-                .unwrap_or_else(wharf_runtime::BlobCache::default_root),
+                .unwrap_or_else(wharf_core::BlobCache::default_root),
             trust,
         })
     }
@@ -137,6 +137,12 @@ impl Settings {
     }
 }
 
+impl wharf_core::Clients for Settings {
+    fn client(&self, registry: &str) -> anyhow::Result<Client> {
+        Settings::client(self, Some(registry))
+    }
+}
+
 /// The whole number in environment variable `var`, if set; `unit` names it in the error.
 fn env_number(var: &str, unit: &str) -> anyhow::Result<Option<u64>> {
     std::env::var(var)
@@ -146,4 +152,19 @@ fn env_number(var: &str, unit: &str) -> anyhow::Result<Option<u64>> {
                 .with_context(|| format!("{var}={v:?} is not a number of {unit}"))
         })
         .transpose()
+}
+
+/// The environment variable holding the passphrase of an encrypted private key (the
+/// counterpart of cosign's `COSIGN_PASSWORD`). Never printed, never logged.
+pub const PASSPHRASE_ENV: &str = "WHARF_KEY_PASSPHRASE";
+
+/// The passphrase from [`PASSPHRASE_ENV`], if set and not empty.
+pub fn passphrase() -> Option<String> {
+    std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty())
+}
+
+/// Read a private key for signing, an encrypted one opened with the passphrase from
+/// [`PASSPHRASE_ENV`]; checked now, so nothing is pushed with a key that cannot sign.
+pub fn signing_key(path: &Path) -> anyhow::Result<wharf_core::SigningKey> {
+    wharf_core::SigningKey::load(path, passphrase())
 }

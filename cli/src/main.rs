@@ -22,9 +22,7 @@ mod commands;
 mod config;
 mod output;
 mod progress;
-mod project;
 mod target;
-mod trust;
 
 use config::GlobalArgs;
 

@@ -25,6 +25,12 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// Print `warning: <text>` on stderr, control characters escaped: the [`wharf_core::Warn`]
+/// of every workflow the CLI runs.
+pub fn warn(text: &str) {
+    eprintln!("warning: {}", sanitize(text));
+}
+
 /// Write `text` to stdout (control characters escaped, see [`sanitize`]) and flush. A
 /// closed pipe ends the process with success (the reader has what it wanted, as with
 /// `head`); another write error ends it with 1.

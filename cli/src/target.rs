@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use wharf_client::Client;
-use wharf_oci::{ImageReference, PackageRef};
-use wharf_runtime::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
+use wharf_core::{BlobCache, FetchedPackage, Remote, Verification, fetch_package};
+use wharf_oci::ImageReference;
 
 use crate::config::Settings;
+use crate::output::warn;
 
 /// A parsed `<FILE|REF>` argument.
 pub enum Target {
@@ -18,126 +19,59 @@ pub enum Target {
     Remote(Remote),
 }
 
-/// A registry reference, before package names are resolved.
-pub enum Remote {
-    /// `host/repo:tag`.
-    Image(ImageReference),
-    /// `ns:name@version`, resolved through the registry's discovery document.
-    Package {
-        registry: String,
-        package: PackageRef,
-    },
+/// How `pull` and `run` treat signatures.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct VerifyFlags {
+    /// Require a valid signature by a key the trust policy names for this package.
+    #[arg(long, conflicts_with = "insecure_skip_verify")]
+    pub verify: bool,
+    /// Do not check signatures even where the trust policy requires them.
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
 }
 
-impl Remote {
-    /// Parse a reference: a package name when it has no `/`, else an image reference.
-    pub fn parse(s: &str, settings: &Settings) -> anyhow::Result<Remote> {
-        if PackageRef::looks_like(s) {
-            let package: PackageRef = s.parse()?;
-            let Some(registry) = settings.registry.clone() else {
-                bail!(
-                    "`{s}` is a package name; say which registry serves it with --registry or `default-registry` in the config file"
-                );
-            };
-            return Ok(Remote::Package { registry, package });
-        }
-        Ok(Remote::Image(ImageReference::parse(
-            s,
-            settings.registry.as_deref(),
-        )?))
-    }
-
-    /// The registry host asked first.
-    pub fn registry(&self) -> &str {
-        match self {
-            Remote::Image(r) => &r.registry,
-            Remote::Package { registry, .. } => registry,
-        }
-    }
-
-    /// Resolve to an image reference (package names through the registry); warns on stderr
-    /// when an exactly pinned version is yanked.
-    pub async fn resolve(&self, client: &Client) -> anyhow::Result<ImageReference> {
-        let target = self.resolve_pinned(client).await?;
-        if self.is_pinned()
-            && let Ok(Some(reason)) = client.yanked(&target).await
-        {
-            eprintln!("warning: {target} is yanked: {reason}");
-        }
-        Ok(target)
-    }
-
-    /// True when the reference names one exact version (a package `@1.2.3` or a semver tag).
-    fn is_pinned(&self) -> bool {
-        match self {
-            Remote::Package { package, .. } => package.exact.is_some(),
-            Remote::Image(r) => r.tag.as_ref().is_some_and(|t| t.semver().is_some()),
-        }
-    }
-
-    /// Resolve without the yank warning.
-    pub async fn resolve_pinned(&self, client: &Client) -> anyhow::Result<ImageReference> {
-        match self {
-            Remote::Image(r) => Ok(r.clone()),
-            Remote::Package { registry, package } => client
-                .resolve_package(registry, package)
-                .await
-                .with_context(|| format!("failed to resolve package {package} on {registry}")),
+impl VerifyFlags {
+    /// What the flags ask of the verified fetch.
+    pub fn mode(self) -> Verification {
+        match (self.verify, self.insecure_skip_verify) {
+            (_, true) => Verification::Skip,
+            (true, false) => Verification::Required,
+            (false, false) => Verification::Policy,
         }
     }
 }
 
-impl Remote {
-    /// Resolve once, pull the manifest, enforce the trust policy on its digest, and only
-    /// then fetch the wasm layer (through the blob cache) by that digest: nothing of a
-    /// package that fails verification is downloaded or cached, and a tag moved in
-    /// between cannot swap the content.
-    pub async fn fetch_verified(
-        &self,
-        settings: &Settings,
-        flags: crate::trust::VerifyFlags,
-    ) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
-        let client = settings.client(Some(self.registry()))?;
-        let target = self.resolve_pinned(&client).await?;
-        // the manifest is pulled once: the yank warning, the trust check and the layer
-        // fetch all use this one
-        let manifest = client
-            .pull_manifest(&target)
-            .await
-            .with_context(|| format!("failed to pull {target}"))?;
-        if self.is_pinned()
-            && let Ok(Some(reason)) = client.yanked_digest(&target, &manifest.digest).await
-        {
-            eprintln!("warning: {target} is yanked: {reason}");
-        }
-        let pinned = target.with_digest(manifest.digest.clone());
-        settings
-            .trust
-            .enforce(&client, &pinned, &manifest.digest, flags)
-            .await?;
-        let cache = BlobCache::new(&settings.cache_dir);
-        let fetched = fetch_pulled(&client, &cache, &pinned, manifest)
-            .await
-            .with_context(|| format!("failed to fetch {pinned}"))?;
-        Ok((client, pinned, fetched))
-    }
+/// Parse a reference argument, package names and host-less references served by the
+/// configured default registry.
+pub fn parse_remote(s: &str, settings: &Settings) -> anyhow::Result<Remote> {
+    Remote::parse(s, settings.registry.as_deref())
+}
 
-    /// Resolve, then fetch the manifest and the wasm layer through the blob cache, every
-    /// digest verified. Returns the client (for further requests), the resolved reference
-    /// and the package.
-    pub async fn fetch(
-        &self,
-        settings: &Settings,
-    ) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
-        let client = settings.client(Some(self.registry()))?;
-        let target = self.resolve(&client).await?;
-        let cache = BlobCache::new(&settings.cache_dir);
-        let fetched = fetch_package(&client, &cache, &target)
-            .await
-            .with_context(|| format!("failed to fetch {target}"))?;
-        tracing::info!(digest = %fetched.manifest_digest, cached = fetched.cached, "resolved {target}");
-        Ok((client, target, fetched))
+/// Resolve `remote`, warning on stderr when an exactly pinned version is yanked.
+pub async fn resolve(client: &Client, remote: &Remote) -> anyhow::Result<ImageReference> {
+    let (target, yanked) = remote.resolve_checked(client).await?;
+    if let Some(reason) = yanked {
+        warn(&format!("{target} is yanked: {reason}"));
     }
+    Ok(target)
+}
+
+/// Resolve `remote`, then fetch the manifest and the wasm layer through the blob cache,
+/// every digest verified, for commands that read a package without running it (inspect,
+/// sbom, policy). Returns the client (for further requests), the resolved reference and
+/// the package.
+pub async fn fetch(
+    settings: &Settings,
+    remote: &Remote,
+) -> anyhow::Result<(Client, ImageReference, FetchedPackage)> {
+    let client = settings.client(Some(remote.registry()))?;
+    let target = resolve(&client, remote).await?;
+    let cache = BlobCache::new(&settings.cache_dir);
+    let fetched = fetch_package(&client, &cache, &target)
+        .await
+        .with_context(|| format!("failed to fetch {target}"))?;
+    tracing::info!(digest = %fetched.manifest_digest, cached = fetched.cached, "resolved {target}");
+    Ok((client, target, fetched))
 }
 
 impl Target {
@@ -150,38 +84,16 @@ impl Target {
         if s.ends_with(".wasm") && !s.contains(':') {
             bail!("file `{s}` does not exist");
         }
-        Remote::parse(s, settings)
+        parse_remote(s, settings)
             .with_context(|| format!("`{s}` is neither an existing file nor a valid reference"))
             .map(Target::Remote)
     }
 }
 
-/// Read a wasm file argument, `-` meaning stdin. A `.wat` file is parsed from the text
-/// format (as wasm-tools does); parse errors carry line and column.
+/// Read a wasm file argument, `-` meaning stdin, `.wat` parsed from the text format
+/// ([`wharf_core::read_wasm`]).
 pub fn read_input(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .context("failed to read stdin")?;
-        return Ok(buf);
-    }
-    let bytes =
-        std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-    if path.extension().is_some_and(|e| e == "wat") {
-        return wat::parse_bytes(&bytes)
-            .map(|b| b.into_owned())
-            .map_err(|mut e| {
-                e.set_path(path);
-                e
-            })
-            .with_context(|| {
-                format!(
-                    "failed to parse the WebAssembly text in `{}`",
-                    path.display()
-                )
-            });
-    }
-    Ok(bytes)
+    wharf_core::read_wasm(path)
 }
 
 /// Write `bytes` to `path`, `-` meaning stdout. A regular file is written atomically

@@ -6,7 +6,7 @@ use wharf_oci::Digest;
 
 use super::print_json;
 use crate::config::GlobalArgs;
-use crate::target::{Target, read_input};
+use crate::target::{Target, fetch, read_input};
 
 /// `wharf inspect`
 #[derive(clap::Args)]
@@ -90,7 +90,7 @@ impl Args {
                 Ok(ExitCode::SUCCESS)
             }
             Target::Remote(remote) => {
-                let (client, target, fetched) = remote.fetch(&settings).await?;
+                let (client, target, fetched) = fetch(&settings, &remote).await?;
                 let manifest_json: serde_json::Value =
                     serde_json::from_slice(&fetched.manifest_raw.bytes)?;
                 let manifest = &fetched.manifest;

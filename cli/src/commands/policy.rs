@@ -10,9 +10,10 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use wharf_component::{Inspection, inspect};
 
-use super::sign::{check_signatures, load_keys};
 use crate::config::GlobalArgs;
-use crate::target::{Target, read_input};
+use crate::output::warn;
+use crate::target::{Target, fetch, read_input};
+use wharf_core::{check_signatures, load_keys};
 
 /// `wharf policy …`
 #[derive(clap::Subcommand)]
@@ -330,14 +331,15 @@ impl CheckArgs {
                 }
             }
             Target::Remote(remote) => {
-                let (client, target, fetched) = remote.fetch(&settings).await?;
+                let (client, target, fetched) = fetch(&settings, &remote).await?;
                 let info = inspect(&fetched.wasm, &self.target)?;
                 violations = check_binary(&policy, &info, &mut checked)?;
                 if let Some(sig) = &policy.signature {
                     checked.push("signature");
                     let keys = load_keys(&sig.keys)?;
                     let report =
-                        check_signatures(&client, &target, &fetched.manifest_digest, &keys).await?;
+                        check_signatures(&client, &target, &fetched.manifest_digest, &keys, &warn)
+                            .await?;
                     if !report.verified {
                         violations.push(Violation {
                             rule: "signature",

@@ -1,14 +1,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use serde::Serialize;
-use wharf_oci::{Descriptor, Digest, ImageManifest, media_types};
+use wharf_core::check_package;
+use wharf_oci::{Descriptor, Digest};
 
 use super::print_json;
 use crate::config::GlobalArgs;
+use crate::output::warn;
 use crate::progress::bytes_bar;
-use crate::target::Remote;
+use crate::target::{VerifyFlags, parse_remote};
 
 /// `wharf pull`
 #[derive(clap::Args)]
@@ -29,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    verify: crate::trust::VerifyFlags,
+    verify: VerifyFlags,
 }
 
 #[derive(Serialize)]
@@ -44,43 +45,22 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let remote = Remote::parse(&self.reference, &settings)?;
+        let remote = parse_remote(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
-        let target = remote.resolve(&client).await?;
-        let pulled = client
-            .pull_manifest(&target)
-            .await
-            .with_context(|| format!("failed to pull {target}"))?;
-        if pulled.media_type == media_types::OCI_INDEX
-            || pulled.media_type == media_types::DOCKER_MANIFEST_LIST
-        {
-            anyhow::bail!(
-                "{target} is an image index ({}), not a Wasm package",
-                pulled.media_type
-            );
-        }
-        let manifest = ImageManifest::from_slice(&pulled.bytes)
-            .with_context(|| format!("{target} has an invalid manifest"))?;
         // signatures are checked against the digest actually pulled, before any byte is written
-        settings
-            .trust
-            .enforce(&client, &target, &pulled.digest, self.verify)
-            .await?;
-        let layer = manifest
-            .wasm_layer()
-            .with_context(|| format!("{target} is not a Wasm package"))?
-            .clone();
+        let checked =
+            check_package(&client, &remote, &settings.trust, self.verify.mode(), &warn).await?;
+        let layer = checked.layer.clone();
         let bar = bytes_bar(layer.size, "pulling");
-        client
-            .pull_blob_to_file(&target, &layer, &self.output, |n| bar.set_position(n))
-            .await
-            .with_context(|| format!("failed to pull the wasm layer of {target}"))?;
+        checked
+            .download(&client, &self.output, |n| bar.set_position(n))
+            .await?;
         bar.finish_and_clear();
-        let pinned = target.with_digest(pulled.digest.clone());
+        let pinned = checked.reference;
         if self.json {
             return print_json(&PullReport {
                 reference: pinned.to_string(),
-                digest: pulled.digest,
+                digest: checked.manifest.digest,
                 layer,
                 output: self.output,
             });

@@ -3,10 +3,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
-use wharf_runtime::{RunOptions, Runtime};
+use wharf_runtime::{BlobCache, RunOptions, Runtime, fetch_verified};
 
 use crate::config::GlobalArgs;
-use crate::target::{Target, read_input};
+use crate::output::warn;
+use crate::target::{Target, VerifyFlags, read_input};
 
 /// `wharf run`
 #[derive(clap::Args)]
@@ -30,7 +31,7 @@ pub struct Args {
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
     #[command(flatten)]
-    verify: crate::trust::VerifyFlags,
+    verify: VerifyFlags,
     /// Arguments for the guest (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -56,11 +57,21 @@ impl Args {
             }
             Target::Remote(remote) => {
                 // a package whose signatures do not match its digest is never fetched
-                let (_client, target, fetched) =
-                    remote.fetch_verified(&settings, self.verify).await?;
+                let client = settings.client(Some(remote.registry()))?;
+                let cache = BlobCache::new(&settings.cache_dir);
+                let fetched = fetch_verified(
+                    &client,
+                    &remote,
+                    &settings.trust,
+                    self.verify.mode(),
+                    &cache,
+                    &warn,
+                )
+                .await?;
                 (
-                    fetched.wasm,
-                    target
+                    fetched.package.wasm,
+                    fetched
+                        .reference
                         .repository
                         .as_str()
                         .rsplit('/')

@@ -8,7 +8,7 @@ use wharf_component::CYCLONEDX_MEDIA_TYPE;
 use wharf_oci::ImageManifest;
 
 use crate::config::GlobalArgs;
-use crate::target::{Target, read_input};
+use crate::target::{Target, fetch, read_input, resolve};
 
 /// Largest SBOM document read from a registry (bytes).
 const MAX_SBOM_BYTES: u64 = 16 * 1024 * 1024;
@@ -42,7 +42,7 @@ impl Args {
             }
             Target::Remote(remote) => {
                 let client = settings.client(Some(remote.registry()))?;
-                let target = remote.resolve(&client).await?;
+                let target = resolve(&client, &remote).await?;
                 let manifest = client
                     .pull_manifest(&target)
                     .await
@@ -80,7 +80,7 @@ impl Args {
                     }
                     None => {
                         drop(client);
-                        let (_, _, fetched) = remote.fetch(&settings).await?;
+                        let (_, _, fetched) = fetch(&settings, &remote).await?;
                         from_section(&fetched.wasm, &self.target)
                             .with_context(|| format!("{target} has no SBOM referrer either"))?
                     }

@@ -11,7 +11,7 @@ use wharf_client::{YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION};
 use wharf_oci::Descriptor;
 
 use crate::config::GlobalArgs;
-use crate::target::Remote;
+use crate::target::parse_remote;
 
 /// `wharf yank`
 #[derive(clap::Args)]
@@ -34,9 +34,9 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let remote = Remote::parse(&self.reference, &settings)?;
+        let remote = parse_remote(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
-        let target = remote.resolve_pinned(&client).await?;
+        let target = remote.resolve(&client).await?;
         let pulled = client
             .pull_manifest(&target)
             .await

@@ -5,30 +5,23 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-mod cache;
 mod run;
 
-pub use cache::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
 pub use run::{RunOptions, Runtime};
+/// Fetching packages, with the trust policy checked before any layer byte is downloaded:
+/// an embedder that runs packages from a registry gets them through
+/// [`fetch_verified`](wharf_core::fetch_verified), as `wharf run` does.
+pub use wharf_core::{
+    BlobCache, FetchError, FetchedPackage, TrustPolicy, Verification, fetch_package, fetch_pulled,
+    fetch_verified,
+};
 
 /// Errors of the runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The registry client failed.
+    /// Fetching the package failed.
     #[error(transparent)]
-    Client(#[from] wharf_client::ClientError),
-    /// The manifest is not a Wasm artifact wharf can run.
-    #[error("{reference} is not a Wasm package: {reason}")]
-    NotWasm { reference: String, reason: String },
-    /// A cached file no longer matches its digest (and was removed).
-    #[error(
-        "cached blob {digest} at `{path}` is corrupt (it hashes to {actual}); it was removed, run again to fetch it anew"
-    )]
-    CacheCorrupt {
-        digest: String,
-        path: String,
-        actual: String,
-    },
+    Fetch(#[from] wharf_core::FetchError),
     /// A local file could not be read or written.
     #[error("failed to {action} `{path}`")]
     Io {

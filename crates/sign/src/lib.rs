@@ -513,8 +513,14 @@ mod tests {
             judge(Some(&sig), Some(&payload), &digest, &keys).key_id(),
             Some(keys[0].0.as_str())
         );
-        assert_eq!(judge(Some(&sig), Some(&payload), &digest, &[]).status(), "unverified");
-        assert_eq!(judge(None, Some(&payload), &digest, &keys).status(), "invalid");
+        assert_eq!(
+            judge(Some(&sig), Some(&payload), &digest, &[]).status(),
+            "unverified"
+        );
+        assert_eq!(
+            judge(None, Some(&payload), &digest, &keys).status(),
+            "invalid"
+        );
         assert_eq!(judge(Some(&sig), None, &digest, &keys).status(), "invalid");
         let other = Digest::sha256_of(b"other");
         let v = judge(Some(&sig), Some(&payload), &other, &keys);

@@ -279,6 +279,9 @@ mod tests {
         let body = ApiError::new(C::TagInvalid, "bad tag `..`").into_response();
         assert_eq!(body.status(), StatusCode::BAD_REQUEST);
         let conflict = ApiError::new(C::Denied, "exists").with_status(StatusCode::CONFLICT);
-        assert_eq!((conflict.code(), conflict.status().as_u16()), (C::Denied, 409));
+        assert_eq!(
+            (conflict.code(), conflict.status().as_u16()),
+            (C::Denied, 409)
+        );
     }
 }

@@ -1,6 +1,5 @@
-//! The trust policy: which public keys must have signed which packages. `wharf pull` and
-//! `wharf run` enforce it for every reference it covers (`--verify` demands it, and
-//! `--insecure-skip-verify` turns it off, loudly).
+//! The trust policy: which public keys must have signed which packages. Every fetch of a
+//! package ([`crate::fetch_verified`]) checks it before a byte of the layer is downloaded.
 //!
 //! ```toml
 //! # $XDG_CONFIG_HOME/wharf/trust.toml, or --trust-policy FILE, or `trust-policy` in config.toml
@@ -16,7 +15,8 @@ use serde::Deserialize;
 use wharf_client::Client;
 use wharf_oci::{Digest, ImageReference};
 
-use crate::commands::sign::{check_signatures, load_keys};
+use crate::Warn;
+use crate::signatures::{VerifyReport, check_signatures, load_keys};
 
 /// One rule: packages under `scope` must be signed by one of `keys`.
 #[derive(Debug, Deserialize)]
@@ -37,23 +37,35 @@ pub struct TrustPolicy {
     pub rules: Vec<Rule>,
 }
 
-/// How `pull` and `run` treat signatures.
-#[derive(Clone, Copy, Debug, clap::Args)]
-pub struct VerifyFlags {
-    /// Require a valid signature by a key the trust policy names for this package.
-    #[arg(long, conflicts_with = "insecure_skip_verify")]
-    pub verify: bool,
-    /// Do not check signatures even where the trust policy requires them.
-    #[arg(long)]
-    pub insecure_skip_verify: bool,
+/// How a fetch treats signatures (`wharf pull`/`run`: no flag, `--verify`,
+/// `--insecure-skip-verify`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verification {
+    /// Check where the policy names keys for the package.
+    #[default]
+    Policy,
+    /// Require a valid signature by a key the policy names; a package no rule covers is
+    /// refused.
+    Required,
+    /// Do not check signatures even where the policy requires them (warned about).
+    Skip,
 }
 
-fn covers(scope: &str, target: &ImageReference) -> bool {
-    let scope = scope.trim_end_matches('/');
+/// `registry/repository` of `target` is `scope` or under it, at a `/` boundary.
+pub fn in_scope(scope: &str, target: &ImageReference) -> bool {
     let name = format!("{}/{}", target.registry, target.repository);
-    name == scope
+    under_prefix(scope, &name)
+}
+
+/// `name` is `prefix` or under it at a `/` boundary (an empty prefix covers everything):
+/// the one rule for "repository under this prefix", used by trust scopes here and the
+/// registry's permission and signature rules.
+pub fn under_prefix(prefix: &str, name: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty()
+        || name == prefix
         || name
-            .strip_prefix(scope)
+            .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
@@ -74,6 +86,12 @@ impl TrustPolicy {
             .with_context(|| format!("invalid trust policy `{}`", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for rule in &mut policy.rules {
+            if rule.scope.trim_end_matches('/').is_empty() {
+                bail!(
+                    "invalid trust policy `{}`: a rule's scope must name a registry",
+                    path.display()
+                );
+            }
             for key in &mut rule.keys {
                 if key.is_relative() {
                     *key = base.join(&*key);
@@ -87,38 +105,44 @@ impl TrustPolicy {
     pub fn keys_for(&self, target: &ImageReference) -> Option<&[PathBuf]> {
         self.rules
             .iter()
-            .filter(|r| covers(&r.scope, target))
+            .filter(|r| in_scope(&r.scope, target))
             .max_by_key(|r| r.scope.trim_end_matches('/').len())
             .map(|r| r.keys.as_slice())
     }
 
-    /// Enforce the policy for the manifest `digest` of `target`, as `flags` say.
+    /// Enforce the policy for the manifest `digest` of `target`, as `mode` says. `Ok(None)`
+    /// when nothing was checked (no rule covers it, or [`Verification::Skip`], which is
+    /// reported through `warn`); `Ok(Some(report))` when a trusted key signed it; an error
+    /// naming the reason when it is not verified.
     pub async fn enforce(
         &self,
         client: &Client,
         target: &ImageReference,
         digest: &Digest,
-        flags: VerifyFlags,
-    ) -> anyhow::Result<()> {
-        if flags.insecure_skip_verify {
-            eprintln!("warning: NOT verifying signatures of {target} (--insecure-skip-verify)");
-            return Ok(());
+        mode: Verification,
+        warn: Warn<'_>,
+    ) -> anyhow::Result<Option<VerifyReport>> {
+        if mode == Verification::Skip {
+            warn(&format!(
+                "NOT verifying signatures of {target} (--insecure-skip-verify)"
+            ));
+            return Ok(None);
         }
         let Some(key_paths) = self.keys_for(target) else {
-            if flags.verify {
+            if mode == Verification::Required {
                 bail!(
                     "--verify: the trust policy names no keys for {}/{}",
                     target.registry,
                     target.repository
                 );
             }
-            return Ok(());
+            return Ok(None);
         };
         let keys = load_keys(key_paths)?;
-        let report = check_signatures(client, target, digest, &keys).await?;
+        let report = check_signatures(client, target, digest, &keys, warn).await?;
         if !report.verified {
             bail!("refusing {target}: {}", report.failure());
         }
-        Ok(())
+        Ok(Some(report))
     }
 }

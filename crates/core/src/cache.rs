@@ -1,9 +1,11 @@
+//! The content-addressed blob cache and the fetch of a package's wasm layer through it.
+
 use std::path::{Path, PathBuf};
 
 use wharf_client::Client;
 use wharf_oci::{Digest, ImageManifest, ImageReference, media_types};
 
-use crate::RuntimeError;
+use crate::FetchError;
 
 /// A content-addressed directory of blobs: `<root>/blobs/<algorithm>/<hex>`.
 /// Files get in only after their digest was checked; reads check again.
@@ -39,13 +41,13 @@ impl BlobCache {
     }
 
     /// Read blob `digest` if cached, verifying it. A corrupt file is removed and reported.
-    pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, RuntimeError> {
+    pub fn read(&self, digest: &Digest) -> Result<Option<Vec<u8>>, FetchError> {
         let path = self.path_of(digest);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
-                return Err(RuntimeError::Io {
+                return Err(FetchError::Io {
                     action: "read",
                     path: path.display().to_string(),
                     source,
@@ -55,7 +57,7 @@ impl BlobCache {
         let actual = digest.compute_same(&bytes);
         if &actual != digest {
             let _ = std::fs::remove_file(&path);
-            return Err(RuntimeError::CacheCorrupt {
+            return Err(FetchError::CacheCorrupt {
                 digest: digest.to_string(),
                 path: path.display().to_string(),
                 actual: actual.to_string(),
@@ -88,7 +90,7 @@ pub async fn fetch_package(
     client: &Client,
     cache: &BlobCache,
     reference: &ImageReference,
-) -> Result<FetchedPackage, RuntimeError> {
+) -> Result<FetchedPackage, FetchError> {
     let pulled = client.pull_manifest(reference).await?;
     fetch_pulled(client, cache, reference, pulled).await
 }
@@ -100,8 +102,8 @@ pub async fn fetch_pulled(
     cache: &BlobCache,
     reference: &ImageReference,
     pulled: wharf_client::PulledManifest,
-) -> Result<FetchedPackage, RuntimeError> {
-    let not_wasm = |reason: String| RuntimeError::NotWasm {
+) -> Result<FetchedPackage, FetchError> {
+    let not_wasm = |reason: String| FetchError::NotWasm {
         reference: reference.to_string(),
         reason,
     };
@@ -116,7 +118,7 @@ pub async fn fetch_pulled(
         None => {
             let path = cache.path_of(&layer.digest);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|source| RuntimeError::Io {
+                std::fs::create_dir_all(dir).map_err(|source| FetchError::Io {
                     action: "create cache directory",
                     path: dir.display().to_string(),
                     source,
@@ -125,7 +127,7 @@ pub async fn fetch_pulled(
             client
                 .pull_blob_to_file(reference, &layer, &path, |_| {})
                 .await?;
-            let wasm = cache.read(&layer.digest)?.ok_or_else(|| RuntimeError::Io {
+            let wasm = cache.read(&layer.digest)?.ok_or_else(|| FetchError::Io {
                 action: "read back",
                 path: path.display().to_string(),
                 source: std::io::Error::from(std::io::ErrorKind::NotFound),
