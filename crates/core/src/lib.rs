@@ -13,7 +13,8 @@
 //! - [`push`]: the Wasm artifact built from a file (CNCF layout), pushed, signed and given
 //!   its SBOM;
 //! - [`project`], [`lock`], [`publish`]: `wharf.toml` and `wharf.lock`, dependencies
-//!   locked and fetched by digest, and the publish plan (checks, then the push).
+//!   locked and fetched by digest, and the publish plan (checks, then the push);
+//! - [`policy`]: the CI policy over what a package is (`wharf policy check`).
 //!
 //! Workflows report non-fatal findings (a yanked pin, a skipped signature) through a
 //! [`Warn`] callback and leave printing to the program.
@@ -23,6 +24,7 @@
 pub mod cache;
 pub mod fetch;
 pub mod lock;
+pub mod policy;
 pub mod project;
 pub mod publish;
 pub mod push;
