@@ -174,12 +174,7 @@ fn parse_htpasswd(path: &Path) -> anyhow::Result<HashMap<String, String>> {
 }
 
 fn matches(prefix: &str, repo: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty()
-        || repo == prefix
-        || repo
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
+    wharf_oci::under_prefix(prefix, repo)
 }
 
 impl Auth {

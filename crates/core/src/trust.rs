@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
 use wharf_client::Client;
-use wharf_oci::{Digest, ImageReference};
+use wharf_oci::{Digest, ImageReference, under_prefix};
 
 use crate::Warn;
 use crate::signatures::{VerifyReport, check_signatures, load_keys};
@@ -55,18 +55,6 @@ pub enum Verification {
 pub fn in_scope(scope: &str, target: &ImageReference) -> bool {
     let name = format!("{}/{}", target.registry, target.repository);
     under_prefix(scope, &name)
-}
-
-/// `name` is `prefix` or under it at a `/` boundary (an empty prefix covers everything):
-/// the one rule for "repository under this prefix", used by trust scopes here and the
-/// registry's permission and signature rules.
-pub fn under_prefix(prefix: &str, name: &str) -> bool {
-    let prefix = prefix.trim_end_matches('/');
-    prefix.is_empty()
-        || name == prefix
-        || name
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 impl TrustPolicy {

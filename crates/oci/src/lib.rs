@@ -19,7 +19,7 @@ pub use manifest::{
     ANNOTATION_TITLE, Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig,
     WasmConfig,
 };
-pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag};
+pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag, under_prefix};
 pub use package::{OciRegistryMetadata, PackageError, PackageRef, RegistryMetadata};
 pub use reference::{
     ImageReference, ReferenceError, canonical_registry_host, is_loopback_host, parse_registry_host,

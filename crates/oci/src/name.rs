@@ -31,6 +31,25 @@ impl RepositoryName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// True when this repository is `prefix` or under it ([`under_prefix`]).
+    pub fn is_under(&self, prefix: &str) -> bool {
+        under_prefix(prefix, &self.0)
+    }
+}
+
+/// True when `name` is `prefix` or lies under it at a `/` boundary (`team` covers `team`
+/// and `team/app`, not `teams/app`); a trailing `/` on the prefix is ignored and an empty
+/// prefix covers everything. The one rule wharf uses for "repository under this prefix":
+/// registry permissions, required signatures, mutable versions, and trust-policy scopes
+/// (there over `registry/repository`).
+pub fn under_prefix(prefix: &str, name: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    prefix.is_empty()
+        || name == prefix
+        || name
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 fn valid_component(c: &str) -> bool {
@@ -193,6 +212,22 @@ impl fmt::Display for Reference {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn under_prefix_is_at_slash_boundaries() {
+        for (prefix, name, expected) in [
+            ("team", "team", true),
+            ("team", "team/app", true),
+            ("team/", "team/app", true),
+            ("team", "teams/app", false),
+            ("team/app", "team", false),
+            ("", "anything/at/all", true),
+            ("localhost:5000/demo", "localhost:5000/demo/x", true),
+            ("localhost:5000/demo", "localhost:5000/demonic", false),
+        ] {
+            assert_eq!(under_prefix(prefix, name), expected, "{prefix} / {name}");
+        }
+    }
     use super::*;
 
     #[test]

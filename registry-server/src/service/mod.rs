@@ -845,15 +845,11 @@ impl Registry {
         tags: &[Tag],
         digest: &Digest,
     ) -> Result<(), ServiceError> {
-        let mutable = self.limits.mutable_version_prefixes.iter().any(|p| {
-            let p = p.trim_end_matches('/');
-            p.is_empty()
-                || repo.as_str() == p
-                || repo
-                    .as_str()
-                    .strip_prefix(p)
-                    .is_some_and(|r| r.starts_with('/'))
-        });
+        let mutable = self
+            .limits
+            .mutable_version_prefixes
+            .iter()
+            .any(|p| repo.is_under(p));
         if mutable {
             return Ok(());
         }

@@ -18,11 +18,6 @@ pub struct SignatureRule {
     pub keys: Vec<String>,
 }
 
-fn under(prefix: &str, repo: &str) -> bool {
-    let p = prefix.trim_end_matches('/');
-    p.is_empty() || repo == p || repo.strip_prefix(p).is_some_and(|r| r.starts_with('/'))
-}
-
 /// Artifact types that are about another manifest and never need a signature themselves.
 fn is_exempt(m: &StoredManifest) -> bool {
     let Ok(manifest) = ImageManifest::from_slice(&m.content) else {
@@ -43,7 +38,7 @@ impl Registry {
         let Some(rule) = self
             .signature_rules
             .iter()
-            .filter(|r| under(&r.prefix, repo.as_str()))
+            .filter(|r| repo.is_under(&r.prefix))
             .max_by_key(|r| r.prefix.trim_end_matches('/').len())
         else {
             return Ok(());
