@@ -1,8 +1,9 @@
 //! `wharf-registry`: an OCI Distribution v1.1 registry that understands WebAssembly.
 //!
-//! Layers (calls go one way): [`http`] → [`service`] → {[`store`], [`storage`]}.
-//! [`app`] builds the router from an [`AppState`]; [`open`] makes the default state
-//! (SQLite metadata and a blob directory under one data dir).
+//! Layers (calls go one way): [`http`] → [`service`] → {[`store`], [`storage`]}; this
+//! file only assembles them. [`app`] builds the router from an [`AppState`] (the HTTP
+//! layer's state); [`open`] makes the default state (SQLite metadata and a blob directory
+//! under one data dir); [`serve`] runs it.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -18,20 +19,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 pub use config::Config;
+pub use http::AppState;
 
-/// Everything a request handler needs.
-pub struct AppState {
-    /// The registry service.
-    pub registry: service::Registry,
-    /// The configuration it runs with.
-    pub config: Config,
-    /// Request and byte counters for `/metrics`.
-    pub metrics: http::ops::Metrics,
-    /// Per-client request buckets.
-    pub limiter: http::limits::RateLimiter,
-    /// Users, rules and token key, when authentication is configured.
-    pub auth: Option<auth::Auth>,
-}
 
 /// The axum router of the registry.
 pub fn app(state: Arc<AppState>) -> axum::Router {

@@ -13,7 +13,7 @@ use wharf_oci::{Reference, RepositoryName};
 
 use super::auth::Identity;
 use super::{ApiError, ErrorCode, Query};
-use crate::AppState;
+use super::AppState;
 use crate::service::{SearchQuery, Viewer};
 
 /// The OpenAPI 3.1 document of this API.

@@ -18,7 +18,7 @@ use base64::Engine as _;
 
 use super::route::Route;
 use super::{ApiError, ErrorCode, Query};
-use crate::AppState;
+use super::AppState;
 use crate::auth::{Action, Auth, Token};
 
 /// Who made a request, for handlers that filter by permission (`_catalog`).

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, ErrorCode};
-use crate::AppState;
+use super::AppState;
 
 struct Bucket {
     tokens: f64,

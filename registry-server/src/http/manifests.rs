@@ -9,7 +9,7 @@ use wharf_oci::{Reference, RepositoryName, Tag};
 
 use super::blobs::internal;
 use super::{ApiError, ErrorCode, Request, empty};
-use crate::AppState;
+use super::AppState;
 
 pub(crate) async fn get(
     state: &Arc<AppState>,

@@ -28,7 +28,21 @@ use wharf_oci::RegistryMetadata;
 pub use error::{ApiError, ErrorCode};
 pub use route::{Route, parse as parse_route, parse_encoded as parse_encoded_route};
 
-use crate::AppState;
+/// Everything a request handler needs: the service and what the HTTP layer keeps itself
+/// (counters, rate-limit buckets, authentication).
+pub struct AppState {
+    /// The registry service.
+    pub registry: crate::service::Registry,
+    /// The configuration it runs with.
+    pub config: crate::Config,
+    /// Request and byte counters for `/metrics`.
+    pub metrics: ops::Metrics,
+    /// Per-client request buckets.
+    pub limiter: limits::RateLimiter,
+    /// Users, rules and token key, when authentication is configured.
+    pub auth: Option<crate::auth::Auth>,
+}
+
 
 /// The router of the registry: `/v2/…`, `/.well-known/wasm-pkg/registry.json`.
 pub fn router(state: Arc<AppState>) -> Router {

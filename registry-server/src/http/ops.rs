@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::route;
-use crate::AppState;
+use super::AppState;
 
 /// Request counters: by method, endpoint kind and status; bytes in and out as declared by
 /// `Content-Length` (request bodies sent chunked are counted by the upload counter).
@@ -79,14 +79,17 @@ pub(crate) async fn livez() -> impl IntoResponse {
 /// leaves reads working) and the blob directory is there; 503 naming what is not.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.registry.check_writable().await {
-        Ok(_) if state.config.data_dir.join("blobs").is_dir() => {
-            (StatusCode::OK, "ready\n").into_response()
-        }
-        Ok(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "blob storage unavailable\n",
-        )
-            .into_response(),
+        Ok(_) => match state.registry.check_blob_storage().await {
+            Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness check of blob storage failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "blob storage unavailable\n",
+                )
+                    .into_response()
+            }
+        },
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

@@ -8,7 +8,7 @@ use wharf_oci::{Digest, ImageIndex, RepositoryName, media_types};
 
 use super::blobs::internal;
 use super::{ApiError, Request};
-use crate::AppState;
+use super::AppState;
 
 /// An image index of the manifests whose subject is `digest` (an empty one for an
 /// unknown digest), filtered by `artifactType` with `OCI-Filters-Applied` when asked.

@@ -8,7 +8,7 @@ use serde_json::json;
 use wharf_oci::RepositoryName;
 
 use super::{ApiError, Request};
-use crate::AppState;
+use super::AppState;
 
 const DEFAULT_PAGE: u32 = 1000;
 

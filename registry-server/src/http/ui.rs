@@ -15,7 +15,7 @@ use wharf_oci::Reference;
 use super::api::{ViewerParts, parse_target, search_query};
 use super::auth::Identity;
 use super::{ApiError, Query};
-use crate::AppState;
+use super::AppState;
 use crate::service::{PackageDetail, PackagePage, RepositoryDetail, SearchQuery, VersionDetail};
 
 const CSS: &str = include_str!("ui/wharf.css");

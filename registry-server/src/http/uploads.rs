@@ -8,7 +8,7 @@ use axum::response::Response;
 use wharf_oci::{Digest, RepositoryName};
 
 use super::{ApiError, ErrorCode, Request, body_stream, empty};
-use crate::AppState;
+use super::AppState;
 use crate::service::ChunkRange;
 use crate::storage::UploadId;
 

@@ -7,8 +7,9 @@ use super::{Registry, ServiceError};
 use crate::store::WasmIndexEntry;
 
 impl Registry {
-    /// Validate the one wasm layer of `m` with wasmparser and record what it is. Layers
-    /// over `max_index_bytes` are stored without an index entry (logged).
+    /// Validate the one wasm layer of `m` with wasmparser and record what it is. A layer
+    /// over `max_index_bytes` is refused ([`ServiceError::SizeInvalid`], 413), never stored
+    /// unvalidated.
     pub(super) async fn index_wasm(
         &self,
         m: &ImageManifest,

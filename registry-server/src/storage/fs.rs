@@ -90,6 +90,25 @@ async fn size_of(path: &Path) -> Result<Option<u64>, StorageError> {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
+    async fn check_ready(&self) -> Result<(), StorageError> {
+        for dir in ["blobs", "uploads"] {
+            let path = self.root.join(dir);
+            let meta = tokio::fs::metadata(&path)
+                .await
+                .map_err(|source| StorageError::Io {
+                    action: "check the storage directories",
+                    source,
+                })?;
+            if !meta.is_dir() {
+                return Err(StorageError::Io {
+                    action: "check the storage directories",
+                    source: std::io::Error::other(format!("`{}` is not a directory", path.display())),
+                });
+            }
+        }
+        Ok(())
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
         size_of(&self.blob_path(digest)).await
     }

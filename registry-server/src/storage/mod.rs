@@ -123,4 +123,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<(Digest, std::time::SystemTime)>, StorageError>;
     /// Every upload with its last modification time (for garbage collection).
     async fn list_uploads(&self) -> Result<Vec<(UploadId, std::time::SystemTime)>, StorageError>;
+    /// Whether the storage can serve (readiness); the default trusts it can.
+    async fn check_ready(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }

@@ -1,0 +1,67 @@
+//! Listings of the distribution API: a repository's tags and the `_catalog` of
+//! repositories, paged in byte order.
+
+use wharf_oci::RepositoryName;
+
+use super::{Registry, ServiceError};
+use crate::store::Page;
+
+fn truncate(mut items: Vec<String>, n: u32) -> (Vec<String>, bool) {
+    let more = items.len() > n as usize;
+    items.truncate(n as usize);
+    (items, more)
+}
+
+impl Registry {
+    /// One page of `repo`'s tags; also says whether more may follow.
+    pub async fn tags(
+        &self,
+        repo: &RepositoryName,
+        n: u32,
+        last: Option<&str>,
+    ) -> Result<(Vec<String>, bool), ServiceError> {
+        let tags = self
+            .store
+            .tags(
+                repo,
+                Page {
+                    n: n.saturating_add(1),
+                    last,
+                },
+            )
+            .await?
+            .ok_or_else(|| ServiceError::NameUnknown(repo.clone()))?;
+        Ok(truncate(tags, n))
+    }
+
+    /// One page of the repository names `visible` accepts, after `last`; also says
+    /// whether more may follow. Filtering comes before paging, so a page holds `n` visible
+    /// names whenever that many exist and says nothing about the names it skipped (a
+    /// client probing with `last=` learns only about repositories it may see).
+    pub async fn catalog(
+        &self,
+        n: u32,
+        last: Option<&str>,
+        visible: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<String>, bool), ServiceError> {
+        let mut out = Vec::new();
+        let mut cursor = last.map(str::to_owned);
+        let batch = n.saturating_add(1).max(100);
+        loop {
+            let repos = self
+                .store
+                .repositories(Page {
+                    n: batch,
+                    last: cursor.as_deref(),
+                })
+                .await?;
+            let exhausted = repos.len() < batch as usize;
+            cursor = repos.last().cloned();
+            out.extend(repos.into_iter().filter(|r| visible(r)));
+            if out.len() > n as usize || exhausted {
+                break;
+            }
+        }
+        Ok(truncate(out, n))
+    }
+}
