@@ -1,9 +1,6 @@
 //! Garbage collection: what goes, what stays, dry runs, orphans, and pushes in flight.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
+use crate::harness::{TestApp, digest};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,45 +9,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wharf_registry::service::GcSettings;
 
-struct Server {
-    base: String,
-    dir: tempfile::TempDir,
-    state: Arc<wharf_registry::AppState>,
-    http: reqwest::Client,
-}
-
-async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let config = wharf_registry::Config {
-        data_dir: dir.path().to_path_buf(),
-        gc_interval: Duration::ZERO,
-        ..Default::default()
-    };
-    let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state.clone()).await;
-    Server {
-        base,
-        dir,
-        state,
-        http: reqwest::Client::new(),
-    }
+async fn start() -> TestApp {
+    TestApp::start_with(|c| c.gc_interval = Duration::ZERO).await
 }
 
 const MT: &str = "application/vnd.oci.image.manifest.v1+json";
 
-impl Server {
-    async fn push_blob(&self, repo: &str, bytes: &[u8]) -> StatusCode {
-        let d = digest(bytes);
-        let url = format!("{}/v2/{repo}/blobs/uploads/?digest={d}", self.base);
-        self.http
-            .post(url)
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
-
+impl TestApp {
     async fn push_manifest(&self, repo: &str, reference: &str, m: &Value) -> StatusCode {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         self.http
@@ -98,8 +63,8 @@ fn manifest_digest(m: &Value) -> String {
 async fn collects_only_what_nothing_needs() {
     let s = start().await;
     // kept: a tagged manifest and its blobs
-    s.push_blob("app", b"{}").await;
-    s.push_blob("app", b"kept layer").await;
+    s.try_push_blob("app", b"{}").await;
+    s.try_push_blob("app", b"kept layer").await;
     let kept = manifest(b"{}", &[b"kept layer"]);
     assert_eq!(
         s.push_manifest("app", "v1", &kept).await,
@@ -113,7 +78,7 @@ async fn collects_only_what_nothing_needs() {
         StatusCode::CREATED
     );
     // untagged: a manifest pushed by digest only, and its own layer
-    s.push_blob("app", b"untagged layer").await;
+    s.try_push_blob("app", b"untagged layer").await;
     let untagged = manifest(b"{}", &[b"untagged layer"]);
     assert_eq!(
         s.push_manifest("app", &manifest_digest(&untagged), &untagged)
@@ -121,7 +86,7 @@ async fn collects_only_what_nothing_needs() {
         StatusCode::CREATED
     );
     // a blob no manifest references, and an upload session left open
-    s.push_blob("app", b"dangling").await;
+    s.try_push_blob("app", b"dangling").await;
     let open = s
         .http
         .post(format!("{}/v2/app/blobs/uploads/", s.base))
@@ -255,7 +220,7 @@ fn uuid_like() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn grace_period_protects_recent_content() {
     let s = start().await;
-    s.push_blob("g", b"fresh").await;
+    s.try_push_blob("g", b"fresh").await;
     let settings = GcSettings {
         grace: Duration::from_secs(3600),
         ..GcSettings::default()
@@ -292,19 +257,12 @@ async fn gc_during_concurrent_pushes_keeps_what_they_need() {
         gc: gc_settings.clone(),
         ..Default::default()
     };
-    let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state.clone()).await;
-    let s = Arc::new(Server {
-        base,
-        dir,
-        state,
-        http: reqwest::Client::new(),
-    });
+    let s = Arc::new(TestApp::start_in(dir, config).await);
 
     // old garbage, and old unreferenced blobs that pushes will reuse
     for i in 0..10 {
         assert_eq!(
-            s.push_blob("race/junk", format!("junk {i}").as_bytes())
+            s.try_push_blob("race/junk", format!("junk {i}").as_bytes())
                 .await,
             StatusCode::CREATED
         );
@@ -312,7 +270,7 @@ async fn gc_during_concurrent_pushes_keeps_what_they_need() {
     for k in 0..15 {
         // push i = 2k reuses blob k from repository r{i % 3}
         assert_eq!(
-            s.push_blob(
+            s.try_push_blob(
                 &format!("race/r{}", (2 * k) % 3),
                 format!("reused {k}").as_bytes()
             )
@@ -360,7 +318,7 @@ async fn gc_during_concurrent_pushes_keeps_what_they_need() {
             } else {
                 format!("layer {i}").into_bytes()
             };
-            let mut statuses = vec![s.push_blob(&repo, &config).await];
+            let mut statuses = vec![s.try_push_blob(&repo, &config).await];
             let head = s
                 .http
                 .head(format!("{}/v2/{repo}/blobs/{}", s.base, digest(&layer)))
@@ -369,7 +327,7 @@ async fn gc_during_concurrent_pushes_keeps_what_they_need() {
                 .unwrap()
                 .status();
             if head != StatusCode::OK {
-                statuses.push(s.push_blob(&repo, &layer).await);
+                statuses.push(s.try_push_blob(&repo, &layer).await);
             }
             checked.wait().await;
             // the client takes its time before the manifest, well within the grace period

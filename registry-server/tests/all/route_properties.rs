@@ -1,7 +1,5 @@
 //! The `/v2/` route parser takes any path without panicking, and reads valid paths right.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
 use proptest::prelude::*;
 use wharf_registry::http::{Route, parse_encoded_route, parse_route};
 

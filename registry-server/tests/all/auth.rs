@@ -1,32 +1,21 @@
 //! Authentication and permissions over real HTTP: Basic, the bearer-token flow, anonymous
 //! pull per prefix, 401 vs 403, and answers that reveal nothing about hidden repositories.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
+use crate::harness::{TestApp, digest, htpasswd};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Server {
+async fn start() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let htpasswd = dir.path().join("htpasswd");
-    let users: String = [("alice", "s3cret"), ("bob", "hunter2")]
-        .iter()
-        .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 4).unwrap()))
-        .collect();
-    std::fs::write(&htpasswd, users).unwrap();
-    let file: wharf_registry::config::FileConfig = toml::from_str(&format!(
-        r#"
+    let path = dir.path().join("htpasswd");
+    std::fs::write(&path, htpasswd(&[("alice", "s3cret"), ("bob", "hunter2")])).unwrap();
+    TestApp::from_toml(
+        dir,
+        &format!(
+            r#"
         [auth]
-        htpasswd = {htpasswd:?}
+        htpasswd = {path:?}
         token-secret = "a-test-secret-of-some-length"
         [[auth.rules]]
         prefix = "public"
@@ -36,25 +25,12 @@ async fn start() -> Server {
         prefix = "team"
         users = {{ alice = ["pull", "push", "delete"] }}
         "#
-    ))
-    .unwrap();
-    let mut config = wharf_registry::Config::resolve(file, Default::default());
-    config.data_dir = dir.path().join("data");
-    config.gc_interval = std::time::Duration::ZERO;
-    let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
-    Server {
-        base,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+        ),
+    )
+    .await
 }
 
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
+impl TestApp {
     async fn token(&self, user: Option<(&str, &str)>, scope: &str) -> reqwest::Response {
         let mut rb = self
             .http

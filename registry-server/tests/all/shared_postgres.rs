@@ -3,71 +3,20 @@
 //! Needs `WHARF_TEST_POSTGRES_URL` (set by `.ci/run`); without it the test says so and
 //! checks nothing.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use crate::harness::{RegistryProcess, digest, fresh_database, postgres_url};
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::Connection as _;
 
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path, database_url: &str) -> (Registry, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(["--database-url", database_url])
-        .env("WHARF_REGISTRY_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("registry exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("wharf-registry listening on http://") {
-            break a.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Registry(child), addr)
-}
-
-/// A fresh database on the server of `url`; returns its URL.
-async fn fresh_database(url: &str) -> String {
-    let name = format!("wharf_t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+fn start(data_dir: &std::path::Path, database_url: &str) -> (RegistryProcess, String) {
+    let p = RegistryProcess::start(data_dir, &["--database-url", database_url]);
+    let addr = p.addr.clone();
+    (p, addr)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_processes_share_one_postgres_and_blob_directory() {
-    let Ok(url) = std::env::var("WHARF_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must set WHARF_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)"
-        );
+    let Some(url) = postgres_url() else {
         eprintln!("WHARF_TEST_POSTGRES_URL is not set: skipping the shared-PostgreSQL test");
         return;
     };

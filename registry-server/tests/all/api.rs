@@ -1,76 +1,29 @@
 //! The OCI Distribution API of wharf-registry, driven over real HTTP.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
+use crate::harness::{TestApp, digest, error_code as code, files_under as walk};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Server {
-    base: String,
-    dir: tempfile::TempDir,
-    http: reqwest::Client,
+async fn start() -> TestApp {
+    TestApp::start().await
 }
 
-async fn start() -> Server {
-    start_with(|_| {}).await
+async fn start_with(configure: impl FnOnce(&mut wharf_registry::Config)) -> TestApp {
+    TestApp::start_with(configure).await
 }
 
-async fn start_with(configure: impl FnOnce(&mut wharf_registry::Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = wharf_registry::Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    configure(&mut config);
-    let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
-    Server {
-        base,
-        dir,
-        http: reqwest::Client::new(),
-    }
-}
-
-async fn code(resp: reqwest::Response) -> String {
-    let v: Value = resp.json().await.unwrap();
-    v["errors"][0]["code"].as_str().unwrap_or("").to_owned()
-}
-
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
-        let d = digest(bytes);
-        let resp = self
-            .http
-            .post(self.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}")))
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        d
-    }
-
-    async fn put_manifest(
+impl TestApp {
+    /// `PUT` the manifest `body` (JSON) as `media_type`.
+    async fn put_json(
         &self,
         repo: &str,
         reference: &str,
         media_type: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.http
-            .put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
-            .header("content-type", media_type)
-            .body(serde_json::to_vec(body).unwrap())
-            .send()
+        self.put_manifest(repo, reference, media_type, &serde_json::to_vec(body).unwrap())
             .await
-            .unwrap()
     }
 
     fn upload_files(&self) -> usize {
@@ -342,21 +295,6 @@ async fn raw_get(base: &str, path: &str) -> (u16, String) {
     (status, out)
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p))
-            } else {
-                out.push(p)
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_and_unknown_sessions() {
     let s = start().await;
@@ -435,7 +373,7 @@ async fn manifests_push_pull_and_validation() {
         &[(&ld, 5, "application/vnd.oci.image.layer.v1.tar")],
     );
     let mt = "application/vnd.oci.image.manifest.v1+json";
-    let put = s.put_manifest("app", "v1", mt, &m).await;
+    let put = s.put_json("app", "v1", mt, &m).await;
     assert_eq!(put.status(), StatusCode::CREATED);
     let md = put.headers()["docker-content-digest"]
         .to_str()
@@ -476,7 +414,7 @@ async fn manifests_push_pull_and_validation() {
             "application/vnd.oci.image.layer.v1.tar",
         )],
     );
-    let r = s.put_manifest("app", "v2", mt, &m2).await;
+    let r = s.put_json("app", "v2", mt, &m2).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(r).await, "MANIFEST_BLOB_UNKNOWN");
     // not JSON
@@ -491,7 +429,7 @@ async fn manifests_push_pull_and_validation() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(code(r).await, "MANIFEST_INVALID");
     // pushed by a digest it does not have
-    let r = s.put_manifest("app", &digest(b"other"), mt, &m).await;
+    let r = s.put_json("app", &digest(b"other"), mt, &m).await;
     assert_eq!(code(r).await, "DIGEST_INVALID");
     // malformed digest reference, unknown tag, unknown repository
     let r = s
@@ -521,7 +459,7 @@ async fn manifests_push_pull_and_validation() {
     sig["subject"] =
         json!({ "mediaType": mt, "digest": md, "size": serde_json::to_vec(&m).unwrap().len() });
     let r = s
-        .put_manifest("app", &digest(&serde_json::to_vec(&sig).unwrap()), mt, &sig)
+        .put_json("app", &digest(&serde_json::to_vec(&sig).unwrap()), mt, &sig)
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["oci-subject"], md.as_str());
@@ -541,7 +479,7 @@ async fn invalid_wasm_layer_is_refused() {
     );
     m["config"]["mediaType"] = json!("application/vnd.wasm.config.v0+json");
     let r = s
-        .put_manifest(
+        .put_json(
             "w/bad",
             "1.0.0",
             "application/vnd.oci.image.manifest.v1+json",
@@ -562,7 +500,7 @@ async fn invalid_wasm_layer_is_refused() {
     let mut two = m.clone();
     two["layers"] = json!([m["layers"][0], m["layers"][0]]);
     let r = s
-        .put_manifest(
+        .put_json(
             "w/bad",
             "1.0.1",
             "application/vnd.oci.image.manifest.v1+json",
@@ -576,7 +514,7 @@ async fn invalid_wasm_layer_is_refused() {
     let mut spin = two.clone();
     spin["config"] = json!({ "mediaType": "application/vnd.oci.image.config.v1+json", "digest": icd, "size": image_config.len() });
     let r = s
-        .put_manifest(
+        .put_json(
             "w/bad",
             "spin",
             "application/vnd.oci.image.manifest.v1+json",
@@ -593,7 +531,7 @@ async fn tags_and_catalog_paginate_in_lexical_order() {
     let m = image_manifest(&cd, 2, &[]);
     for tag in ["b", "a", "1.0.0", "Z", "c"] {
         assert_eq!(
-            s.put_manifest("p/q", tag, "application/vnd.oci.image.manifest.v1+json", &m)
+            s.put_json("p/q", tag, "application/vnd.oci.image.manifest.v1+json", &m)
                 .await
                 .status(),
             StatusCode::CREATED
@@ -713,7 +651,7 @@ async fn content_survives_a_restart() {
     let cd = s.push_blob("keep", b"{}").await;
     let m = image_manifest(&cd, 2, &[]);
     assert_eq!(
-        s.put_manifest(
+        s.put_json(
             "keep",
             "v1",
             "application/vnd.oci.image.manifest.v1+json",
@@ -728,7 +666,7 @@ async fn content_survives_a_restart() {
         ..Default::default()
     };
     let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
+    let base = crate::harness::serve(state).await;
     let body: Value = s
         .http
         .get(format!("{base}/v2/keep/manifests/v1"))
@@ -768,11 +706,11 @@ async fn referrers_list_filter_and_follow_deletes() {
     sig["artifactType"] = json!("application/vnd.dev.cosign.artifact.sig.v1+json");
     sig["subject"] = subject_desc.clone();
     sig["annotations"] = json!({ "dev.cosignproject.cosign/signature": "MEUC..." });
-    let r = s.put_manifest("r", &manifest_digest(&sig), mt, &sig).await;
+    let r = s.put_json("r", &manifest_digest(&sig), mt, &sig).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["oci-subject"], subject_digest.as_str());
     assert_eq!(
-        s.put_manifest("r", "v1", mt, &subject).await.status(),
+        s.put_json("r", "v1", mt, &subject).await.status(),
         StatusCode::CREATED
     );
     // an SBOM whose artifact type falls back to its config media type
@@ -781,7 +719,7 @@ async fn referrers_list_filter_and_follow_deletes() {
     sbom["config"]["mediaType"] = json!("application/vnd.cyclonedx+json");
     sbom["subject"] = subject_desc;
     assert_eq!(
-        s.put_manifest("r", &manifest_digest(&sbom), mt, &sbom)
+        s.put_json("r", &manifest_digest(&sbom), mt, &sbom)
             .await
             .status(),
         StatusCode::CREATED
@@ -1193,7 +1131,7 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
         );
         let bytes = serde_json::to_vec(&m).unwrap();
         assert_eq!(
-            s.put_manifest("multi", &digest(&bytes), mt, &m)
+            s.put_json("multi", &digest(&bytes), mt, &m)
                 .await
                 .status(),
             StatusCode::CREATED
@@ -1231,7 +1169,7 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
     let mut bad = index.clone();
     bad["manifests"][0]["digest"] = json!(digest(b"absent"));
     let r = s
-        .put_manifest(
+        .put_json(
             "multi",
             "v2",
             "application/vnd.oci.image.index.v1+json",
@@ -1242,7 +1180,7 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
     // a manifest just under 4 MiB (annotations padding it out) round-trips
     let mut big = image_manifest(&cd, 2, &[]);
     big["annotations"] = json!({ "padding": "x".repeat(4 * 1024 * 1024 - 4096) });
-    let r = s.put_manifest("multi", "big", mt, &big).await;
+    let r = s.put_json("multi", "big", mt, &big).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let got: Value = s
         .http
@@ -1256,7 +1194,7 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
     assert_eq!(got, big);
     // past the limit (4 MiB, the client's limit too): 413
     big["annotations"] = json!({ "padding": "x".repeat(4 * 1024 * 1024 + 1) });
-    let r = s.put_manifest("multi", "huge", mt, &big).await;
+    let r = s.put_json("multi", "huge", mt, &big).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -1271,15 +1209,15 @@ async fn versions_are_immutable_unless_the_prefix_allows_moving_them() {
         let ma = image_manifest(&cd, 2, &[(&a, 1, "application/octet-stream")]);
         let mb = image_manifest(&cd, 2, &[(&b, 1, "application/octet-stream")]);
         assert_eq!(
-            s.put_manifest(repo, "1.0.0", mt, &ma).await.status(),
+            s.put_json(repo, "1.0.0", mt, &ma).await.status(),
             StatusCode::CREATED
         );
         assert_eq!(
-            s.put_manifest(repo, "1.0.0", mt, &ma).await.status(),
+            s.put_json(repo, "1.0.0", mt, &ma).await.status(),
             StatusCode::CREATED,
             "the same manifest again is fine"
         );
-        let moved = s.put_manifest(repo, "1.0.0", mt, &mb).await;
+        let moved = s.put_json(repo, "1.0.0", mt, &mb).await;
         if repo == "rel/app" {
             assert_eq!(moved.status(), StatusCode::CONFLICT);
             assert_eq!(code(moved).await, "DENIED");
@@ -1305,11 +1243,11 @@ async fn versions_are_immutable_unless_the_prefix_allows_moving_them() {
         }
         // plain tags always move
         assert_eq!(
-            s.put_manifest(repo, "latest", mt, &ma).await.status(),
+            s.put_json(repo, "latest", mt, &ma).await.status(),
             StatusCode::CREATED
         );
         assert_eq!(
-            s.put_manifest(repo, "latest", mt, &mb).await.status(),
+            s.put_json(repo, "latest", mt, &mb).await.status(),
             StatusCode::CREATED
         );
     }

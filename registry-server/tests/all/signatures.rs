@@ -1,42 +1,24 @@
 //! Required signatures: under a configured prefix a manifest is served only when a
 //! referrer signs exactly its digest with one of the operator's keys.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
+use crate::harness::TestApp;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wharf_oci::{Descriptor, Digest, media_types};
 
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(public_pem: &str) -> Server {
+async fn start(public_pem: &str) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("trusted.pub");
     std::fs::write(&key, public_pem).unwrap();
-    let file: wharf_registry::config::FileConfig = toml::from_str(&format!(
+    let toml_text = format!(
         "[[signature-rules]]\nprefix = \"secure\"\nkeys = [{:?}]\n",
         key.to_str().unwrap()
-    ))
-    .unwrap();
-    let mut config = wharf_registry::Config::resolve(file, Default::default());
-    config.data_dir = dir.path().join("data");
-    config.gc_interval = std::time::Duration::ZERO;
-    let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
-    Server {
-        base,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    );
+    TestApp::from_toml(dir, &toml_text).await
 }
 
-impl Server {
+impl TestApp {
     async fn blob(&self, repo: &str, bytes: &[u8]) -> Digest {
         let d = Digest::sha256_of(bytes);
         let r = self

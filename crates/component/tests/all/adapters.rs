@@ -1,7 +1,5 @@
 //! The built-in WASI preview1 adapters are exactly the pinned ones (adapters/preview1.toml).
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
 use sha2::{Digest, Sha256};
 use wharf_component::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
 

@@ -2,13 +2,9 @@
 //! every push answered 201 is complete and readable, no blob file holds anything but the
 //! bytes its name promises, and garbage collection clears what the crash left behind.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+use crate::harness::{RegistryProcess, digest};
 
-mod common;
-use common::digest;
-
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,46 +12,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-/// The registry process, killed (SIGKILL) when dropped so no test leaves one behind.
-struct Registry(Child);
-
-impl Registry {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Start the real binary on a free port; returns the process and its address.
-fn start(data_dir: &std::path::Path) -> (Registry, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("WHARF_REGISTRY_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("registry exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("wharf-registry listening on http://") {
-            break a.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Registry(child), addr)
+fn start(data_dir: &std::path::Path) -> (RegistryProcess, String) {
+    let p = RegistryProcess::start(data_dir, &[]);
+    let addr = p.addr.clone();
+    (p, addr)
 }
 
 /// One push: a layer sent in 64 KiB PATCH chunks, a config, a manifest. Returns the tag

@@ -2,10 +2,7 @@
 //! a 5xx for that request only; nothing half-written becomes visible, the upload session is
 //! left where it was, and the registry goes on serving. Also: oversized headers.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
+use crate::harness::digest;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -142,7 +139,7 @@ async fn start(dir: &std::path::Path) -> (String, Arc<Faulty>) {
         limiter: Default::default(),
         auth: None,
     });
-    let base = common::serve(state).await;
+    let base = crate::harness::serve(state).await;
     (base, blobs)
 }
 

@@ -6,10 +6,7 @@
 //! whose user was removed, catalog probing with `last=`, challenges for mounts, descriptor
 //! sizes that lie, and a full disk under the metadata database.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
-mod common;
-use common::digest;
+use crate::harness::{TestApp, digest, htpasswd};
 
 use std::time::Duration;
 
@@ -17,19 +14,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const SECRET: &str = "a-test-secret-of-some-length";
-
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-fn htpasswd(users: &[(&str, &str)]) -> String {
-    users
-        .iter()
-        .map(|(u, p)| format!("{u}:{}\n", bcrypt::hash(p, 4).unwrap()))
-        .collect()
-}
 
 fn auth_config(htpasswd: &std::path::Path, extra: &str) -> String {
     format!(
@@ -58,20 +42,10 @@ fn auth_config(htpasswd: &std::path::Path, extra: &str) -> String {
     )
 }
 
-async fn start_in(dir: tempfile::TempDir, users: &[(&str, &str)], extra: &str) -> Server {
+async fn start_in(dir: tempfile::TempDir, users: &[(&str, &str)], extra: &str) -> TestApp {
     let path = dir.path().join("htpasswd");
     std::fs::write(&path, htpasswd(users)).unwrap();
-    let file: wharf_registry::config::FileConfig =
-        toml::from_str(&auth_config(&path, extra)).unwrap();
-    let mut config = wharf_registry::Config::resolve(file, Default::default());
-    config.data_dir = dir.path().join("data");
-    config.gc_interval = Duration::ZERO;
-    let state = wharf_registry::open(config).await.unwrap();
-    Server {
-        base: common::serve(state).await,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    TestApp::from_toml(dir, &auth_config(&path, extra)).await
 }
 
 const USERS: &[(&str, &str)] = &[
@@ -80,15 +54,11 @@ const USERS: &[(&str, &str)] = &[
     ("mallory", "mallory-pw"),
 ];
 
-async fn start() -> Server {
+async fn start() -> TestApp {
     start_in(tempfile::tempdir().unwrap(), USERS, "").await
 }
 
-impl Server {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
+impl TestApp {
     /// A request to `url` (full, or a path on this server) with alice's credentials.
     fn as_alice(&self, method: Method, url: impl AsRef<str>) -> reqwest::RequestBuilder {
         let url = url.as_ref();
@@ -225,7 +195,7 @@ enum Who {
 }
 
 /// Every `/v2/` request an attacker could make on repository path `name` (as written).
-fn requests(s: &Server, name: &str, blob: &str, manifest: &str) -> Vec<reqwest::RequestBuilder> {
+fn requests(s: &TestApp, name: &str, blob: &str, manifest: &str) -> Vec<reqwest::RequestBuilder> {
     let body = manifest_of(b"mallory's layer", 15);
     vec![
         s.http.get(s.url(&format!("/v2/{name}/tags/list"))),
@@ -554,7 +524,7 @@ async fn chunk_ranges_are_checked_on_patch_and_put() {
 }
 
 async fn token(
-    s: &Server,
+    s: &TestApp,
     auth: Option<&str>,
     basic: Option<(&str, &str)>,
     scope: &str,
@@ -700,7 +670,7 @@ async fn catalog_pages_filter_before_paging() {
         config.data_dir = dir.path().join("data");
         config.gc_interval = Duration::ZERO;
         let state = wharf_registry::open(config).await.unwrap();
-        common::serve(state).await
+        crate::harness::serve(state).await
     };
     let http = reqwest::Client::new();
     for repo in [
@@ -739,7 +709,7 @@ async fn catalog_pages_filter_before_paging() {
     config.data_dir = dir.path().join("data");
     config.gc_interval = Duration::ZERO;
     let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
+    let base = crate::harness::serve(state).await;
 
     let mut seen = Vec::new();
     let mut url = format!("{base}/v2/_catalog?n=1");
@@ -945,7 +915,7 @@ async fn a_full_disk_under_the_database_heals_when_space_returns() {
     config.data_dir = mountpoint.join("data");
     config.gc_interval = Duration::ZERO;
     let state = wharf_registry::open(config).await.unwrap();
-    let base = common::serve(state).await;
+    let base = crate::harness::serve(state).await;
     let http = reqwest::Client::new();
     let push = |i: u32| {
         let http = http.clone();

@@ -1,7 +1,5 @@
 //! componentize, inspect, WIT and bindgen on real inputs written as WAT and WIT sources.
 
-#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
-
 use std::path::{Path, PathBuf};
 
 use wharf_component::{

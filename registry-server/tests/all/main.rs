@@ -1,0 +1,17 @@
+//! The registry's integration tests, in one binary so they link once (as wasmtime's
+//! `tests/all`). `harness` is the one test app every module starts registries with.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod harness;
+
+mod api;
+mod auth;
+mod crash;
+mod faults;
+mod gc;
+mod hostile;
+mod route_properties;
+mod shared_postgres;
+mod signatures;
+mod store_suite;
