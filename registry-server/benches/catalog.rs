@@ -32,7 +32,7 @@ fn entry(i: usize, layer: &Digest) -> WasmIndexEntry {
     let families = ["http", "cli", "sockets", "keyvalue", "messaging"];
     let family = families[i % families.len()];
     WasmIndexEntry {
-        kind: "component".into(),
+        kind: wharf_registry::store::WasmKind::Component,
         target: Some(format!("wasi:{family}/world@0.2.0")),
         package: None,
         imports: vec![
@@ -40,7 +40,7 @@ fn entry(i: usize, layer: &Digest) -> WasmIndexEntry {
             "wasi:io/streams@0.2.0".into(),
         ],
         exports: vec![format!("wasi:{family}/handler-{}@0.2.0", i % 10)],
-        layer_digest: layer.to_string(),
+        layer_digest: layer.clone(),
         layer_size: 5,
         description: Some(format!("Package number {i}, a {family} component")),
         licenses: Some("Apache-2.0".into()),

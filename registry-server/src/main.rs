@@ -152,20 +152,16 @@ async fn gc(config: Config, dry_run: bool, json: bool) -> anyhow::Result<()> {
     }
     let verb = if dry_run { "would remove" } else { "removed" };
     let r = &outcome.report;
+    fn texts<T: ToString>(items: &[T]) -> Vec<String> {
+        items.iter().map(ToString::to_string).collect()
+    }
     let lines = [
-        ("manifest", r.manifests.clone()),
-        ("blob link", r.links.clone()),
-        ("blob", r.blobs.iter().map(ToString::to_string).collect()),
-        ("upload", r.uploads.clone()),
-        (
-            "orphan blob file",
-            outcome
-                .orphan_blob_files
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        ),
-        ("orphan upload file", outcome.orphan_upload_files.clone()),
+        ("manifest", texts(&r.manifests)),
+        ("blob link", texts(&r.links)),
+        ("blob", texts(&r.blobs)),
+        ("upload", texts(&r.uploads)),
+        ("orphan blob file", texts(&outcome.orphan_blob_files)),
+        ("orphan upload file", texts(&outcome.orphan_upload_files)),
     ];
     let mut total = 0;
     for (what, items) in lines {

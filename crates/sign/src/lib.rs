@@ -315,13 +315,50 @@ impl Verdict {
         }
     }
 
-    /// `verified`, `unverified` or `invalid`.
-    pub fn status(&self) -> &'static str {
+    /// Its status, without the details.
+    pub fn status(&self) -> SignatureStatus {
         match self {
-            Verdict::Verified { .. } => "verified",
-            Verdict::Unverified(_) => "unverified",
-            Verdict::Invalid(_) => "invalid",
+            Verdict::Verified { .. } => SignatureStatus::Verified,
+            Verdict::Unverified(_) => SignatureStatus::Unverified,
+            Verdict::Invalid(_) => SignatureStatus::Invalid,
         }
+    }
+}
+
+/// The status of a judged signature ([`Verdict::status`]), as the registry stores and
+/// serves it: `verified`, `unverified` or `invalid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureStatus {
+    /// A trusted key signed a payload naming exactly the subject.
+    Verified,
+    /// Well-formed, but no trusted key verifies it.
+    Unverified,
+    /// Not a usable signature of the subject.
+    Invalid,
+}
+
+impl SignatureStatus {
+    /// `verified`, `unverified` or `invalid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureStatus::Verified => "verified",
+            SignatureStatus::Unverified => "unverified",
+            SignatureStatus::Invalid => "invalid",
+        }
+    }
+
+    /// The status named by [`as_str`](Self::as_str)'s text.
+    pub fn from_name(name: &str) -> Option<SignatureStatus> {
+        [Self::Verified, Self::Unverified, Self::Invalid]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for SignatureStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -515,13 +552,13 @@ mod tests {
         );
         assert_eq!(
             judge(Some(&sig), Some(&payload), &digest, &[]).status(),
-            "unverified"
+            SignatureStatus::Unverified
         );
         assert_eq!(
             judge(None, Some(&payload), &digest, &keys).status(),
-            "invalid"
+            SignatureStatus::Invalid
         );
-        assert_eq!(judge(Some(&sig), None, &digest, &keys).status(), "invalid");
+        assert_eq!(judge(Some(&sig), None, &digest, &keys).status(), SignatureStatus::Invalid);
         let other = Digest::sha256_of(b"other");
         let v = judge(Some(&sig), Some(&payload), &other, &keys);
         assert!(v.reason().unwrap().contains("not sha256:"), "{v:?}");

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use wharf_oci::RepositoryName;
+use wharf_oci::{RepositoryName, Tag};
 
 use super::{ApiError, Request};
 use super::AppState;
 
 const DEFAULT_PAGE: u32 = 1000;
 
-fn with_next(mut resp: Response, path: &str, n: u32, last: Option<&String>) -> Response {
+fn with_next(mut resp: Response, path: &str, n: u32, last: Option<&str>) -> Response {
     if let Some(last) = last {
         let q: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("n", &n.to_string())
@@ -38,7 +38,7 @@ pub(crate) async fn list(
         resp,
         &format!("/v2/{repo}/tags/list"),
         n,
-        more.then(|| tags.last()).flatten(),
+        more.then(|| tags.last().map(Tag::as_str)).flatten(),
     ))
 }
 
@@ -53,7 +53,7 @@ pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Respo
             state
                 .auth
                 .as_ref()
-                .is_none_or(|auth| auth.permitted(user, r).contains(&crate::auth::Action::Pull))
+                .is_none_or(|auth| auth.permitted(user, r.as_str()).contains(&crate::auth::Action::Pull))
         })
         .await?;
     let resp = Json(json!({ "repositories": repos })).into_response();
@@ -61,6 +61,6 @@ pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Respo
         resp,
         "/v2/_catalog",
         n,
-        more.then(|| repos.last()).flatten(),
+        more.then(|| repos.last().map(RepositoryName::as_str)).flatten(),
     ))
 }

@@ -45,11 +45,7 @@ impl Registry {
         let every = (self.gc.grace / 2).min(std::time::Duration::from_secs(60));
         let stale = chrono::Utc::now() - chrono::Duration::from_std(every).unwrap_or_default();
         self.store
-            .touch_blob(
-                repo,
-                digest,
-                &stale.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            )
+            .touch_blob(repo, digest, stale)
             .await?;
         Ok(size)
     }

@@ -6,10 +6,12 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use wharf_oci::{Digest, ImageManifest, Reference, RepositoryName};
+use wharf_oci::{Digest, ImageManifest, Reference, RepositoryName, Tag};
 
 use super::{Registry, ServiceError};
-use crate::store::{CatalogFilter, CatalogRow, SignatureRecord, TagRow};
+use crate::store::{
+    CatalogFilter, CatalogRow, Direction, SignatureRecord, TagRow, Timestamp, WasmKind,
+};
 
 /// Artifact type of yank marks (`wharf yank`).
 pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
@@ -68,19 +70,19 @@ pub struct SearchQuery {
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSummary {
     /// Repository name.
-    pub repository: String,
+    pub repository: RepositoryName,
     /// `ns:name`, when the repository maps to one.
     pub name: Option<String>,
     /// The most recently pushed version (tag).
-    pub latest: String,
-    /// `component`, `core-module` or `wit-package`.
-    pub kind: String,
+    pub latest: Tag,
+    /// Core module, component or WIT package.
+    pub kind: WasmKind,
     /// Description metadata.
     pub description: Option<String>,
     /// Target world.
     pub target: Option<String>,
-    /// When that tag was pushed (RFC 3339).
-    pub updated_at: String,
+    /// When that tag was pushed.
+    pub updated_at: Timestamp,
 }
 
 /// A page of packages.
@@ -102,9 +104,9 @@ pub struct VersionSummary {
     /// The semver tag.
     pub version: String,
     /// Manifest digest.
-    pub digest: String,
-    /// Pushed at (RFC 3339).
-    pub updated_at: String,
+    pub digest: Digest,
+    /// When the tag was pushed.
+    pub updated_at: Timestamp,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
 }
@@ -113,13 +115,13 @@ pub struct VersionSummary {
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageDetail {
     /// Repository name.
-    pub repository: String,
+    pub repository: RepositoryName,
     /// `ns:name`, when the repository maps to one.
     pub name: Option<String>,
     /// Highest non-yanked semver version (else the most recent tag).
-    pub latest: Option<String>,
+    pub latest: Option<Tag>,
     /// From the latest version.
-    pub kind: Option<String>,
+    pub kind: Option<WasmKind>,
     /// From the latest version.
     pub description: Option<String>,
     /// From the latest version (SPDX).
@@ -138,7 +140,7 @@ pub struct PackageDetail {
 #[derive(Clone, Debug, Serialize)]
 pub struct ReferrerSummary {
     /// Its manifest digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Its artifact type.
     pub artifact_type: Option<String>,
     /// Its annotations.
@@ -160,19 +162,19 @@ pub struct FetchCommands {
 #[derive(Clone, Debug, Serialize)]
 pub struct VersionDetail {
     /// Repository name.
-    pub repository: String,
+    pub repository: RepositoryName,
     /// `ns:name`, when the repository maps to one.
     pub name: Option<String>,
     /// The tag or digest asked for.
     pub reference: String,
     /// Manifest digest.
-    pub digest: String,
+    pub digest: Digest,
     /// Manifest media type.
     pub media_type: String,
     /// Artifact type (or config media type).
     pub artifact_type: Option<String>,
-    /// `component`, `core-module`, `wit-package`; `None` for non-Wasm artifacts.
-    pub kind: Option<String>,
+    /// Core module, component or WIT package; `None` for non-Wasm artifacts.
+    pub kind: Option<WasmKind>,
     /// Target world.
     pub target: Option<String>,
     /// Imported interfaces.
@@ -198,7 +200,7 @@ pub struct VersionDetail {
     /// Signatures, with the status the registry found.
     pub signatures: Vec<SignatureRecord>,
     /// The newest SBOM referrer, if any.
-    pub sbom: Option<String>,
+    pub sbom: Option<Digest>,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
     /// All referrers.
@@ -211,15 +213,15 @@ pub struct VersionDetail {
 #[derive(Clone, Debug, Serialize)]
 pub struct RepositoryDetail {
     /// Repository name.
-    pub repository: String,
+    pub repository: RepositoryName,
     /// Its tags with what they point at.
     pub tags: Vec<TagRow>,
 }
 
-fn yank_reason(annotations_json: &str) -> String {
-    serde_json::from_str::<BTreeMap<String, String>>(annotations_json)
-        .ok()
-        .and_then(|a| a.get(YANK_REASON_ANNOTATION).cloned())
+fn yank_reason(annotations: &BTreeMap<String, String>) -> String {
+    annotations
+        .get(YANK_REASON_ANNOTATION)
+        .cloned()
         .unwrap_or_else(|| "no reason given".into())
 }
 
@@ -240,10 +242,11 @@ impl Registry {
         q: &SearchQuery,
         viewer: &Viewer<'_>,
     ) -> Result<PackagePage, ServiceError> {
-        let (direction, interface) = match (q.exports.is_empty(), q.imports.is_empty()) {
-            (true, true) => ("", String::new()),
-            (false, true) => ("export", q.exports.clone()),
-            (true, false) => ("import", q.imports.clone()),
+        let (exports, imports) = (q.exports.trim(), q.imports.trim());
+        let interface = match (exports.is_empty(), imports.is_empty()) {
+            (true, true) => None,
+            (false, true) => Some((Direction::Export, exports.to_owned())),
+            (true, false) => Some((Direction::Import, imports.to_owned())),
             (false, false) => {
                 return Err(ServiceError::BadRequest(
                     "search by `exports` or by `imports`, not both".into(),
@@ -252,18 +255,17 @@ impl Registry {
         };
         let filter = CatalogFilter {
             text: q.text.trim().to_owned(),
-            direction: direction.into(),
-            interface: interface.trim().to_owned(),
+            interface,
         };
         let mut rows: Vec<CatalogRow> = self
             .store
             .catalog(&filter)
             .await?
             .into_iter()
-            .filter(|r| (viewer.may_pull)(&r.repository))
+            .filter(|r| (viewer.may_pull)(r.repository.as_str()))
             .collect();
         if q.recent {
-            rows.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
         }
         let per_page = q.per_page.clamp(1, MAX_PER_PAGE);
         let page = q.page.max(1);
@@ -273,7 +275,7 @@ impl Registry {
             .skip((page as usize - 1) * per_page as usize)
             .take(per_page as usize)
             .map(|r| PackageSummary {
-                name: viewer.package_name(&r.repository),
+                name: viewer.package_name(r.repository.as_str()),
                 repository: r.repository,
                 latest: r.tag,
                 kind: r.kind,
@@ -309,8 +311,8 @@ impl Registry {
         let mut versions: Vec<(semver::Version, &TagRow)> = Vec::new();
         let mut tags = Vec::new();
         for r in &rows {
-            match semver::Version::parse(&r.tag) {
-                Ok(v) if r.kind.is_some() => versions.push((v, r)),
+            match r.tag.semver() {
+                Some(v) if r.kind.is_some() => versions.push((v, r)),
                 _ => tags.push(r.clone()),
             }
         }
@@ -325,20 +327,14 @@ impl Registry {
                     .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
             });
         let entry = match latest_row {
-            Some(r) => {
-                let digest: Digest = r
-                    .digest
-                    .parse()
-                    .map_err(|e: wharf_oci::DigestError| ServiceError::Internal(e.to_string()))?;
-                self.store.wasm_entry(repo, &digest).await?
-            }
+            Some(r) => self.store.wasm_entry(repo, &r.digest).await?,
             None => None,
         };
         Ok(PackageDetail {
-            repository: repo.to_string(),
+            repository: repo.clone(),
             name: viewer.package_name(repo.as_str()),
             latest: latest_row.map(|r| r.tag.clone()),
-            kind: entry.as_ref().map(|e| e.kind.clone()),
+            kind: entry.as_ref().map(|e| e.kind),
             description: entry.as_ref().and_then(|e| e.description.clone()),
             licenses: entry.as_ref().and_then(|e| e.licenses.clone()),
             source: entry.as_ref().and_then(|e| e.source.clone()),
@@ -348,8 +344,8 @@ impl Registry {
                 .map(|(v, r)| VersionSummary {
                     version: v.to_string(),
                     digest: r.digest.clone(),
-                    updated_at: r.updated_at.clone(),
-                    yanked: r.yank.as_deref().map(yank_reason),
+                    updated_at: r.updated_at,
+                    yanked: r.yank.as_ref().map(yank_reason),
                 })
                 .collect(),
             tags,
@@ -384,7 +380,7 @@ impl Registry {
         let referrers: Vec<ReferrerSummary> = referrers
             .into_iter()
             .map(|d| ReferrerSummary {
-                digest: d.digest.to_string(),
+                digest: d.digest,
                 artifact_type: d.artifact_type,
                 annotations: d.annotations.unwrap_or_default(),
             })
@@ -403,12 +399,7 @@ impl Registry {
                 })
         };
         let sbom = newest(CYCLONEDX).map(|r| r.digest.clone());
-        let yanked = newest(YANK_ARTIFACT_TYPE).map(|r| {
-            r.annotations
-                .get(YANK_REASON_ANNOTATION)
-                .cloned()
-                .unwrap_or_else(|| "no reason given".into())
-        });
+        let yanked = newest(YANK_ARTIFACT_TYPE).map(|r| yank_reason(&r.annotations));
         let size = match (&entry, &manifest) {
             (Some(e), _) => e.layer_size,
             (None, Some(m)) => m.layers.iter().map(|l| l.size).sum(),
@@ -431,15 +422,15 @@ impl Registry {
             oras: format!("oras pull {image}"),
         };
         Ok(VersionDetail {
-            repository: repo.to_string(),
+            repository: repo.clone(),
             name,
             reference: reference.to_string(),
-            digest: stored.digest.to_string(),
+            digest: stored.digest,
             media_type: stored.media_type,
             artifact_type: manifest
                 .as_ref()
                 .map(|m| m.effective_artifact_type().to_owned()),
-            kind: entry.as_ref().map(|e| e.kind.clone()),
+            kind: entry.as_ref().map(|e| e.kind),
             target: entry.as_ref().and_then(|e| e.target.clone()),
             imports: entry
                 .as_ref()
@@ -471,20 +462,20 @@ impl Registry {
         page: u32,
         per_page: u32,
         viewer: &Viewer<'_>,
-    ) -> Result<(Vec<String>, usize), ServiceError> {
+    ) -> Result<(Vec<RepositoryName>, usize), ServiceError> {
         let mut all = Vec::new();
-        let mut last: Option<String> = None;
+        let mut last: Option<RepositoryName> = None;
         loop {
             let batch = self
                 .store
                 .repositories(crate::store::Page {
                     n: 1000,
-                    last: last.as_deref(),
+                    last: last.as_ref().map(RepositoryName::as_str),
                 })
                 .await?;
             let done = batch.len() < 1000;
             last = batch.last().cloned();
-            all.extend(batch.into_iter().filter(|r| (viewer.may_pull)(r)));
+            all.extend(batch.into_iter().filter(|r| (viewer.may_pull)(r.as_str())));
             if done {
                 break;
             }
@@ -514,7 +505,7 @@ impl Registry {
             return Err(ServiceError::NameUnknown(repo.clone()));
         }
         Ok(RepositoryDetail {
-            repository: repo.to_string(),
+            repository: repo.clone(),
             tags,
         })
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use wharf_oci::Digest;
 
 use super::{Registry, ServiceError};
+use crate::storage::UploadId;
 use crate::store::{GcPolicy, GcReport};
 
 /// How garbage collection decides.
@@ -40,11 +41,7 @@ pub struct GcOutcome {
     /// Blob files without metadata (left by a crash), older than the grace period.
     pub orphan_blob_files: Vec<Digest>,
     /// Upload files without a session (left by a crash), older than the grace period.
-    pub orphan_upload_files: Vec<String>,
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    pub orphan_upload_files: Vec<UploadId>,
 }
 
 impl Registry {
@@ -60,11 +57,11 @@ impl Registry {
             .checked_sub(settings.grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let policy = GcPolicy {
-            grace_before: rfc3339(grace_cutoff),
-            uploads_before: rfc3339(
-                now.checked_sub(settings.upload_expiry)
-                    .unwrap_or(SystemTime::UNIX_EPOCH),
-            ),
+            grace_before: grace_cutoff.into(),
+            uploads_before: now
+                .checked_sub(settings.upload_expiry)
+                .unwrap_or(SystemTime::UNIX_EPOCH)
+                .into(),
             untagged: settings.untagged,
         };
         let report = self.store.collect_garbage(&policy, dry_run).await?;
@@ -72,16 +69,12 @@ impl Registry {
             for digest in &report.blobs {
                 self.blobs.delete(digest).await?;
             }
-            for id in report
-                .uploads
-                .iter()
-                .filter_map(|id| crate::storage::UploadId::parse(id))
-            {
+            for id in &report.uploads {
                 self.hashers
                     .lock()
                     .map_err(super::poisoned)?
                     .remove(id.as_str());
-                self.blobs.delete_upload(&id).await?;
+                self.blobs.delete_upload(id).await?;
             }
         }
         // files a crash left without metadata, once they are older than the grace period
@@ -93,13 +86,13 @@ impl Registry {
             .filter(|(_, t)| *t < grace_cutoff)
             .map(|(d, _)| d)
             .collect();
-        let old_uploads: Vec<String> = self
+        let old_uploads: Vec<UploadId> = self
             .blobs
             .list_uploads()
             .await?
             .into_iter()
             .filter(|(_, t)| *t < grace_cutoff)
-            .map(|(id, _)| id.as_str().to_owned())
+            .map(|(id, _)| id)
             .collect();
         let (blob_known, upload_known) = self.store.known(&old_blobs, &old_uploads).await?;
         let mut outcome = GcOutcome {
@@ -116,8 +109,8 @@ impl Registry {
         }
         for (id, known) in old_uploads.into_iter().zip(upload_known) {
             if !known && !outcome.report.uploads.contains(&id) {
-                if !dry_run && let Some(upload) = crate::storage::UploadId::parse(&id) {
-                    self.blobs.delete_upload(&upload).await?;
+                if !dry_run {
+                    self.blobs.delete_upload(&id).await?;
                 }
                 outcome.orphan_upload_files.push(id);
             }

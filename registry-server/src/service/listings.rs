@@ -1,12 +1,12 @@
 //! Listings of the distribution API: a repository's tags and the `_catalog` of
 //! repositories, paged in byte order.
 
-use wharf_oci::RepositoryName;
+use wharf_oci::{RepositoryName, Tag};
 
 use super::{Registry, ServiceError};
 use crate::store::Page;
 
-fn truncate(mut items: Vec<String>, n: u32) -> (Vec<String>, bool) {
+fn truncate<T>(mut items: Vec<T>, n: u32) -> (Vec<T>, bool) {
     let more = items.len() > n as usize;
     items.truncate(n as usize);
     (items, more)
@@ -19,7 +19,7 @@ impl Registry {
         repo: &RepositoryName,
         n: u32,
         last: Option<&str>,
-    ) -> Result<(Vec<String>, bool), ServiceError> {
+    ) -> Result<(Vec<Tag>, bool), ServiceError> {
         let tags = self
             .store
             .tags(
@@ -42,8 +42,8 @@ impl Registry {
         &self,
         n: u32,
         last: Option<&str>,
-        visible: impl Fn(&str) -> bool,
-    ) -> Result<(Vec<String>, bool), ServiceError> {
+        visible: impl Fn(&RepositoryName) -> bool,
+    ) -> Result<(Vec<RepositoryName>, bool), ServiceError> {
         let mut out = Vec::new();
         let mut cursor = last.map(str::to_owned);
         let batch = n.saturating_add(1).max(100);
@@ -56,7 +56,7 @@ impl Registry {
                 })
                 .await?;
             let exhausted = repos.len() < batch as usize;
-            cursor = repos.last().cloned();
+            cursor = repos.last().map(ToString::to_string);
             out.extend(repos.into_iter().filter(|r| visible(r)));
             if out.len() > n as usize || exhausted {
                 break;

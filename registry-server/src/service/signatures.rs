@@ -105,7 +105,7 @@ impl Registry {
                 layer: u32::try_from(i).unwrap_or(u32::MAX),
                 subject,
                 key_id: verdict.key_id().map(str::to_owned),
-                status: verdict.status().to_owned(),
+                status: verdict.status(),
                 detail: verdict.reason().map(str::to_owned),
             });
         }

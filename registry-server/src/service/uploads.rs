@@ -111,8 +111,7 @@ impl Registry {
         let writer = uuid::Uuid::new_v4().to_string();
         let stale =
             chrono::Utc::now() - chrono::Duration::from_std(UPLOAD_LEASE).unwrap_or_default();
-        let stale = stale.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match self.store.claim_upload(repo, id, &writer, &stale).await? {
+        match self.store.claim_upload(repo, id, &writer, stale).await? {
             UploadClaim::Claimed { size } => Ok(Claim { writer, size }),
             UploadClaim::Busy { size } => Err(ServiceError::UploadBusy {
                 id: id.as_str().to_owned(),

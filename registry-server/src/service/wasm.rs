@@ -59,12 +59,12 @@ impl Registry {
         .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?
         .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
         Ok(Some(WasmIndexEntry {
-            kind: info.kind.as_str().to_owned(),
+            kind: info.kind,
             target: info.target,
             package: info.package,
             imports: info.imports,
             exports: info.exports,
-            layer_digest: layer.digest.to_string(),
+            layer_digest: layer.digest.clone(),
             layer_size: layer.size,
             description: info.metadata.description,
             licenses: info.metadata.licenses,

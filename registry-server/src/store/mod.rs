@@ -6,17 +6,38 @@ mod postgres;
 mod sql;
 mod sqlite;
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use async_trait::async_trait;
 use wharf_oci::{Descriptor, Digest, Reference, RepositoryName, Tag};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use wharf_component::WasmKind;
+pub use wharf_sign::SignatureStatus;
 
 use crate::storage::UploadId;
 
-/// Now, as the RFC 3339 UTC text both backends store (comparable as text).
+/// A point in time (UTC). Both databases store it as RFC 3339 text with milliseconds
+/// (`2026-11-25T18:00:00.000Z`), which sorts as text in time order.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// `t` as the text both backends store.
+fn text_of(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Now, as the text both backends store.
 fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    text_of(&chrono::Utc::now())
+}
+
+/// A time read back from column `column`; a malformed one means corrupt metadata.
+fn timestamp_of(column: &str, s: &str) -> Result<Timestamp, StoreError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| StoreError::Corrupt(format!("{column}: `{s}`: {e}")))
 }
 
 /// A size for a signed BIGINT/INTEGER column.
@@ -28,6 +49,20 @@ fn i64_of(n: u64) -> i64 {
 fn digest_of(s: &str) -> Result<Digest, StoreError> {
     s.parse()
         .map_err(|e: wharf_oci::DigestError| StoreError::Corrupt(e.to_string()))
+}
+
+/// A repository name, tag or other value of `column` read back with its parser.
+fn parsed<T: std::str::FromStr>(column: &str, s: &str) -> Result<T, StoreError>
+where
+    T::Err: fmt::Display,
+{
+    s.parse()
+        .map_err(|e: T::Err| StoreError::Corrupt(format!("{column}: `{s}`: {e}")))
+}
+
+/// The Wasm kind of `column`.
+fn kind_of(column: &str, s: &str) -> Result<WasmKind, StoreError> {
+    WasmKind::from_name(s).ok_or_else(|| StoreError::Corrupt(format!("{column}: kind `{s}`")))
 }
 
 /// Errors of the metadata store.
@@ -71,8 +106,8 @@ pub struct NewManifest<'a> {
 /// What the registry learned from a Wasm layer.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct WasmIndexEntry {
-    /// `core-module`, `component` or `wit-package`.
-    pub kind: String,
+    /// Core module, component or WIT package.
+    pub kind: WasmKind,
     /// Target world, when known.
     pub target: Option<String>,
     /// WIT package name (for WIT packages).
@@ -82,7 +117,7 @@ pub struct WasmIndexEntry {
     /// Exports (world keys).
     pub exports: Vec<String>,
     /// The wasm layer.
-    pub layer_digest: String,
+    pub layer_digest: Digest,
     /// Its size in bytes.
     pub layer_size: u64,
     /// `description` metadata section.
@@ -114,37 +149,56 @@ pub struct SignatureRecord {
     pub subject: Digest,
     /// The operator key that verified it (`sha256:` + 16 hex digits), if one did.
     pub key_id: Option<String>,
-    /// `verified` (by an operator key), `unverified` (well-formed, no operator key
-    /// matches) or `invalid` (malformed, or the payload names another manifest).
-    pub status: String,
+    /// Verified (by an operator key), unverified (well-formed, no operator key matches) or
+    /// invalid (malformed, or the payload names another manifest).
+    pub status: SignatureStatus,
     /// Why, for `unverified` and `invalid`.
     pub detail: Option<String>,
 }
 
-/// What to look for in the catalog; empty strings match everything.
+/// Which side of a component an interface is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// The component imports it.
+    Import,
+    /// The component exports it.
+    Export,
+}
+
+impl Direction {
+    /// `import` or `export`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Import => "import",
+            Direction::Export => "export",
+        }
+    }
+}
+
+/// What to look for in the catalog; empty text and no interface match everything.
 #[derive(Clone, Debug, Default)]
 pub struct CatalogFilter {
     /// Substring of the repository name or the description (case-insensitive).
     pub text: String,
-    /// `import` or `export`, with `interface`.
-    pub direction: String,
-    /// Interface name or glob (`*` matches anything), compared with and without version.
-    pub interface: String,
+    /// An interface the package imports or exports: a name or glob (`*` matches
+    /// anything), compared with and without version.
+    pub interface: Option<(Direction, String)>,
 }
 
 /// One package (repository) in the catalog: its most recently tagged Wasm manifest.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CatalogRow {
     /// Repository name.
-    pub repository: String,
+    pub repository: RepositoryName,
     /// The tag.
-    pub tag: String,
+    pub tag: Tag,
     /// The manifest digest.
-    pub digest: String,
-    /// When the tag was last set (RFC 3339).
-    pub updated_at: String,
-    /// `component`, `core-module` or `wit-package`.
-    pub kind: String,
+    pub digest: Digest,
+    /// When the tag was last set.
+    pub updated_at: Timestamp,
+    /// Core module, component or WIT package.
+    pub kind: WasmKind,
     /// Description, when the package has one.
     pub description: Option<String>,
     /// Target world, when known.
@@ -155,11 +209,11 @@ pub struct CatalogRow {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TagRow {
     /// The tag.
-    pub tag: String,
+    pub tag: Tag,
     /// Manifest digest.
-    pub digest: String,
-    /// When the tag was last set (RFC 3339).
-    pub updated_at: String,
+    pub digest: Digest,
+    /// When the tag was last set.
+    pub updated_at: Timestamp,
     /// Manifest media type.
     pub media_type: String,
     /// Artifact type (or config media type).
@@ -167,9 +221,9 @@ pub struct TagRow {
     /// Manifest size in bytes.
     pub size: u64,
     /// Wasm kind when it is a Wasm package.
-    pub kind: Option<String>,
-    /// Annotations of the newest yank mark, when yanked (JSON object text).
-    pub yank: Option<String>,
+    pub kind: Option<WasmKind>,
+    /// Annotations of the newest yank mark, when yanked.
+    pub yank: Option<BTreeMap<String, String>>,
 }
 
 /// A LIKE pattern from a glob: `*` → `%`, and `%` around plain text for substring search.
@@ -212,10 +266,10 @@ pub enum UnlinkOutcome {
 /// What one garbage-collection pass may remove (see `service::gc`).
 #[derive(Clone, Debug)]
 pub struct GcPolicy {
-    /// RFC 3339 time: content last used before it, and unreferenced, goes.
-    pub grace_before: String,
-    /// RFC 3339 time: upload sessions not written to since then go.
-    pub uploads_before: String,
+    /// Content last used before then, and unreferenced, goes.
+    pub grace_before: Timestamp,
+    /// Upload sessions not written to since then go.
+    pub uploads_before: Timestamp,
     /// Also remove manifests that no tag, index or subject keeps.
     pub untagged: bool,
 }
@@ -223,14 +277,44 @@ pub struct GcPolicy {
 /// What a garbage-collection pass removed from the metadata (or would, in a dry run).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct GcReport {
-    /// Manifests removed, as `repository@digest`.
-    pub manifests: Vec<String>,
-    /// Blob links removed from repositories, as `repository@digest`.
-    pub links: Vec<String>,
+    /// Manifests removed.
+    pub manifests: Vec<InRepository>,
+    /// Blob links removed from repositories.
+    pub links: Vec<InRepository>,
     /// Blobs no repository holds any more: their files are to be deleted.
     pub blobs: Vec<Digest>,
     /// Expired upload sessions: their files are to be deleted.
-    pub uploads: Vec<String>,
+    pub uploads: Vec<UploadId>,
+}
+
+/// A manifest or blob of one repository; printed and serialized as `repository@digest`,
+/// and equal to that text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InRepository {
+    /// The repository.
+    pub repository: RepositoryName,
+    /// The manifest or blob.
+    pub digest: Digest,
+}
+
+impl fmt::Display for InRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.repository, self.digest)
+    }
+}
+
+impl PartialEq<String> for InRepository {
+    fn eq(&self, other: &String) -> bool {
+        other
+            .rsplit_once('@')
+            .is_some_and(|(r, d)| self.repository == r && self.digest.to_string() == d)
+    }
+}
+
+impl serde::Serialize for InRepository {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Totals for the metrics endpoint.
@@ -290,14 +374,14 @@ pub trait Store: Send + Sync + 'static {
     async fn upload(&self, repo: &RepositoryName, id: &UploadId)
     -> Result<Option<u64>, StoreError>;
     /// Claim upload `id` of `repo` for `writer` (a fresh id per request): succeeds when no
-    /// one holds it, or the holder's claim is older than `stale_before` (RFC 3339). One
+    /// one holds it, or the holder's claim is older than `stale_before`. One
     /// statement, so two requests on any instances sharing the database never both win.
     async fn claim_upload(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
         writer: &str,
-        stale_before: &str,
+        stale_before: Timestamp,
     ) -> Result<UploadClaim, StoreError>;
     /// Release `writer`'s claim on upload `id`, recording the size it reached. `false`
     /// when the claim was no longer `writer`'s (taken over as abandoned, or the session
@@ -338,9 +422,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         repo: &RepositoryName,
         page: Page<'_>,
-    ) -> Result<Option<Vec<String>>, StoreError>;
+    ) -> Result<Option<Vec<Tag>>, StoreError>;
     /// Repositories that hold at least one manifest, in lexical order.
-    async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError>;
+    async fn repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>, StoreError>;
     /// The Wasm index entry of a manifest.
     async fn wasm_entry(
         &self,
@@ -372,12 +456,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<UnlinkOutcome, StoreError>;
     /// Note that a client relied on blob `digest` of `repo` (a HEAD before skipping an
     /// upload), so garbage collection keeps it for another grace period.
-    /// Only links last used before `stale_before` (RFC 3339) are written, to bound writes.
+    /// Only links last used before `stale_before` are written, to bound writes.
     async fn touch_blob(
         &self,
         repo: &RepositoryName,
         digest: &Digest,
-        stale_before: &str,
+        stale_before: Timestamp,
     ) -> Result<(), StoreError>;
     /// One garbage-collection pass over the metadata, in one transaction; with `dry_run`
     /// nothing is changed and the report says what would go.
@@ -391,7 +475,7 @@ pub trait Store: Send + Sync + 'static {
     async fn known(
         &self,
         blobs: &[Digest],
-        uploads: &[String],
+        uploads: &[UploadId],
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
     /// Counts for metrics; also a cheap liveness probe of the database.
     async fn usage(&self) -> Result<Usage, StoreError>;

@@ -13,7 +13,8 @@
 use wharf_oci::Descriptor;
 
 use super::{
-    CatalogRow, SignatureRecord, StoreError, StoredManifest, TagRow, WasmIndexEntry, digest_of,
+    CatalogRow, SignatureRecord, SignatureStatus, StoreError, StoredManifest, TagRow,
+    WasmIndexEntry, digest_of, kind_of, parsed, timestamp_of,
 };
 
 /// The statements (binds in the order of their `$n`).
@@ -223,11 +224,11 @@ impl TryFrom<CatalogRecord> for CatalogRow {
     type Error = StoreError;
     fn try_from(r: CatalogRecord) -> Result<Self, StoreError> {
         Ok(CatalogRow {
-            repository: r.repository,
-            tag: r.tag,
-            digest: r.digest,
-            updated_at: r.updated_at,
-            kind: r.kind,
+            repository: parsed("repositories.name", &r.repository)?,
+            tag: parsed("tags.name", &r.tag)?,
+            digest: digest_of(&r.digest)?,
+            updated_at: timestamp_of("tags.updated_at", &r.updated_at)?,
+            kind: kind_of("wasm_index.kind", &r.kind)?,
             description: r.description,
             target: r.target,
         })
@@ -251,14 +252,21 @@ impl TryFrom<TagRecord> for TagRow {
     type Error = StoreError;
     fn try_from(r: TagRecord) -> Result<Self, StoreError> {
         Ok(TagRow {
-            tag: r.tag,
-            digest: r.digest,
-            updated_at: r.updated_at,
+            tag: parsed("tags.name", &r.tag)?,
+            digest: digest_of(&r.digest)?,
+            updated_at: timestamp_of("tags.updated_at", &r.updated_at)?,
             media_type: r.media_type,
             artifact_type: r.artifact_type,
             size: size_of(r.size),
-            kind: r.kind,
-            yank: r.yank,
+            kind: r
+                .kind
+                .map(|k| kind_of("wasm_index.kind", &k))
+                .transpose()?,
+            yank: r
+                .yank
+                .map(|a| serde_json::from_str(&a))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("manifests.annotations: {e}")))?,
         })
     }
 }
@@ -307,7 +315,9 @@ impl TryFrom<SignatureRow> for SignatureRecord {
                 .map_err(|_| StoreError::Corrupt(format!("signatures.layer: {}", r.layer)))?,
             subject: digest_of(&r.subject)?,
             key_id: r.key_id,
-            status: r.status,
+            status: SignatureStatus::from_name(&r.status).ok_or_else(|| {
+                StoreError::Corrupt(format!("signatures.status: `{}`", r.status))
+            })?,
             detail: r.detail,
         })
     }
@@ -338,12 +348,12 @@ impl TryFrom<WasmRecord> for WasmIndexEntry {
                 .map_err(|e| StoreError::Corrupt(format!("wasm_index.{col}: {e}")))
         };
         Ok(WasmIndexEntry {
-            kind: r.kind,
+            kind: kind_of("wasm_index.kind", &r.kind)?,
             target: r.target,
             package: r.package,
             imports: list("imports", &r.imports)?,
             exports: list("exports", &r.exports)?,
-            layer_digest: r.layer_digest,
+            layer_digest: digest_of(&r.layer_digest)?,
             layer_size: size_of(r.layer_size),
             description: r.description,
             licenses: r.licenses,
@@ -389,9 +399,10 @@ macro_rules! impl_store {
             UsageRecord, WasmRecord, convert, q, size_of,
         };
         use super::{
-            CatalogFilter, CatalogRow, GcPolicy, GcReport, NewManifest, Page, PutOutcome,
-            SignatureRecord, Store, StoreError, StoredManifest, TagRow, UnlinkOutcome, UploadClaim,
-            Usage, WasmIndexEntry, digest_of, i64_of, like_pattern, now, unversioned,
+            CatalogFilter, CatalogRow, GcPolicy, GcReport, InRepository, NewManifest, Page,
+            PutOutcome, SignatureRecord, Store, StoreError, StoredManifest, TagRow, Timestamp,
+            UnlinkOutcome, UploadClaim, Usage, WasmIndexEntry, digest_of, i64_of, like_pattern,
+            now, parsed, text_of, unversioned,
         };
         use crate::storage::UploadId;
 
@@ -423,12 +434,12 @@ macro_rules! impl_store {
                 sqlx::query(q::INSERT_WASM)
                     .bind(repo_id)
                     .bind(digest)
-                    .bind(&w.kind)
+                    .bind(w.kind.as_str())
                     .bind(&w.target)
                     .bind(&w.package)
                     .bind(serde_json::to_string(&w.imports).unwrap_or_default())
                     .bind(serde_json::to_string(&w.exports).unwrap_or_default())
-                    .bind(&w.layer_digest)
+                    .bind(w.layer_digest.to_string())
                     .bind(i64_of(w.layer_size))
                     .bind(&w.description)
                     .bind(&w.licenses)
@@ -457,7 +468,7 @@ macro_rules! impl_store {
                     .bind(i64::from(sig.layer))
                     .bind(sig.subject.to_string())
                     .bind(&sig.key_id)
-                    .bind(&sig.status)
+                    .bind(sig.status.as_str())
                     .bind(&sig.detail)
                     .execute(&mut **tx)
                     .await?;
@@ -561,14 +572,14 @@ macro_rules! impl_store {
                 repo: &RepositoryName,
                 id: &UploadId,
                 writer: &str,
-                stale_before: &str,
+                stale_before: Timestamp,
             ) -> Result<UploadClaim, StoreError> {
                 let claimed: Option<i64> = sqlx::query_scalar(q::CLAIM_UPLOAD)
                     .bind(writer)
                     .bind(now())
                     .bind(id.as_str())
                     .bind(repo.as_str())
-                    .bind(stale_before)
+                    .bind(text_of(&stale_before))
                     .fetch_optional(&self.pool)
                     .await?;
                 if let Some(size) = claimed {
@@ -718,7 +729,7 @@ macro_rules! impl_store {
                 &self,
                 repo: &RepositoryName,
                 page: Page<'_>,
-            ) -> Result<Option<Vec<String>>, StoreError> {
+            ) -> Result<Option<Vec<Tag>>, StoreError> {
                 let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
                     .bind(repo.as_str())
                     .fetch_optional(&self.pool)
@@ -726,21 +737,31 @@ macro_rules! impl_store {
                 else {
                     return Ok(None);
                 };
-                let tags = sqlx::query_scalar(q::TAGS)
+                let tags: Vec<String> = sqlx::query_scalar(q::TAGS)
                     .bind(repo_id)
                     .bind(page.last.unwrap_or(""))
                     .bind(i64::from(page.n))
                     .fetch_all(&self.pool)
                     .await?;
-                Ok(Some(tags))
+                tags.iter()
+                    .map(|t| parsed("tags.name", t))
+                    .collect::<Result<_, _>>()
+                    .map(Some)
             }
 
-            async fn repositories(&self, page: Page<'_>) -> Result<Vec<String>, StoreError> {
-                Ok(sqlx::query_scalar(q::REPOSITORIES)
+            async fn repositories(
+                &self,
+                page: Page<'_>,
+            ) -> Result<Vec<RepositoryName>, StoreError> {
+                let names: Vec<String> = sqlx::query_scalar(q::REPOSITORIES)
                     .bind(page.last.unwrap_or(""))
                     .bind(i64::from(page.n))
                     .fetch_all(&self.pool)
-                    .await?)
+                    .await?;
+                names
+                    .iter()
+                    .map(|n| parsed("repositories.name", n))
+                    .collect()
             }
 
             async fn wasm_entry(
@@ -841,12 +862,12 @@ macro_rules! impl_store {
                 &self,
                 repo: &RepositoryName,
                 digest: &Digest,
-                stale_before: &str,
+                stale_before: Timestamp,
             ) -> Result<(), StoreError> {
                 sqlx::query(q::TOUCH_BLOB)
                     .bind(now())
                     .bind(digest.to_string())
-                    .bind(stale_before)
+                    .bind(text_of(&stale_before))
                     .bind(repo.as_str())
                     .execute(&self.pool)
                     .await?;
@@ -861,33 +882,42 @@ macro_rules! impl_store {
             ) -> Result<GcReport, StoreError> {
                 let mut tx = self.write_exclusive().await?;
                 let mut report = GcReport::default();
+                let grace_before = text_of(&policy.grace_before);
+                let uploads_before = text_of(&policy.uploads_before);
+                let in_repository = |name: &str, digest: &str| -> Result<InRepository, StoreError> {
+                    Ok(InRepository {
+                        repository: parsed("repositories.name", name)?,
+                        digest: digest_of(digest)?,
+                    })
+                };
                 // 1. manifests no tag, index or present subject keeps, repeated until none
                 //    is left (removing an index can free its children)
                 if policy.untagged {
                     loop {
                         let rows: Vec<(i64, String, String)> =
                             sqlx::query_as(q::GC_UNKEPT_MANIFESTS)
-                                .bind(&policy.grace_before)
+                                .bind(&grace_before)
                                 .fetch_all(&mut *tx)
                                 .await?;
-                        let fresh: Vec<_> = rows
-                            .into_iter()
-                            .filter(|(_, name, d)| {
-                                !report.manifests.contains(&format!("{name}@{d}"))
-                            })
-                            .collect();
+                        let mut fresh = Vec::new();
+                        for (repo_id, name, digest) in rows {
+                            let m = in_repository(&name, &digest)?;
+                            if !report.manifests.contains(&m) {
+                                fresh.push((repo_id, m));
+                            }
+                        }
                         if fresh.is_empty() {
                             break;
                         }
-                        for (repo_id, name, digest) in fresh {
+                        for (repo_id, m) in fresh {
                             if !dry_run {
                                 sqlx::query(q::GC_DELETE_MANIFEST)
                                     .bind(repo_id)
-                                    .bind(&digest)
+                                    .bind(m.digest.to_string())
                                     .execute(&mut *tx)
                                     .await?;
                             }
-                            report.manifests.push(format!("{name}@{digest}"));
+                            report.manifests.push(m);
                         }
                         if dry_run {
                             // without deleting, one round is all a dry run can see
@@ -898,7 +928,7 @@ macro_rules! impl_store {
                 // 2. blob links no manifest of the repository references, unused for the
                 //    grace period
                 let links: Vec<(i64, String, String)> = sqlx::query_as(q::GC_UNUSED_LINKS)
-                    .bind(&policy.grace_before)
+                    .bind(&grace_before)
                     .fetch_all(&mut *tx)
                     .await?;
                 let mut freed = std::collections::HashSet::new();
@@ -910,27 +940,29 @@ macro_rules! impl_store {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    report.links.push(format!("{name}@{digest}"));
-                    freed.insert(digest);
+                    let link = in_repository(&name, &digest)?;
+                    freed.insert(link.digest.clone());
+                    report.links.push(link);
                 }
                 // 3. blobs no repository holds any more
-                let mut blobs: Vec<String> = sqlx::query_scalar(q::GC_UNHELD_BLOBS)
-                    .bind(&policy.grace_before)
+                let held: Vec<String> = sqlx::query_scalar(q::GC_UNHELD_BLOBS)
+                    .bind(&grace_before)
                     .fetch_all(&mut *tx)
                     .await?;
+                let mut blobs = held
+                    .iter()
+                    .map(|d| digest_of(d))
+                    .collect::<Result<Vec<Digest>, _>>()?;
                 if dry_run {
                     // in a dry run the links above are still there: count blobs whose
                     // every link would go
                     for digest in freed {
                         let remaining: i64 = sqlx::query_scalar(q::COUNT_LINKS)
-                            .bind(&digest)
+                            .bind(digest.to_string())
                             .fetch_one(&mut *tx)
                             .await?;
-                        let going = report
-                            .links
-                            .iter()
-                            .filter(|l| l.ends_with(&format!("@{digest}")))
-                            .count() as i64;
+                        let going =
+                            report.links.iter().filter(|l| l.digest == digest).count() as i64;
                         if remaining == going && !blobs.contains(&digest) {
                             blobs.push(digest);
                         }
@@ -939,22 +971,29 @@ macro_rules! impl_store {
                 for digest in blobs {
                     if !dry_run {
                         sqlx::query(q::DELETE_BLOB)
-                            .bind(&digest)
+                            .bind(digest.to_string())
                             .execute(&mut *tx)
                             .await?;
                     }
-                    report.blobs.push(digest_of(&digest)?);
+                    report.blobs.push(digest);
                 }
                 // 4. upload sessions not written to since `uploads_before`
-                report.uploads = sqlx::query_scalar(q::EXPIRED_UPLOADS)
-                    .bind(&policy.uploads_before)
+                let expired: Vec<String> = sqlx::query_scalar(q::EXPIRED_UPLOADS)
+                    .bind(&uploads_before)
                     .fetch_all(&mut *tx)
                     .await?;
+                report.uploads = expired
+                    .iter()
+                    .map(|id| {
+                        UploadId::parse(id)
+                            .ok_or_else(|| StoreError::Corrupt(format!("uploads.id: `{id}`")))
+                    })
+                    .collect::<Result<_, _>>()?;
                 if dry_run {
                     tx.rollback().await?;
                 } else {
                     sqlx::query(q::DELETE_EXPIRED_UPLOADS)
-                        .bind(&policy.uploads_before)
+                        .bind(&uploads_before)
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
@@ -965,12 +1004,13 @@ macro_rules! impl_store {
             async fn known(
                 &self,
                 blobs: &[Digest],
-                uploads: &[String],
+                uploads: &[UploadId],
             ) -> Result<(Vec<bool>, Vec<bool>), StoreError> {
                 let blobs: Vec<String> = blobs.iter().map(ToString::to_string).collect();
+                let uploads: Vec<String> = uploads.iter().map(|u| u.as_str().to_owned()).collect();
                 Ok((
                     present(&self.pool, q::KNOWN_BLOBS, &blobs).await?,
-                    present(&self.pool, q::KNOWN_UPLOADS, uploads).await?,
+                    present(&self.pool, q::KNOWN_UPLOADS, &uploads).await?,
                 ))
             }
 
@@ -986,16 +1026,15 @@ macro_rules! impl_store {
             }
 
             async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
-                let direction = if filter.interface.is_empty() {
-                    ""
-                } else {
-                    filter.direction.as_str()
+                let (direction, interface) = match &filter.interface {
+                    Some((direction, name)) => (direction.as_str(), name.as_str()),
+                    None => ("", ""),
                 };
                 let rows: Vec<CatalogRecord> = sqlx::query_as(q::CATALOG)
                     .bind(&filter.text)
                     .bind(like_pattern(&filter.text, true))
                     .bind(direction)
-                    .bind(like_pattern(&filter.interface, false))
+                    .bind(like_pattern(interface, false))
                     .fetch_all(&self.pool)
                     .await?;
                 convert(rows)

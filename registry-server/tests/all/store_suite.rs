@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
-    CatalogFilter, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
+    CatalogFilter, Direction, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
     Store, UnlinkOutcome, UploadClaim, WasmIndexEntry,
 };
 
@@ -49,6 +49,16 @@ fn repo(s: &str) -> RepositoryName {
     s.parse().unwrap()
 }
 
+/// A time written as RFC 3339.
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().unwrap()
+}
+
+/// Values as their text.
+fn texts<T: ToString>(items: &[T]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
 fn d(s: &str) -> Digest {
     Digest::sha256_of(s.as_bytes())
 }
@@ -75,12 +85,12 @@ fn manifest<'a>(digest: &'a Digest, content: &'a [u8], blobs: Vec<Digest>) -> Ne
 /// A Wasm index entry exporting and importing the given interfaces.
 fn wasm(layer: &Digest, exports: &[&str], imports: &[&str], description: &str) -> WasmIndexEntry {
     WasmIndexEntry {
-        kind: "component".into(),
+        kind: wharf_registry::store::WasmKind::Component,
         target: Some("wasi:cli/command@0.2.12".into()),
         package: None,
         imports: imports.iter().map(|s| s.to_string()).collect(),
         exports: exports.iter().map(|s| s.to_string()).collect(),
-        layer_digest: layer.to_string(),
+        layer_digest: layer.clone(),
         layer_size: 5,
         description: Some(description.into()),
         licenses: Some("Apache-2.0".into()),
@@ -135,7 +145,7 @@ mod checks {
             "a session belongs to its repository"
         );
         // one writer at a time: a second claim is refused until the first is released
-        let far_past = "2000-01-01T00:00:00.000Z";
+        let far_past = at("2000-01-01T00:00:00.000Z");
         assert_eq!(
             s.claim_upload(&r, &id, "writer-a", far_past).await.unwrap(),
             UploadClaim::Claimed { size: 0 }
@@ -167,7 +177,7 @@ mod checks {
         );
         // a claim older than the lease counts as abandoned and may be taken over
         assert_eq!(
-            s.claim_upload(&r, &id, "writer-c", "2999-01-01T00:00:00.000Z")
+            s.claim_upload(&r, &id, "writer-c", at("2999-01-01T00:00:00.000Z"))
                 .await
                 .unwrap(),
             UploadClaim::Claimed { size: 1234 }
@@ -181,7 +191,7 @@ mod checks {
         s.delete_upload(&id).await.unwrap();
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
         let (blobs, uploads) = s
-            .known(&[d("x"), d("y")], &[id.as_str().to_owned()])
+            .known(&[d("x"), d("y")], std::slice::from_ref(&id))
             .await
             .unwrap();
         assert_eq!((blobs, uploads), (vec![true, false], vec![false]));
@@ -346,22 +356,22 @@ mod checks {
         let id = UploadId::new();
         s.create_upload(&r, &id).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = chrono::Utc::now();
         let policy = GcPolicy {
-            grace_before: now.clone(),
+            grace_before: now,
             uploads_before: now,
             untagged: true,
         };
         let dry = s.collect_garbage(&policy, true).await.unwrap();
-        assert_eq!(dry.manifests, vec![format!("g@{md}")]);
-        assert_eq!(dry.uploads, vec![id.as_str().to_owned()]);
+        assert_eq!(texts(&dry.manifests), vec![format!("g@{md}")]);
+        assert_eq!(dry.uploads, vec![id.clone()]);
         assert!(
             s.has_manifest(&r, &md).await.unwrap(),
             "a dry run changes nothing"
         );
         let done = s.collect_garbage(&policy, false).await.unwrap();
         assert_eq!(done.manifests, dry.manifests);
-        let mut links = done.links.clone();
+        let mut links = texts(&done.links);
         links.sort();
         let mut expected = vec![format!("g@{}", d("dangling")), format!("g@{}", d("kept"))];
         expected.sort();
@@ -373,9 +383,9 @@ mod checks {
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
         // a blob touched after the cutoff survives the next pass
         s.link_blob(&r, &d("fresh"), 3).await.unwrap();
-        let past = "2000-01-01T00:00:00.000Z".to_owned();
+        let past = at("2000-01-01T00:00:00.000Z");
         let keep = GcPolicy {
-            grace_before: past.clone(),
+            grace_before: past,
             uploads_before: past,
             untagged: true,
         };
@@ -385,23 +395,23 @@ mod checks {
         // linked at the same time
         s.link_blob(&r, &d("untouched"), 4).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        let cutoff = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let cutoff = chrono::Utc::now();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        s.touch_blob(&r, &d("fresh"), "2999-01-01T00:00:00.000Z")
+        s.touch_blob(&r, &d("fresh"), at("2999-01-01T00:00:00.000Z"))
             .await
             .unwrap();
         let pass = s
             .collect_garbage(
                 &GcPolicy {
                     grace_before: cutoff,
-                    uploads_before: "2000-01-01T00:00:00.000Z".into(),
+                    uploads_before: at("2000-01-01T00:00:00.000Z"),
                     untagged: false,
                 },
                 false,
             )
             .await
             .unwrap();
-        assert_eq!(pass.links, vec![format!("g@{}", d("untouched"))]);
+        assert_eq!(texts(&pass.links), vec![format!("g@{}", d("untouched"))]);
         assert_eq!(s.repository_blob(&r, &d("fresh")).await.unwrap(), Some(3));
         assert_eq!(s.repository_blob(&r, &d("untouched")).await.unwrap(), None);
     }
@@ -533,10 +543,14 @@ mod checks {
             "latest tagged Wasm manifest per repository"
         );
         let find = |text: &str, direction: &str, interface: &str| {
+            let direction = match direction {
+                "export" => Some(Direction::Export),
+                "import" => Some(Direction::Import),
+                _ => None,
+            };
             let f = CatalogFilter {
                 text: text.into(),
-                direction: direction.into(),
-                interface: interface.into(),
+                interface: direction.map(|d| (d, interface.to_owned())),
             };
             async move {
                 s.catalog(&f)
@@ -581,7 +595,7 @@ mod checks {
         );
         assert!(
             tags.iter()
-                .all(|t| t.kind.as_deref() == Some("component") && t.yank.is_none())
+                .all(|t| t.kind.map(|k| k.as_str()) == Some("component") && t.yank.is_none())
         );
         assert_eq!(
             s.wasm_entry(&repo("acme/proxy"), &d("catalog 0"))
@@ -614,7 +628,7 @@ mod checks {
             layer: 0,
             subject: subject.clone(),
             key_id: Some("sha256:0123456789abcdef".into()),
-            status: "verified".into(),
+            status: wharf_registry::store::SignatureStatus::Verified,
             detail: None,
         }];
         s.put_manifest(&r, &sig, &[]).await.unwrap();
@@ -622,7 +636,7 @@ mod checks {
             .tag_details(&r, "application/vnd.wharf.yank.v1+json")
             .await
             .unwrap();
-        assert!(tags[0].yank.as_deref().unwrap().contains("CVE"), "{tags:?}");
+        assert!(tags[0].yank.as_ref().unwrap()["dev.wharf.yank.reason"].contains("CVE"), "{tags:?}");
         assert!(tags[1].yank.is_none());
         let sigs = s.signatures(&r, &subject).await.unwrap();
         assert_eq!(sigs.len(), 1);
