@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::service::ServiceError;
 
@@ -229,9 +228,35 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The error body of the OCI Distribution API (spec section "Error Codes"), which the
+/// catalog API uses too.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// One entry per error (wharf answers with one).
+    pub errors: Vec<ErrorEntry>,
+}
+
+/// One error of an [`ErrorBody`].
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorEntry {
+    /// The spec code, e.g. `NAME_UNKNOWN`.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Always null here.
+    pub detail: Option<serde_json::Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": null }] });
+        let body = ErrorBody {
+            errors: vec![ErrorEntry {
+                code: self.code.as_str(),
+                message: self.message,
+                detail: None,
+            }],
+        };
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(current) = self.range
             && let Ok(v) = HeaderValue::from_str(&format!("0-{}", current.saturating_sub(1)))

@@ -662,7 +662,8 @@ pub(crate) async fn repositories(
         .with(async |v| state.registry.repository_page(page_no, 100, v).await)
         .await
     {
-        Ok((items, total)) => {
+        Ok(listing) => {
+            let (items, total) = (listing.repositories, listing.total);
             let body = html! {
                 h1 { "Repositories" }
                 p { (total) " repositories, Wasm packages and other artifacts." }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 use wharf_oci::{Digest, ImageManifest, Reference, RepositoryName, Tag};
 
 use super::{Registry, ServiceError};
@@ -67,26 +68,30 @@ pub struct SearchQuery {
 }
 
 /// One package in a listing.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PackageSummary {
     /// Repository name.
+    #[schema(value_type = String)]
     pub repository: RepositoryName,
-    /// `ns:name`, when the repository maps to one.
+    /// `ns:name` when the repository maps to a WIT package name.
     pub name: Option<String>,
     /// The most recently pushed version (tag).
+    #[schema(value_type = String)]
     pub latest: Tag,
     /// Core module, component or WIT package.
+    #[schema(schema_with = openapi::kind)]
     pub kind: WasmKind,
     /// Description metadata.
     pub description: Option<String>,
     /// Target world.
     pub target: Option<String>,
     /// When that tag was pushed.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
 /// A page of packages.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PackagePage {
     /// The packages on this page.
     pub packages: Vec<PackageSummary>,
@@ -99,28 +104,33 @@ pub struct PackagePage {
 }
 
 /// One version of a package.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct VersionSummary {
     /// The semver tag.
     pub version: String,
     /// Manifest digest.
+    #[schema(value_type = String)]
     pub digest: Digest,
     /// When the tag was pushed.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
 }
 
 /// A package: its versions and what its latest version says about itself.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PackageDetail {
     /// Repository name.
+    #[schema(value_type = String)]
     pub repository: RepositoryName,
     /// `ns:name`, when the repository maps to one.
     pub name: Option<String>,
     /// Highest non-yanked semver version (else the most recent tag).
+    #[schema(value_type = Option<String>)]
     pub latest: Option<Tag>,
     /// From the latest version.
+    #[schema(schema_with = openapi::optional_kind)]
     pub kind: Option<WasmKind>,
     /// From the latest version.
     pub description: Option<String>,
@@ -137,9 +147,11 @@ pub struct PackageDetail {
 }
 
 /// A referrer of a version (signature, SBOM, yank mark, anything else).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = Referrer)]
 pub struct ReferrerSummary {
     /// Its manifest digest.
+    #[schema(value_type = String)]
     pub digest: Digest,
     /// Its artifact type.
     pub artifact_type: Option<String>,
@@ -148,7 +160,7 @@ pub struct ReferrerSummary {
 }
 
 /// Commands that fetch a version.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct FetchCommands {
     /// `wharf pull …`.
     pub wharf: String,
@@ -159,21 +171,24 @@ pub struct FetchCommands {
 }
 
 /// Everything about one version.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct VersionDetail {
     /// Repository name.
+    #[schema(value_type = String)]
     pub repository: RepositoryName,
     /// `ns:name`, when the repository maps to one.
     pub name: Option<String>,
     /// The tag or digest asked for.
     pub reference: String,
     /// Manifest digest.
+    #[schema(value_type = String)]
     pub digest: Digest,
     /// Manifest media type.
     pub media_type: String,
     /// Artifact type (or config media type).
     pub artifact_type: Option<String>,
     /// Core module, component or WIT package; `None` for non-Wasm artifacts.
+    #[schema(schema_with = openapi::optional_kind)]
     pub kind: Option<WasmKind>,
     /// Target world.
     pub target: Option<String>,
@@ -199,7 +214,8 @@ pub struct VersionDetail {
     pub annotations: BTreeMap<String, String>,
     /// Signatures, with the status the registry found.
     pub signatures: Vec<SignatureRecord>,
-    /// The newest SBOM referrer, if any.
+    /// The digest of the newest CycloneDX referrer, if any.
+    #[schema(value_type = Option<String>)]
     pub sbom: Option<Digest>,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
@@ -210,12 +226,75 @@ pub struct VersionDetail {
 }
 
 /// A repository of any artifacts, with its tags.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RepositoryDetail {
     /// Repository name.
+    #[schema(value_type = String)]
     pub repository: RepositoryName,
     /// Its tags with what they point at.
     pub tags: Vec<TagRow>,
+}
+
+/// A page of repository names (Wasm or not).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RepositoryPage {
+    /// The names on this page, in byte order.
+    #[schema(value_type = Vec<String>)]
+    pub repositories: Vec<RepositoryName>,
+    /// Repositories in all pages.
+    pub total: usize,
+    /// This page (1-based).
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
+}
+
+/// Schemas of the values whose types live in crates that know nothing of OpenAPI.
+pub mod openapi {
+    use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+    use crate::store::{SignatureStatus, WasmKind};
+
+    fn text_enum(values: &[&str], nullable: bool) -> Object {
+        let ty = if nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::Type(Type::String)
+        };
+        let mut values: Vec<Option<&str>> = values.iter().copied().map(Some).collect();
+        if nullable {
+            values.push(None);
+        }
+        ObjectBuilder::new()
+            .schema_type(ty)
+            .enum_values(Some(values))
+            .build()
+    }
+
+    const KINDS: [WasmKind; 3] = [WasmKind::Component, WasmKind::CoreModule, WasmKind::WitPackage];
+
+    /// A [`WasmKind`]: `component`, `core-module` or `wit-package`.
+    pub fn kind() -> Object {
+        text_enum(&KINDS.map(WasmKind::as_str), false)
+    }
+
+    /// An optional [`WasmKind`].
+    pub fn optional_kind() -> Object {
+        text_enum(&KINDS.map(WasmKind::as_str), true)
+    }
+
+    /// A [`SignatureStatus`]: `verified`, `unverified` or `invalid`.
+    pub fn signature_status() -> Object {
+        text_enum(
+            &[
+                SignatureStatus::Verified,
+                SignatureStatus::Unverified,
+                SignatureStatus::Invalid,
+            ]
+            .map(SignatureStatus::as_str),
+            false,
+        )
+    }
 }
 
 fn yank_reason(annotations: &BTreeMap<String, String>) -> String {
@@ -462,7 +541,7 @@ impl Registry {
         page: u32,
         per_page: u32,
         viewer: &Viewer<'_>,
-    ) -> Result<(Vec<RepositoryName>, usize), ServiceError> {
+    ) -> Result<RepositoryPage, ServiceError> {
         let mut all = Vec::new();
         let mut last: Option<RepositoryName> = None;
         loop {
@@ -480,14 +559,20 @@ impl Registry {
                 break;
             }
         }
-        let per_page = per_page.clamp(1, MAX_PER_PAGE) as usize;
+        let per_page = per_page.clamp(1, MAX_PER_PAGE);
+        let page = page.max(1);
         let total = all.len();
-        let items = all
+        let repositories = all
             .into_iter()
-            .skip((page.max(1) as usize - 1) * per_page)
-            .take(per_page)
+            .skip((page as usize - 1) * per_page as usize)
+            .take(per_page as usize)
             .collect();
-        Ok((items, total))
+        Ok(RepositoryPage {
+            repositories,
+            total,
+            page,
+            per_page,
+        })
     }
 
     /// A repository's tags with what they point at (any artifact type).

@@ -18,7 +18,7 @@ pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
 pub use catalog::{
     FetchCommands, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,
-    RepositoryDetail, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer, openapi,
 };
 
 pub use signatures::SignatureRule;

@@ -139,18 +139,22 @@ pub fn unversioned(name: &str) -> &str {
 }
 
 /// How the registry judged one signature (see `service::signatures`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Signature)]
 pub struct SignatureRecord {
     /// The signature manifest.
+    #[schema(value_type = String)]
     pub signature_digest: Digest,
     /// Index of the signature layer in it.
     pub layer: u32,
     /// The manifest the payload says is signed.
+    #[schema(value_type = String)]
     pub subject: Digest,
     /// The operator key that verified it (`sha256:` + 16 hex digits), if one did.
     pub key_id: Option<String>,
     /// Verified (by an operator key), unverified (well-formed, no operator key matches) or
     /// invalid (malformed, or the payload names another manifest).
+    #[schema(schema_with = crate::service::openapi::signature_status)]
     pub status: SignatureStatus,
     /// Why, for `unverified` and `invalid`.
     pub detail: Option<String>,
@@ -206,13 +210,17 @@ pub struct CatalogRow {
 }
 
 /// One tag of a repository with what it points at.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Tag)]
 pub struct TagRow {
     /// The tag.
+    #[schema(value_type = String)]
     pub tag: Tag,
     /// Manifest digest.
+    #[schema(value_type = String)]
     pub digest: Digest,
     /// When the tag was last set.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// Manifest media type.
     pub media_type: String,
@@ -221,6 +229,7 @@ pub struct TagRow {
     /// Manifest size in bytes.
     pub size: u64,
     /// Wasm kind when it is a Wasm package.
+    #[schema(schema_with = crate::service::openapi::optional_kind)]
     pub kind: Option<WasmKind>,
     /// Annotations of the newest yank mark, when yanked.
     pub yank: Option<BTreeMap<String, String>>,
