@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 use wharf_component::{Inspection, inspect};
-use wharf_oci::Digest;
+use wharf_oci::{Digest, WasmArtifact, WasmLayout};
 
 use super::print_json;
 use crate::config::GlobalArgs;
@@ -28,6 +28,8 @@ struct RemoteReport {
     reference: String,
     /// The manifest digest (the wasm's own digest is `digest`).
     manifest_digest: Digest,
+    /// Which tool's layout the artifact has (`cncf`, `oras`, `wasm-to-oci`, …).
+    layout: Option<WasmLayout>,
     manifest: serde_json::Value,
     config: serde_json::Value,
     #[serde(flatten)]
@@ -105,6 +107,7 @@ impl Args {
                         .with_digest(fetched.manifest_digest.clone())
                         .to_string(),
                     manifest_digest: fetched.manifest_digest.clone(),
+                    layout: WasmArtifact::read(manifest).ok().map(|a| a.layout),
                     manifest: manifest_json,
                     config,
                     wasm: info,
@@ -118,6 +121,9 @@ impl Args {
                     report.manifest_digest,
                     fetched.manifest_raw.media_type
                 );
+                if let Some(layout) = report.layout {
+                    outln!("layout:    {}", layout.as_str());
+                }
                 outln!(
                     "config:    {} ({})",
                     manifest.config.digest,

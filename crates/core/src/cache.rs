@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use wharf_client::Client;
-use wharf_oci::{Digest, ImageManifest, ImageReference, media_types};
+use wharf_oci::{Digest, ImageManifest, ImageReference, WasmArtifact, media_types};
 
 use crate::FetchError;
 
@@ -108,10 +108,9 @@ pub async fn fetch_pulled(
         reason,
     };
     let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(|e| not_wasm(e.to_string()))?;
-    let layer = manifest
-        .wasm_layer()
-        .map_err(|e| not_wasm(e.to_string()))?
-        .clone();
+    let layer = WasmArtifact::read(&manifest)
+        .and_then(|a| a.layer().cloned())
+        .map_err(|e| not_wasm(e.to_string()))?;
     debug_assert!(media_types::is_wasm_layer(&layer.media_type));
     let (wasm, cached) = match cache.read(&layer.digest)? {
         Some(wasm) => (wasm, true),

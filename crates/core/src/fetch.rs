@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use wharf_client::{Client, PulledManifest};
-use wharf_oci::{Descriptor, ImageManifest, ImageReference, media_types};
+use wharf_oci::{Descriptor, ImageManifest, ImageReference, WasmArtifact, media_types};
 
 use crate::Warn;
 use crate::cache::{BlobCache, FetchedPackage, fetch_pulled};
@@ -69,10 +69,9 @@ pub async fn check_package(
     }
     let parsed = ImageManifest::from_slice(&manifest.bytes)
         .with_context(|| format!("{target} has an invalid manifest"))?;
-    let layer = parsed
-        .wasm_layer()
-        .with_context(|| format!("{target} is not a Wasm package"))?
-        .clone();
+    let layer = WasmArtifact::read(&parsed)
+        .and_then(|a| a.layer().cloned())
+        .with_context(|| format!("{target} cannot be pulled as one Wasm package"))?;
     if remote.is_pinned()
         && let Ok(Some(reason)) = client.yanked_digest(&target, &manifest.digest).await
     {

@@ -6,6 +6,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod artifact;
 mod digest;
 mod manifest;
 mod name;
@@ -14,6 +15,9 @@ mod reference;
 
 pub mod media_types;
 
+pub use artifact::{
+    ArtifactError, ORAS_UNKNOWN_CONFIG, SPIN_APPLICATION_CONFIG, WasmArtifact, WasmLayout,
+};
 pub use digest::{Digest, DigestAlgorithm, DigestError, DigestHasher};
 pub use manifest::{
     ANNOTATION_TITLE, Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig,

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Digest, media_types};
+use crate::Digest;
 
 /// Layer annotation naming the file; `oras pull` skips layers without it.
 pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
@@ -19,9 +19,6 @@ pub enum ManifestError {
     /// The `mediaType` field disagrees with the `Content-Type` it was sent with.
     #[error("manifest mediaType `{body}` does not match Content-Type `{header}`")]
     MediaTypeMismatch { body: String, header: String },
-    /// A Wasm artifact must have exactly one layer (CNCF layout).
-    #[error("a Wasm artifact has exactly one wasm layer; this manifest has {0}")]
-    WasmLayerCount(usize),
 }
 
 // not `#[from]`: the message already carries the JSON error, and a `source()` as well
@@ -119,29 +116,6 @@ impl ImageManifest {
             .as_deref()
             .unwrap_or(&self.config.media_type)
     }
-
-    /// True when the config says this is a Wasm artifact (current or legacy type), or
-    /// when any layer has a wasm media type.
-    pub fn is_wasm(&self) -> bool {
-        media_types::is_wasm_config(&self.config.media_type)
-            || self
-                .layers
-                .iter()
-                .any(|l| media_types::is_wasm_layer(&l.media_type))
-    }
-
-    /// The single wasm layer of a Wasm artifact. Errors when there is not exactly one.
-    pub fn wasm_layer(&self) -> Result<&Descriptor, ManifestError> {
-        let wasm: Vec<&Descriptor> = self
-            .layers
-            .iter()
-            .filter(|l| media_types::is_wasm_layer(&l.media_type))
-            .collect();
-        match wasm.as_slice() {
-            [one] => Ok(one),
-            _ => Err(ManifestError::WasmLayerCount(wasm.len())),
-        }
-    }
 }
 
 /// An OCI image index (`application/vnd.oci.image.index.v1+json`); also the shape of a
@@ -209,6 +183,7 @@ pub struct WasmComponentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media_types;
 
     #[test]
     fn wasm_manifest_roundtrip_and_layer() {
@@ -226,8 +201,9 @@ mod tests {
         let bytes = serde_json::to_vec(&m).unwrap();
         let back = ImageManifest::from_slice(&bytes).unwrap();
         assert_eq!(back, m);
-        assert!(back.is_wasm());
-        assert_eq!(back.wasm_layer().unwrap(), &layer);
+        let artifact = crate::WasmArtifact::read(&back).unwrap();
+        assert_eq!(artifact.layout, crate::WasmLayout::Cncf);
+        assert_eq!(artifact.layer().unwrap(), &layer);
         assert_eq!(back.effective_artifact_type(), media_types::WASM_CONFIG);
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.contains("\"schemaVersion\":2") && text.contains("\"mediaType\""));

@@ -2,7 +2,8 @@
 //! signatures judged, versions immutable), reads, deletes and referrers.
 
 use wharf_oci::{
-    Descriptor, Digest, ImageIndex, ImageManifest, Reference, RepositoryName, Tag, media_types,
+    Descriptor, Digest, ImageIndex, ImageManifest, Reference, RepositoryName, Tag, WasmArtifact,
+    WasmLayout, media_types,
 };
 
 use super::{Registry, ServiceError};
@@ -116,16 +117,15 @@ impl Registry {
                     }
                     new.blobs.push(d.digest.clone());
                 }
-                // the CNCF layout demands exactly one wasm layer; other artifacts that carry
-                // wasm (Spin apps: an image config and several layers) are stored as they are,
-                // indexed only when they have a single wasm layer
-                let wasm_layers = m
-                    .layers
-                    .iter()
-                    .filter(|l| media_types::is_wasm_layer(&l.media_type))
-                    .count();
-                if media_types::is_wasm_config(&m.config.media_type) || wasm_layers == 1 {
-                    new.wasm = self.index_wasm(&m).await?;
+                // a Wasm config demands exactly one wasm layer; other artifacts that carry
+                // wasm are indexed when they have a single wasm layer, and Spin applications
+                // (several components) are stored as they are
+                if let Ok(artifact) = WasmArtifact::read(&m)
+                    && artifact.layout != WasmLayout::Spin
+                    && (media_types::is_wasm_config(&m.config.media_type)
+                        || artifact.wasm_layers.len() == 1)
+                {
+                    new.wasm = self.index_wasm(&artifact).await?;
                 }
                 new.signatures = self.judge_signatures(&m).await;
                 for s in &mut new.signatures {

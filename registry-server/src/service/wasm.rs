@@ -1,7 +1,7 @@
 //! Validation and indexing of Wasm artifacts at push.
 
 use futures_util::StreamExt;
-use wharf_oci::ImageManifest;
+use wharf_oci::WasmArtifact;
 
 use super::{Registry, ServiceError};
 use crate::store::WasmIndexEntry;
@@ -12,10 +12,10 @@ impl Registry {
     /// unvalidated.
     pub(super) async fn index_wasm(
         &self,
-        m: &ImageManifest,
+        artifact: &WasmArtifact<'_>,
     ) -> Result<Option<WasmIndexEntry>, ServiceError> {
-        let layer = m
-            .wasm_layer()
+        let layer = artifact
+            .layer()
             .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?
             .clone();
         // nothing is accepted as Wasm without being validated: a layer too large to read
