@@ -71,7 +71,7 @@ pub async fn check_package(
         .with_context(|| format!("{target} has an invalid manifest"))?;
     let layer = WasmArtifact::read(&parsed)
         .and_then(|a| a.layer().cloned())
-        .with_context(|| format!("{target} cannot be pulled as one Wasm package"))?;
+        .with_context(|| format!("{target} is not a Wasm package"))?;
     if remote.is_pinned()
         && let Ok(Some(reason)) = client.yanked_digest(&target, &manifest.digest).await
     {

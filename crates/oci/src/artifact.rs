@@ -61,7 +61,7 @@ impl WasmLayout {
 pub enum ArtifactError {
     /// No layer carries wasm.
     #[error(
-        "it is not a Wasm artifact: no layer has a wasm media type (config `{config}`, layers {layers})"
+        "no layer has a wasm media type (config `{config}`, layers {layers})"
     )]
     NoWasmLayer {
         /// The config media type.
