@@ -225,6 +225,43 @@ impl DigestHasher {
         self.len == 0
     }
 
+    /// The hasher's state as bytes, to continue it later in another request or process
+    /// ([`restore`](Self::restore)): one byte for the algorithm (1 = sha256, 2 = sha512),
+    /// the byte count (8 bytes, little-endian), then the hash function's own serialized
+    /// state (RustCrypto's `SerializableState`: the chaining values and the partial
+    /// block). The format is wharf's; it holds no secret, only a prefix of a blob.
+    pub fn save(&self) -> Vec<u8> {
+        use sha2::digest::common::hazmat::SerializableState as _;
+        let (tag, state): (u8, Vec<u8>) = match &self.inner {
+            HasherInner::Sha256(h) => (1, h.serialize().to_vec()),
+            HasherInner::Sha512(h) => (2, h.serialize().to_vec()),
+        };
+        let mut out = Vec::with_capacity(9 + state.len());
+        out.push(tag);
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&state);
+        out
+    }
+
+    /// A hasher continued from [`save`](Self::save)'s bytes; `None` when they are not a
+    /// saved state (wrong length, unknown algorithm, corrupt state).
+    pub fn restore(bytes: &[u8]) -> Option<DigestHasher> {
+        use sha2::digest::common::hazmat::SerializableState;
+        fn state<H: SerializableState>(bytes: &[u8]) -> Option<H> {
+            let array = bytes.try_into().ok()?;
+            H::deserialize(array).ok()
+        }
+        let (&tag, rest) = bytes.split_first()?;
+        let (len, state_bytes) = rest.split_at_checked(8)?;
+        let len = u64::from_le_bytes(len.try_into().ok()?);
+        let inner = match tag {
+            1 => HasherInner::Sha256(state(state_bytes)?),
+            2 => HasherInner::Sha512(state(state_bytes)?),
+            _ => return None,
+        };
+        Some(DigestHasher { inner, len })
+    }
+
     /// The digest of everything hashed, and its length in bytes.
     pub fn finish(self) -> (Digest, u64) {
         let digest = match self.inner {
@@ -255,6 +292,29 @@ impl std::io::Write for DigestHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_hasher_continues_where_it_stopped() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+            for cut in [0, 1, 63, 64, 65, 127, 128, 129, 5000, 10_000] {
+                let mut first = DigestHasher::new_for(algorithm);
+                first.update(&data[..cut]);
+                let saved = first.save();
+                let mut resumed = DigestHasher::restore(&saved).unwrap();
+                assert_eq!(resumed.len(), cut as u64);
+                assert_eq!(resumed.algorithm(), algorithm);
+                resumed.update(&data[cut..]);
+                let mut whole = DigestHasher::new_for(algorithm);
+                whole.update(&data);
+                assert_eq!(resumed.finish(), whole.finish(), "{algorithm:?} cut at {cut}");
+            }
+        }
+        let saved = DigestHasher::new().save();
+        assert!(DigestHasher::restore(&saved[..saved.len() - 1]).is_none());
+        assert!(DigestHasher::restore(&[9; 60]).is_none());
+        assert!(DigestHasher::restore(&[]).is_none());
+    }
 
     #[test]
     fn parses_and_prints_sha256() {
