@@ -69,12 +69,10 @@ impl Registry {
             for digest in &report.blobs {
                 self.blobs.delete(digest).await?;
             }
-            for id in &report.uploads {
-                self.hashers
-                    .lock()
-                    .map_err(super::poisoned)?
-                    .remove(id.as_str());
-                self.blobs.delete_upload(id).await?;
+            for upload in &report.uploads {
+                self.blobs
+                    .delete_upload(&upload.id, upload.storage_state.as_deref())
+                    .await?;
             }
         }
         // files a crash left without metadata, once they are older than the grace period
@@ -108,9 +106,9 @@ impl Registry {
             }
         }
         for (id, known) in old_uploads.into_iter().zip(upload_known) {
-            if !known && !outcome.report.uploads.contains(&id) {
+            if !known && !outcome.report.uploads.iter().any(|u| u.id == id) {
                 if !dry_run {
-                    self.blobs.delete_upload(&id).await?;
+                    self.blobs.delete_upload(&id, None).await?;
                 }
                 outcome.orphan_upload_files.push(id);
             }

@@ -25,10 +25,9 @@ pub use signatures::SignatureRule;
 
 pub use gc::{GcOutcome, GcSettings};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use wharf_oci::{Digest, DigestHasher, RepositoryName};
+use wharf_oci::{Digest, RepositoryName};
 
 use crate::storage::{BlobStore, StorageError};
 use crate::store::{Store, StoreError};
@@ -167,9 +166,6 @@ pub struct Registry {
     store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
     limits: Limits,
-    /// Running SHA-256 of uploads in progress in this process, with the offset it covers;
-    /// missing (restart, another process) means the upload is hashed again at commit.
-    hashers: Mutex<HashMap<String, (u64, DigestHasher)>>,
     /// Garbage-collection settings (also how often a blob's use is recorded).
     gc: GcSettings,
     /// Where signatures are required, and by which keys.
@@ -196,7 +192,6 @@ impl Registry {
             gc,
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
-            hashers: Mutex::new(HashMap::new()),
             index_permits,
         }
     }
@@ -264,6 +259,3 @@ fn too_large(e: StorageError) -> ServiceError {
     }
 }
 
-pub(crate) fn poisoned<T>(_: std::sync::PoisonError<T>) -> ServiceError {
-    ServiceError::Internal("upload hasher lock poisoned".into())
-}

@@ -1,24 +1,39 @@
 //! Upload sessions (distribution-spec "Pushing blobs"): start, mount, chunked appends with
 //! one writer per session across instances, the closing commit (the bytes stored are the
 //! bytes hashed), and cancel.
+//!
+//! A session's whole state lives in the metadata database: its size, the running hash
+//! (`DigestHasher::save`) and the blob store's cursor. A request claims the session, loads
+//! that state, streams the body into the blob store while hashing it, and releases the
+//! claim with the new state, so any instance can take the next chunk and the closing PUT
+//! never re-reads the upload to hash it.
 
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
 use wharf_oci::{Digest, DigestHasher, RepositoryName};
 
-use super::{Registry, ServiceError, poisoned, too_large};
-use crate::storage::{ByteStream, StorageError, UploadId};
-use crate::store::UploadClaim;
+use super::{Registry, ServiceError, too_large};
+use crate::storage::{ByteStream, StorageError, UploadCursor, UploadId};
+use crate::store::{UploadClaim, UploadState};
 
 /// How long a request may hold an upload session before another may take it over as
 /// abandoned (its process died mid-request).
 pub const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// A request's claim on an upload session.
+/// A request's claim on an upload session, with the state it was claimed at.
 struct Claim {
     writer: String,
-    size: u64,
+    state: UploadState,
+}
+
+impl Claim {
+    fn cursor(&self) -> UploadCursor {
+        UploadCursor {
+            size: self.state.size,
+            state: self.state.storage_state.clone(),
+        }
+    }
 }
 
 /// `Content-Range: <start>-<end>` of a chunk: where it must start, and its last byte
@@ -73,15 +88,12 @@ impl Registry {
     ) -> Result<UploadId, ServiceError> {
         let id = UploadId::new();
         // the session row first: garbage collection removes upload files without one
-        self.store.create_upload(repo, &id).await?;
+        let hasher = DigestHasher::new_for(algorithm);
+        self.store.create_upload(repo, &id, &hasher.save()).await?;
         if let Err(e) = self.blobs.create_upload(&id).await {
             let _ = self.store.delete_upload(&id).await;
             return Err(e.into());
         }
-        self.hashers.lock().map_err(poisoned)?.insert(
-            id.as_str().to_owned(),
-            (0, DigestHasher::new_for(algorithm)),
-        );
         Ok(id)
     }
 
@@ -112,7 +124,7 @@ impl Registry {
         let stale =
             chrono::Utc::now() - chrono::Duration::from_std(UPLOAD_LEASE).unwrap_or_default();
         match self.store.claim_upload(repo, id, &writer, stale).await? {
-            UploadClaim::Claimed { size } => Ok(Claim { writer, size }),
+            UploadClaim::Claimed(state) => Ok(Claim { writer, state }),
             UploadClaim::Busy { size } => Err(ServiceError::UploadBusy {
                 id: id.as_str().to_owned(),
                 current: size,
@@ -121,16 +133,20 @@ impl Registry {
         }
     }
 
-    /// Give the claim back, recording `size`; a claim that was taken over in between is
+    /// Give the claim back, recording `state`; a claim that was taken over in between is
     /// an error, so the request does not report bytes another writer may have replaced.
-    async fn release(&self, id: &UploadId, claim: &Claim, size: u64) -> Result<(), ServiceError> {
-        if self.store.release_upload(id, &claim.writer, size).await? {
+    async fn release(
+        &self,
+        id: &UploadId,
+        claim: &Claim,
+        state: &UploadState,
+    ) -> Result<(), ServiceError> {
+        if self.store.release_upload(id, &claim.writer, state).await? {
             Ok(())
         } else {
-            self.hashers.lock().map_err(poisoned)?.remove(id.as_str());
             Err(ServiceError::UploadBusy {
                 id: id.as_str().to_owned(),
-                current: size,
+                current: state.size,
             })
         }
     }
@@ -158,32 +174,35 @@ impl Registry {
         body: ByteStream,
     ) -> Result<u64, ServiceError> {
         let claim = self.claim(repo, id).await?;
-        match self.append_claimed(id, &claim, range, body).await {
-            Ok(size) => {
-                self.release(id, &claim, size).await?;
-                Ok(size)
+        match self.append_claimed(id, &claim, range, body, false).await {
+            Ok(state) => {
+                self.release(id, &claim, &state).await?;
+                Ok(state.size)
             }
             Err(e) => {
-                // the store truncated the upload back to where it was
+                // the blob store left the upload where it was
                 let _ = self
                     .store
-                    .release_upload(id, &claim.writer, claim.size)
+                    .release_upload(id, &claim.writer, &claim.state)
                     .await;
                 Err(e)
             }
         }
     }
 
-    /// Append under a claim: the bytes go to the file at the claimed size, hashed as
-    /// they pass when the running hash covers exactly the bytes before them.
+    /// Append under a claim: the bytes go to the blob store at the claimed cursor and
+    /// through the running hash on the way. Returns the state to record; its hash state
+    /// is dropped (so the commit hashes the stored bytes again) whenever it would not
+    /// cover exactly the bytes stored.
     async fn append_claimed(
         &self,
         id: &UploadId,
         claim: &Claim,
         range: Option<ChunkRange>,
         body: ByteStream,
-    ) -> Result<u64, ServiceError> {
-        let current = claim.size;
+        last: bool,
+    ) -> Result<UploadState, ServiceError> {
+        let current = claim.state.size;
         let mut body = body;
         if let Some(r) = range {
             if r.start != current {
@@ -211,47 +230,44 @@ impl Registry {
             Ok(c)
         }));
         // continue the running hash when it covers exactly the bytes so far
-        let hasher = {
-            let mut map = self.hashers.lock().map_err(poisoned)?;
-            match map.remove(id.as_str()) {
-                Some((offset, h)) if offset == current => Some(h),
-                _ => None,
+        let hasher = claim
+            .state
+            .hash_state
+            .as_deref()
+            .and_then(DigestHasher::restore)
+            .filter(|h| h.len() == current);
+        let shared = hasher.map(|h| Arc::new(Mutex::new(h)));
+        let body: ByteStream = match &shared {
+            Some(shared) => {
+                let tap = shared.clone();
+                Box::pin(body.map(move |chunk| {
+                    if let (Ok(c), Ok(mut h)) = (&chunk, tap.lock()) {
+                        h.update(c);
+                    }
+                    chunk
+                }))
             }
+            None => body,
         };
-        let Some(h) = hasher else {
-            return self
-                .blobs
-                .append_upload(id, current, body)
-                .await
-                .map_err(too_large);
-        };
-        let shared = Arc::new(Mutex::new(h));
-        let tap = shared.clone();
-        let body: ByteStream = Box::pin(body.map(move |chunk| {
-            if let (Ok(c), Ok(mut h)) = (&chunk, tap.lock()) {
-                h.update(c);
-            }
-            chunk
-        }));
-        let size = self
+        let cursor = self
             .blobs
-            .append_upload(id, current, body)
+            .append_upload(id, &claim.cursor(), body, last)
             .await
             .map_err(too_large)?;
-        if let Ok(m) = Arc::try_unwrap(shared)
-            && let Ok(h) = m.into_inner()
-            && h.len() == size
-        {
-            self.hashers
-                .lock()
-                .map_err(poisoned)?
-                .insert(id.as_str().to_owned(), (size, h));
-        }
-        Ok(size)
+        let hash_state = shared
+            .and_then(|s| Arc::try_unwrap(s).ok())
+            .and_then(|m| m.into_inner().ok())
+            .filter(|h| h.len() == cursor.size)
+            .map(|h| h.save());
+        Ok(UploadState {
+            size: cursor.size,
+            hash_state,
+            storage_state: cursor.state,
+        })
     }
 
     /// Finish upload `id` with an optional last chunk (starting where `range` says, when
-    /// given): check the content against `digest`, move it into place and link it to
+    /// given): check the content against `digest`, make it the blob and link it to
     /// `repo`. The session is claimed throughout, so no other request can add bytes
     /// between the hash and the commit. On a mismatch the upload is discarded and nothing
     /// becomes visible.
@@ -265,48 +281,60 @@ impl Registry {
         body: Option<ByteStream>,
     ) -> Result<u64, ServiceError> {
         let claim = self.claim(repo, id).await?;
-        let mut size = claim.size;
         let result = async {
-            if let Some(body) = body {
-                size = self.append_claimed(id, &claim, range, body).await?;
-            } else if let Some(r) = range
-                && r.start != size
-            {
-                return Err(ServiceError::ChunkOutOfOrder {
-                    current: size,
-                    requested: r.start,
-                });
-            }
-            self.commit_claimed(repo, id, digest, size).await
+            let state = if let Some(body) = body {
+                self.append_claimed(id, &claim, range, body, true).await?
+            } else {
+                if let Some(r) = range
+                    && r.start != claim.state.size
+                {
+                    return Err(ServiceError::ChunkOutOfOrder {
+                        current: claim.state.size,
+                        requested: r.start,
+                    });
+                }
+                claim.state.clone()
+            };
+            self.commit_claimed(repo, id, digest, state).await
         }
         .await;
         match result {
             Ok(size) => Ok(size),
             Err(e @ ServiceError::DigestMismatch { .. }) => Err(e),
             Err(e) => {
-                let _ = self.store.release_upload(id, &claim.writer, size).await;
+                // the session stays where it was before this request
+                let _ = self
+                    .store
+                    .release_upload(id, &claim.writer, &claim.state)
+                    .await;
                 Err(e)
             }
         }
     }
 
-    /// Hash (or finish the running hash of) the `size` bytes of upload `id`, compare with
-    /// `digest`, and commit. A mismatch discards the session.
+    /// Finish the running hash of upload `id` (or hash its stored bytes when the session
+    /// lost it), compare with `digest`, and commit. A mismatch discards the session.
     async fn commit_claimed(
         &self,
         repo: &RepositoryName,
         id: &UploadId,
         digest: &Digest,
-        size: u64,
+        state: UploadState,
     ) -> Result<u64, ServiceError> {
-        let running = self.hashers.lock().map_err(poisoned)?.remove(id.as_str());
+        let cursor = UploadCursor {
+            size: state.size,
+            state: state.storage_state.clone(),
+        };
+        let running = state
+            .hash_state
+            .as_deref()
+            .and_then(DigestHasher::restore)
+            .filter(|h| h.len() == state.size && h.algorithm() == digest.algorithm());
         let actual = match running {
-            Some((offset, h)) if offset == size && digest.algorithm() == h.algorithm() => {
-                h.finish().0
-            }
-            _ => {
+            Some(h) => h.finish().0,
+            None => {
                 let mut h = digest.hasher();
-                let mut stream = self.blobs.read_upload(id).await?;
+                let mut stream = self.blobs.read_upload(id, &cursor).await?;
                 while let Some(chunk) = stream.next().await {
                     h.update(&chunk.map_err(|source| StorageError::Io {
                         action: "read upload",
@@ -317,13 +345,13 @@ impl Registry {
             }
         };
         if &actual != digest {
-            self.discard_upload(id).await?;
+            self.discard_upload(id, cursor.state.as_deref()).await?;
             return Err(ServiceError::DigestMismatch {
                 expected: digest.clone(),
                 actual,
             });
         }
-        let size = self.blobs.commit_upload(id, digest).await?;
+        let size = self.blobs.commit_upload(id, &cursor, digest).await?;
         self.store.link_blob(repo, digest, size).await?;
         if self.blobs.stat(digest).await?.is_none() {
             // garbage collection removed an identical, long-unused blob between the move
@@ -337,10 +365,9 @@ impl Registry {
         Ok(size)
     }
 
-    async fn discard_upload(&self, id: &UploadId) -> Result<(), ServiceError> {
-        self.hashers.lock().map_err(poisoned)?.remove(id.as_str());
+    async fn discard_upload(&self, id: &UploadId, state: Option<&str>) -> Result<(), ServiceError> {
         self.store.delete_upload(id).await?;
-        self.blobs.delete_upload(id).await?;
+        self.blobs.delete_upload(id, state).await?;
         Ok(())
     }
 
@@ -350,7 +377,8 @@ impl Registry {
         repo: &RepositoryName,
         id: &UploadId,
     ) -> Result<(), ServiceError> {
-        self.claim(repo, id).await?;
-        self.discard_upload(id).await
+        let claim = self.claim(repo, id).await?;
+        self.discard_upload(id, claim.state.storage_state.as_deref())
+            .await
     }
 }

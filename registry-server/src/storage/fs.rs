@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
 use wharf_oci::Digest;
 
-use super::{BlobStore, ByteRange, ByteStream, StorageError, UploadId};
+use super::{BlobStore, ByteRange, ByteStream, StorageError, UploadCursor, UploadId};
 
 const CHUNK: usize = 256 * 1024;
 
@@ -156,16 +156,14 @@ impl BlobStore for FsBlobStore {
         Ok(())
     }
 
-    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError> {
-        size_of(&self.upload_path(id)).await
-    }
-
     async fn append_upload(
         &self,
         id: &UploadId,
-        offset: u64,
+        cursor: &UploadCursor,
         mut body: ByteStream,
-    ) -> Result<u64, StorageError> {
+        _last: bool,
+    ) -> Result<UploadCursor, StorageError> {
+        let offset = cursor.size;
         let path = self.upload_path(id);
         let file = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
             Ok(f) => f,
@@ -220,10 +218,17 @@ impl BlobStore for FsBlobStore {
             let _ = file.set_len(offset).await;
             return Err(e);
         }
-        Ok(written)
+        Ok(UploadCursor {
+            size: written,
+            state: None,
+        })
     }
 
-    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream, StorageError> {
+    async fn read_upload(
+        &self,
+        id: &UploadId,
+        _cursor: &UploadCursor,
+    ) -> Result<ByteStream, StorageError> {
         let file = match tokio::fs::File::open(self.upload_path(id)).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -234,7 +239,12 @@ impl BlobStore for FsBlobStore {
         Ok(Box::pin(ReaderStream::with_capacity(file, CHUNK)))
     }
 
-    async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<u64, StorageError> {
+    async fn commit_upload(
+        &self,
+        id: &UploadId,
+        _cursor: &UploadCursor,
+        digest: &Digest,
+    ) -> Result<u64, StorageError> {
         let from = self.upload_path(id);
         let to = self.blob_path(digest);
         // A blob already there is not trusted blindly: it is hashed again, and a file that
@@ -281,7 +291,7 @@ impl BlobStore for FsBlobStore {
         Ok(size)
     }
 
-    async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError> {
+    async fn delete_upload(&self, id: &UploadId, _state: Option<&str>) -> Result<(), StorageError> {
         match tokio::fs::remove_file(self.upload_path(id)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -96,6 +96,17 @@ pub enum StorageError {
     },
 }
 
+/// Where an upload stands in a blob store: the bytes it holds, and the store's own state of
+/// it (object storage: the multipart upload, its parts, the tail not yet a part), which the
+/// metadata database keeps between requests so that any instance can continue the upload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadCursor {
+    /// Bytes written and acknowledged.
+    pub size: u64,
+    /// The store's own state (opaque outside the store; `None` for the filesystem).
+    pub state: Option<String>,
+}
+
 /// Content-addressed bytes: knows digests and upload ids, nothing about repositories or SQL.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
@@ -107,28 +118,48 @@ pub trait BlobStore: Send + Sync + 'static {
         digest: &Digest,
         range: Option<ByteRange>,
     ) -> Result<(ByteStream, u64), StorageError>;
+    /// A time-limited URL that serves blob `digest` without this registry (a pre-signed
+    /// object-storage URL valid for `expires`), or `None` when the store cannot sign one.
+    async fn presigned_read(
+        &self,
+        _digest: &Digest,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, StorageError> {
+        Ok(None)
+    }
     /// Create an empty upload.
     async fn create_upload(&self, id: &UploadId) -> Result<(), StorageError>;
-    /// Size of an upload so far, or `None` when it does not exist.
-    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError>;
-    /// Append `body` to the upload at `offset`, the size the metadata database records
-    /// (bytes past it were never acknowledged and are dropped; an upload shorter than it
-    /// is an [`StorageError::OffsetMismatch`]). One writer at a time: a second concurrent
-    /// append is [`StorageError::Busy`]. Returns the new length. On a failed body the
-    /// upload is truncated back to `offset`.
+    /// Append `body` to the upload at `cursor`, where the metadata database says it stands
+    /// (bytes past `cursor.size` were never acknowledged and are dropped; an upload
+    /// shorter than it is an [`StorageError::OffsetMismatch`]). `last` says no bytes will
+    /// follow (the closing request), so the store may write its final piece now. One
+    /// writer at a time (the caller holds the session's claim; the filesystem also locks
+    /// the file). Returns the new cursor; on a failed body the upload stays at `cursor`.
     async fn append_upload(
         &self,
         id: &UploadId,
-        offset: u64,
+        cursor: &UploadCursor,
         body: ByteStream,
-    ) -> Result<u64, StorageError>;
+        last: bool,
+    ) -> Result<UploadCursor, StorageError>;
     /// Stream the upload's bytes (to hash them when no running hash is at hand).
-    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream, StorageError>;
-    /// Move the upload into place as blob `digest` (which the caller verified). Idempotent:
-    /// when the blob exists already the upload is simply removed.
-    async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<u64, StorageError>;
-    /// Remove an upload.
-    async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError>;
+    async fn read_upload(
+        &self,
+        id: &UploadId,
+        cursor: &UploadCursor,
+    ) -> Result<ByteStream, StorageError>;
+    /// Make the upload at `cursor` blob `digest` (which the caller verified against the
+    /// bytes): atomically, so the blob appears whole or not at all. Idempotent. Returns
+    /// the blob's size.
+    async fn commit_upload(
+        &self,
+        id: &UploadId,
+        cursor: &UploadCursor,
+        digest: &Digest,
+    ) -> Result<u64, StorageError>;
+    /// Remove an upload and everything the store keeps of it (`state`: its cursor's state,
+    /// when known; object storage aborts the multipart upload it names).
+    async fn delete_upload(&self, id: &UploadId, state: Option<&str>) -> Result<(), StorageError>;
     /// Remove a committed blob.
     async fn delete(&self, digest: &Digest) -> Result<(), StorageError>;
     /// Every committed blob with its last modification time (for garbage collection).

@@ -292,8 +292,8 @@ pub struct GcReport {
     pub links: Vec<InRepository>,
     /// Blobs no repository holds any more: their files are to be deleted.
     pub blobs: Vec<Digest>,
-    /// Expired upload sessions: their files are to be deleted.
-    pub uploads: Vec<UploadId>,
+    /// Expired upload sessions: what the blob store holds of them is to be deleted.
+    pub uploads: Vec<ExpiredUpload>,
 }
 
 /// A manifest or blob of one repository; printed and serialized as `repository@digest`,
@@ -341,11 +341,52 @@ pub struct Usage {
     pub uploads: u64,
 }
 
+/// Where an upload session stands, as the metadata database keeps it: enough for any
+/// registry instance to continue it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadState {
+    /// Bytes received and acknowledged so far.
+    pub size: u64,
+    /// The running hash over those bytes (`DigestHasher::save`); `None` for a session whose
+    /// hash was lost (it is then hashed again from the stored bytes at commit).
+    pub hash_state: Option<Vec<u8>>,
+    /// The blob store's own state of the upload (opaque here).
+    pub storage_state: Option<String>,
+}
+
+/// An upload session garbage collection expired, with the blob store's state of it (to
+/// abort what the store holds, such as a multipart upload). Shown as its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiredUpload {
+    /// The session.
+    pub id: UploadId,
+    /// The blob store's state of it.
+    pub storage_state: Option<String>,
+}
+
+impl fmt::Display for ExpiredUpload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.id.fmt(f)
+    }
+}
+
+impl PartialEq<UploadId> for ExpiredUpload {
+    fn eq(&self, other: &UploadId) -> bool {
+        self.id == *other
+    }
+}
+
+impl serde::Serialize for ExpiredUpload {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.id.serialize(s)
+    }
+}
+
 /// The answer to [`Store::claim_upload`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UploadClaim {
-    /// The caller holds the session, which has `size` bytes.
-    Claimed { size: u64 },
+    /// The caller holds the session, which stands at `state`.
+    Claimed(UploadState),
     /// Another request holds it.
     Busy { size: u64 },
     /// No such session in that repository.
@@ -377,8 +418,13 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>, StoreError>;
-    /// Open an upload session in `repo`.
-    async fn create_upload(&self, repo: &RepositoryName, id: &UploadId) -> Result<(), StoreError>;
+    /// Open an upload session in `repo` whose running hash starts at `hash_state`.
+    async fn create_upload(
+        &self,
+        repo: &RepositoryName,
+        id: &UploadId,
+        hash_state: &[u8],
+    ) -> Result<(), StoreError>;
     /// The recorded size of upload `id` of `repo`, or `None` when there is no such session.
     async fn upload(&self, repo: &RepositoryName, id: &UploadId)
     -> Result<Option<u64>, StoreError>;
@@ -392,14 +438,14 @@ pub trait Store: Send + Sync + 'static {
         writer: &str,
         stale_before: Timestamp,
     ) -> Result<UploadClaim, StoreError>;
-    /// Release `writer`'s claim on upload `id`, recording the size it reached. `false`
+    /// Release `writer`'s claim on upload `id`, recording the state it reached. `false`
     /// when the claim was no longer `writer`'s (taken over as abandoned, or the session
     /// ended): the caller must then not report success.
     async fn release_upload(
         &self,
         id: &UploadId,
         writer: &str,
-        size: u64,
+        state: &UploadState,
     ) -> Result<bool, StoreError>;
     /// A write to the database (readiness): fails when the database cannot take one.
     async fn check_writable(&self) -> Result<(), StoreError>;

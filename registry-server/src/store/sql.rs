@@ -38,21 +38,21 @@ pub(super) mod q {
     /// Whether a repository holds a blob: repository id, digest.
     pub const IS_LINKED: &str =
         "SELECT CAST(1 AS BIGINT) FROM repository_blobs WHERE repository_id = $1 AND digest = $2";
-    /// Open an upload session: id, repository id, time.
-    pub const CREATE_UPLOAD: &str = "INSERT INTO uploads (id, repository_id, size, created_at, updated_at) \
-        VALUES ($1, $2, 0, $3, $3)";
+    /// Open an upload session: id, repository id, time, hash state.
+    pub const CREATE_UPLOAD: &str = "INSERT INTO uploads (id, repository_id, size, created_at, updated_at, hash_state) \
+        VALUES ($1, $2, 0, $3, $3, $4)";
     /// Close an upload session: id.
     pub const DELETE_UPLOAD: &str = "DELETE FROM uploads WHERE id = $1";
     /// Claim an upload session: writer, time, id, repository name, stale-before time.
     pub const CLAIM_UPLOAD: &str = "UPDATE uploads SET writer = $1, writer_since = $2 \
         WHERE id = $3 AND repository_id = (SELECT id FROM repositories WHERE name = $4) \
-        AND (writer IS NULL OR writer_since < $5) RETURNING size";
+        AND (writer IS NULL OR writer_since < $5) RETURNING size, hash_state, storage_state";
     /// The recorded size of an upload session: id, repository name.
     pub const UPLOAD_SIZE: &str = "SELECT u.size FROM uploads u JOIN repositories r ON r.id = u.repository_id \
         WHERE u.id = $1 AND r.name = $2";
-    /// Release a claim: size reached, time, id, writer.
-    pub const RELEASE_UPLOAD: &str = "UPDATE uploads SET writer = NULL, writer_since = NULL, size = $1, updated_at = $2 \
-        WHERE id = $3 AND writer = $4";
+    /// Release a claim: size reached, time, id, writer, hash state, storage state.
+    pub const RELEASE_UPLOAD: &str = "UPDATE uploads SET writer = NULL, writer_since = NULL, size = $1, updated_at = $2, \
+        hash_state = $5, storage_state = $6 WHERE id = $3 AND writer = $4";
     /// One write, for readiness: time.
     pub const HEALTH: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
@@ -170,8 +170,8 @@ pub(super) mod q {
     pub const COUNT_LINKS: &str = "SELECT COUNT(*) FROM repository_blobs WHERE digest = $1";
     /// Delete a blob row: digest.
     pub const DELETE_BLOB: &str = "DELETE FROM blobs WHERE digest = $1";
-    /// Upload sessions not written to since `$1`.
-    pub const EXPIRED_UPLOADS: &str = "SELECT id FROM uploads WHERE updated_at < $1";
+    /// Upload sessions not written to since `$1`, with their storage state.
+    pub const EXPIRED_UPLOADS: &str = "SELECT id, storage_state FROM uploads WHERE updated_at < $1";
     /// Delete them.
     pub const DELETE_EXPIRED_UPLOADS: &str = "DELETE FROM uploads WHERE updated_at < $1";
     /// Counts for metrics.
@@ -399,10 +399,10 @@ macro_rules! impl_store {
             UsageRecord, WasmRecord, convert, q, size_of,
         };
         use super::{
-            CatalogFilter, CatalogRow, GcPolicy, GcReport, InRepository, NewManifest, Page,
-            PutOutcome, SignatureRecord, Store, StoreError, StoredManifest, TagRow, Timestamp,
-            UnlinkOutcome, UploadClaim, Usage, WasmIndexEntry, digest_of, i64_of, like_pattern,
-            now, parsed, text_of, unversioned,
+            CatalogFilter, CatalogRow, ExpiredUpload, GcPolicy, GcReport, InRepository,
+            NewManifest, Page, PutOutcome, SignatureRecord, Store, StoreError, StoredManifest,
+            TagRow, Timestamp, UnlinkOutcome, UploadClaim, UploadState, Usage, WasmIndexEntry,
+            digest_of, i64_of, like_pattern, now, parsed, text_of, unversioned,
         };
         use crate::storage::UploadId;
 
@@ -541,6 +541,7 @@ macro_rules! impl_store {
                 &self,
                 repo: &RepositoryName,
                 id: &UploadId,
+                hash_state: &[u8],
             ) -> Result<(), StoreError> {
                 let mut tx = self.write().await?;
                 let repo_id = repository_id(&mut tx, repo).await?;
@@ -548,6 +549,7 @@ macro_rules! impl_store {
                     .bind(id.as_str())
                     .bind(repo_id)
                     .bind(now())
+                    .bind(hash_state)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -574,7 +576,8 @@ macro_rules! impl_store {
                 writer: &str,
                 stale_before: Timestamp,
             ) -> Result<UploadClaim, StoreError> {
-                let claimed: Option<i64> = sqlx::query_scalar(q::CLAIM_UPLOAD)
+                let claimed: Option<(i64, Option<Vec<u8>>, Option<String>)> =
+                    sqlx::query_as(q::CLAIM_UPLOAD)
                     .bind(writer)
                     .bind(now())
                     .bind(id.as_str())
@@ -582,10 +585,12 @@ macro_rules! impl_store {
                     .bind(text_of(&stale_before))
                     .fetch_optional(&self.pool)
                     .await?;
-                if let Some(size) = claimed {
-                    return Ok(UploadClaim::Claimed {
+                if let Some((size, hash_state, storage_state)) = claimed {
+                    return Ok(UploadClaim::Claimed(UploadState {
                         size: size_of(size),
-                    });
+                        hash_state,
+                        storage_state,
+                    }));
                 }
                 Ok(match self.upload(repo, id).await? {
                     Some(size) => UploadClaim::Busy { size },
@@ -597,13 +602,15 @@ macro_rules! impl_store {
                 &self,
                 id: &UploadId,
                 writer: &str,
-                size: u64,
+                state: &UploadState,
             ) -> Result<bool, StoreError> {
                 let n = sqlx::query(q::RELEASE_UPLOAD)
-                    .bind(i64_of(size))
+                    .bind(i64_of(state.size))
                     .bind(now())
                     .bind(id.as_str())
                     .bind(writer)
+                    .bind(state.hash_state.as_deref())
+                    .bind(state.storage_state.as_deref())
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
@@ -978,17 +985,22 @@ macro_rules! impl_store {
                     report.blobs.push(digest);
                 }
                 // 4. upload sessions not written to since `uploads_before`
-                let expired: Vec<String> = sqlx::query_scalar(q::EXPIRED_UPLOADS)
-                    .bind(&uploads_before)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let expired: Vec<(String, Option<String>)> =
+                    sqlx::query_as(q::EXPIRED_UPLOADS)
+                        .bind(&uploads_before)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 report.uploads = expired
-                    .iter()
-                    .map(|id| {
-                        UploadId::parse(id)
-                            .ok_or_else(|| StoreError::Corrupt(format!("uploads.id: `{id}`")))
+                    .into_iter()
+                    .map(|(id, storage_state)| {
+                        Ok(ExpiredUpload {
+                            id: UploadId::parse(&id).ok_or_else(|| {
+                                StoreError::Corrupt(format!("uploads.id: `{id}`"))
+                            })?,
+                            storage_state,
+                        })
                     })
-                    .collect::<Result<_, _>>()?;
+                    .collect::<Result<_, StoreError>>()?;
                 if dry_run {
                     tx.rollback().await?;
                 } else {

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use wharf_oci::Digest;
 use wharf_registry::storage::{
-    BlobStore, ByteRange, ByteStream, FsBlobStore, StorageError, UploadId,
+    BlobStore, ByteRange, ByteStream, FsBlobStore, StorageError, UploadCursor, UploadId,
 };
 
 /// A filesystem blob store with a quota on upload bytes (ENOSPC beyond it) and a switch
@@ -45,15 +45,14 @@ impl BlobStore for Faulty {
     async fn create_upload(&self, id: &UploadId) -> Result<(), StorageError> {
         self.inner.create_upload(id).await
     }
-    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>, StorageError> {
-        self.inner.upload_size(id).await
-    }
     async fn append_upload(
         &self,
         id: &UploadId,
-        offset: u64,
+        cursor: &UploadCursor,
         mut body: ByteStream,
-    ) -> Result<u64, StorageError> {
+        last: bool,
+    ) -> Result<UploadCursor, StorageError> {
+        let offset = cursor.size;
         // take what fits; when the quota runs out, fail like a full disk after writing part
         let quota = self.quota.load(Ordering::SeqCst);
         let mut kept = Vec::new();
@@ -74,7 +73,7 @@ impl BlobStore for Faulty {
                 Ok(bytes::Bytes::from(kept)),
                 Err(std::io::Error::from_raw_os_error(28)),
             ]));
-            return match self.inner.append_upload(id, offset, partial).await {
+            return match self.inner.append_upload(id, cursor, partial, last).await {
                 Err(_) => Err(enospc()),
                 Ok(_) => Err(enospc()),
             };
@@ -82,22 +81,31 @@ impl BlobStore for Faulty {
         let whole: ByteStream = Box::pin(futures_util::stream::iter(vec![Ok(bytes::Bytes::from(
             kept,
         ))]));
-        self.inner.append_upload(id, offset, whole).await
+        self.inner.append_upload(id, cursor, whole, last).await
     }
-    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream, StorageError> {
-        self.inner.read_upload(id).await
+    async fn read_upload(
+        &self,
+        id: &UploadId,
+        cursor: &UploadCursor,
+    ) -> Result<ByteStream, StorageError> {
+        self.inner.read_upload(id, cursor).await
     }
-    async fn commit_upload(&self, id: &UploadId, d: &Digest) -> Result<u64, StorageError> {
+    async fn commit_upload(
+        &self,
+        id: &UploadId,
+        cursor: &UploadCursor,
+        d: &Digest,
+    ) -> Result<u64, StorageError> {
         if self.fail_commit.load(Ordering::SeqCst) {
             return Err(StorageError::Io {
                 action: "move upload into place",
                 source: std::io::Error::from_raw_os_error(5),
             });
         }
-        self.inner.commit_upload(id, d).await
+        self.inner.commit_upload(id, cursor, d).await
     }
-    async fn delete_upload(&self, id: &UploadId) -> Result<(), StorageError> {
-        self.inner.delete_upload(id).await
+    async fn delete_upload(&self, id: &UploadId, state: Option<&str>) -> Result<(), StorageError> {
+        self.inner.delete_upload(id, state).await
     }
     async fn delete(&self, d: &Digest) -> Result<(), StorageError> {
         self.inner.delete(d).await

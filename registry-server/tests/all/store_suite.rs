@@ -8,7 +8,7 @@ use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
     CatalogFilter, Direction, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
-    Store, UnlinkOutcome, UploadClaim, WasmIndexEntry,
+    Store, UnlinkOutcome, UploadClaim, UploadState, WasmIndexEntry,
 };
 
 struct Backend {
@@ -137,7 +137,7 @@ mod checks {
         );
         let id = UploadId::new();
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
-        s.create_upload(&r, &id).await.unwrap();
+        s.create_upload(&r, &id, b"initial hash").await.unwrap();
         assert_eq!(s.upload(&r, &id).await.unwrap(), Some(0));
         assert_eq!(
             s.upload(&repo("other"), &id).await.unwrap(),
@@ -148,7 +148,11 @@ mod checks {
         let far_past = at("2000-01-01T00:00:00.000Z");
         assert_eq!(
             s.claim_upload(&r, &id, "writer-a", far_past).await.unwrap(),
-            UploadClaim::Claimed { size: 0 }
+            UploadClaim::Claimed(UploadState {
+                size: 0,
+                hash_state: Some(b"initial hash".to_vec()),
+                storage_state: None,
+            })
         );
         assert_eq!(
             s.claim_upload(&r, &id, "writer-b", far_past).await.unwrap(),
@@ -161,32 +165,38 @@ mod checks {
             UploadClaim::Unknown,
             "a claim names the session's repository"
         );
+        let at_size = |size: u64| UploadState {
+            size,
+            hash_state: Some(format!("hash at {size}").into_bytes()),
+            storage_state: Some(format!("{{\"parts\":{size}}}")),
+        };
         assert!(
-            !s.release_upload(&id, "writer-b", 99).await.unwrap(),
+            !s.release_upload(&id, "writer-b", &at_size(99)).await.unwrap(),
             "not b's to release"
         );
-        assert!(s.release_upload(&id, "writer-a", 1234).await.unwrap());
+        assert!(s.release_upload(&id, "writer-a", &at_size(1234)).await.unwrap());
         assert_eq!(s.upload(&r, &id).await.unwrap(), Some(1234));
         assert!(
-            !s.release_upload(&id, "writer-a", 1).await.unwrap(),
+            !s.release_upload(&id, "writer-a", &at_size(1)).await.unwrap(),
             "released once"
         );
         assert_eq!(
             s.claim_upload(&r, &id, "writer-b", far_past).await.unwrap(),
-            UploadClaim::Claimed { size: 1234 }
+            UploadClaim::Claimed(at_size(1234)),
+            "the whole state comes back with the claim"
         );
         // a claim older than the lease counts as abandoned and may be taken over
         assert_eq!(
             s.claim_upload(&r, &id, "writer-c", at("2999-01-01T00:00:00.000Z"))
                 .await
                 .unwrap(),
-            UploadClaim::Claimed { size: 1234 }
+            UploadClaim::Claimed(at_size(1234))
         );
         assert!(
-            !s.release_upload(&id, "writer-b", 5).await.unwrap(),
+            !s.release_upload(&id, "writer-b", &at_size(5)).await.unwrap(),
             "taken over"
         );
-        assert!(s.release_upload(&id, "writer-c", 1234).await.unwrap());
+        assert!(s.release_upload(&id, "writer-c", &at_size(1234)).await.unwrap());
         s.check_writable().await.unwrap();
         s.delete_upload(&id).await.unwrap();
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
@@ -354,7 +364,7 @@ mod checks {
             .await
             .unwrap();
         let id = UploadId::new();
-        s.create_upload(&r, &id).await.unwrap();
+        s.create_upload(&r, &id, b"").await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         let now = chrono::Utc::now();
         let policy = GcPolicy {
