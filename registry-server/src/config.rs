@@ -20,9 +20,21 @@ pub struct Config {
     /// Directory holding `metadata.db`, `blobs/` and `uploads/`.
     pub data_dir: PathBuf,
     /// `postgres://…` to keep metadata in PostgreSQL instead of `metadata.db`; several
-    /// registry processes may share it (with a shared blob directory). It carries the
-    /// database password: `Debug` prints it redacted.
+    /// registry processes may share it (with a shared blob directory or bucket). It
+    /// carries the database password: `Debug` prints it redacted.
     pub database_url: Option<SecretString>,
+    /// `s3://BUCKET[/PREFIX]` to keep blobs in S3-compatible object storage instead of
+    /// `data_dir` (endpoint, region and credentials from the AWS environment variables).
+    pub storage_url: Option<String>,
+    /// Answer blob GETs with `307` to a pre-signed object-storage URL (S3 only); `None`
+    /// means on whenever the store can sign URLs.
+    pub blob_redirect: Option<bool>,
+    /// How long a pre-signed blob URL stays valid.
+    pub blob_redirect_expiry: Duration,
+    /// Part size of multipart uploads to object storage, in bytes (at least 5 MiB).
+    pub s3_part_size: u64,
+    /// Endpoint, region and credentials of the object storage (`[s3]`).
+    pub s3: crate::storage::s3::S3Settings,
     /// Prefix before `<namespace>/<name>` in the wasm-pkg discovery document.
     pub namespace_prefix: String,
     /// `host[:port]` clients should use (in the discovery document); default: the
@@ -54,6 +66,11 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
             data_dir: PathBuf::from("wharf-data"),
             database_url: None,
+            storage_url: None,
+            blob_redirect: None,
+            blob_redirect_expiry: Duration::from_secs(300),
+            s3_part_size: crate::storage::s3::DEFAULT_PART_SIZE,
+            s3: Default::default(),
             namespace_prefix: String::new(),
             public_registry: None,
             limits: Limits::default(),
@@ -79,6 +96,17 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// `database-url = "postgres://wharf@db/wharf"` (redacted in `Debug`)
     pub database_url: Option<SecretString>,
+    /// `storage-url = "s3://wharf-blobs/prod"` (default: blobs under `data-dir`)
+    pub storage_url: Option<String>,
+    /// `blob-redirect = true` (default: on for object storage)
+    pub blob_redirect: Option<bool>,
+    /// `blob-redirect-expiry-secs = 300`
+    pub blob_redirect_expiry_secs: Option<u64>,
+    /// `s3-part-size = 8388608` (bytes; at least 5 MiB)
+    pub s3_part_size: Option<u64>,
+    /// `[s3]`: endpoint, region and credentials of the object storage (each overridden by
+    /// its AWS environment variable).
+    pub s3: Option<crate::storage::s3::S3Settings>,
     /// `namespace-prefix = "wasm/"`
     pub namespace_prefix: Option<String>,
     /// `public-registry = "registry.example.com"`
@@ -146,6 +174,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--database-url` (redacted in `Debug`)
     pub database_url: Option<SecretString>,
+    /// `--storage-url`
+    pub storage_url: Option<String>,
     /// `--namespace-prefix`
     pub namespace_prefix: Option<String>,
     /// `--public-registry`
@@ -160,6 +190,13 @@ impl Config {
             listen: overrides.listen.or(file.listen).unwrap_or(d.listen),
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
             database_url: overrides.database_url.or(file.database_url),
+            storage_url: overrides.storage_url.or(file.storage_url),
+            blob_redirect: file.blob_redirect,
+            blob_redirect_expiry: file
+                .blob_redirect_expiry_secs
+                .map_or(d.blob_redirect_expiry, Duration::from_secs),
+            s3_part_size: file.s3_part_size.unwrap_or(d.s3_part_size),
+            s3: file.s3.unwrap_or_default(),
             namespace_prefix: overrides
                 .namespace_prefix
                 .or(file.namespace_prefix)

@@ -29,7 +29,8 @@ pub fn app(state: Arc<AppState>) -> axum::Router {
 
 /// Open the storage: metadata in `config.data_dir/metadata.db` (SQLite), or in PostgreSQL
 /// when `config.database_url` is set (both migrated at open); blobs and uploads under
-/// `config.data_dir` (filesystem).
+/// `config.data_dir` (filesystem), or in S3-compatible object storage when
+/// `config.storage_url` is `s3://BUCKET[/PREFIX]`.
 pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     tokio::fs::create_dir_all(&config.data_dir)
         .await
@@ -53,9 +54,17 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
                 })?)
             }
         };
-    let blobs = storage::FsBlobStore::open(&config.data_dir)
-        .await
-        .context("failed to open blob storage")?;
+    let blobs: Arc<dyn storage::BlobStore> = match &config.storage_url {
+        Some(url) => Arc::new(
+            storage::S3BlobStore::open(url, &config.s3, config.s3_part_size)
+                .with_context(|| format!("failed to open blob storage `{url}`"))?,
+        ),
+        None => Arc::new(
+            storage::FsBlobStore::open(&config.data_dir)
+                .await
+                .context("failed to open blob storage")?,
+        ),
+    };
     let mut rules = Vec::new();
     for rule in &config.signature_rules {
         let keys = rule
@@ -81,12 +90,18 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         wharf_sign::key_id(&pem).with_context(|| format!("trusted key `{}`", path.display()))?;
         trusted.push(pem);
     }
+    let redirect = match config.blob_redirect {
+        Some(false) => None,
+        // on by default: only a store that can sign URLs (object storage) redirects
+        _ => Some(config.blob_redirect_expiry),
+    };
     let registry = service::Registry::new(
         store,
-        Arc::new(blobs),
+        blobs,
         config.limits.clone(),
         config.gc.clone(),
     )
+    .with_blob_redirects(redirect)
     .with_signature_rules(rules)
     .with_trusted_keys(trusted);
     let auth = match &config.auth {

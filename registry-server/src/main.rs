@@ -37,6 +37,11 @@ struct Args {
         value_name = "URL"
     )]
     database_url: Option<String>,
+    /// `s3://BUCKET[/PREFIX]` to keep blobs in S3-compatible object storage (default:
+    /// the data dir); endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for plain HTTP).
+    #[arg(long, global = true, env = "WHARF_REGISTRY_STORAGE_URL", value_name = "URL")]
+    storage_url: Option<String>,
     /// Prefix before `<namespace>/<name>` for wasm packages (discovery document).
     #[arg(long, global = true, env = "WHARF_REGISTRY_NAMESPACE_PREFIX")]
     namespace_prefix: Option<String>,
@@ -113,6 +118,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             listen: args.listen,
             data_dir: args.data_dir,
             database_url: args.database_url.map(Into::into),
+            storage_url: args.storage_url,
             namespace_prefix: args.namespace_prefix,
             public_registry: args.public_registry,
         },

@@ -56,6 +56,19 @@ pub(crate) async fn get(
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_range);
+    // a whole-blob read from object storage goes to a pre-signed URL (the client follows
+    // it without this registry's credentials); ranges stay on this path
+    if range.is_none()
+        && let Some(url) = state.registry.blob_redirect(repo, digest).await?
+    {
+        return Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, url)
+            .header("docker-content-digest", digest.to_string())
+            .header(header::CONTENT_LENGTH, 0)
+            .body(Body::empty())
+            .map_err(internal);
+    }
     let blob = state.registry.blob(repo, digest, range).await?;
     let mut resp = Response::builder()
         .header(header::CONTENT_LENGTH, blob.len)

@@ -50,6 +50,21 @@ impl Registry {
         Ok(size)
     }
 
+    /// A pre-signed URL that serves blob `digest` of `repo` from object storage, when
+    /// redirects are on and the store signs URLs; `None` serves it through this registry.
+    /// The blob must be in `repo` (the same check as [`Self::blob`]).
+    pub async fn blob_redirect(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<Option<String>, ServiceError> {
+        let Some(expires) = self.blob_redirect else {
+            return Ok(None);
+        };
+        self.blob_size(repo, digest).await?;
+        Ok(self.blobs.presigned_read(digest, expires).await?)
+    }
+
     /// Stream blob `digest` of `repo`, or `range` of it (RFC 9110 §14.1.2: a last
     /// position past the end means the rest; a suffix range means the last bytes; a
     /// first position at or past the end is not satisfiable).

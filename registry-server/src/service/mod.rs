@@ -174,6 +174,8 @@ pub struct Registry {
     trusted_keys: Vec<(String, String)>,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
+    /// Expiry of pre-signed blob URLs, when whole-blob reads are redirected to them.
+    blob_redirect: Option<std::time::Duration>,
 }
 
 impl Registry {
@@ -193,7 +195,15 @@ impl Registry {
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
             index_permits,
+            blob_redirect: None,
         }
+    }
+
+    /// Redirect whole-blob reads to pre-signed URLs valid for `expires` where the blob
+    /// store can sign them (object storage); `None` serves every read itself.
+    pub fn with_blob_redirects(mut self, expires: Option<std::time::Duration>) -> Self {
+        self.blob_redirect = expires;
+        self
     }
 
     /// Judge pushed signatures against these public keys (SPKI PEM) as well; a key that

@@ -2,6 +2,7 @@
 //! once committed; uploads live apart until their digest is checked.
 
 mod fs;
+pub mod s3;
 
 use std::pin::Pin;
 
@@ -11,6 +12,7 @@ use futures_util::Stream;
 use wharf_oci::Digest;
 
 pub use fs::FsBlobStore;
+pub use s3::S3BlobStore;
 
 /// A stream of blob bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
