@@ -157,10 +157,16 @@ impl RegistryProcess {
     /// Start the binary on a free port with `--data-dir data_dir` and `args`; returns once
     /// it says where it listens.
     pub fn start(data_dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, args, &[])
+    }
+
+    /// [`start`](Self::start) with environment variables (`AWS_*`, say).
+    pub fn start_with_env(data_dir: &Path, args: &[&str], env: &[(&str, String)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("WHARF_REGISTRY_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -238,4 +244,130 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A real S3 server for the tests: `s3s-fs` (crates.io, `.ci/run` installs it) on a free
+/// loopback port over a temporary directory, checking SigV4 signatures with a test key.
+/// Killed when dropped.
+pub struct S3Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// Where it keeps buckets (one directory each).
+    pub root: tempfile::TempDir,
+}
+
+impl S3Server {
+    /// The access key id it accepts.
+    pub const ACCESS_KEY: &'static str = "wharf-test-access-key";
+    /// The secret key it accepts.
+    pub const SECRET_KEY: &'static str = "wharf-test-secret-key";
+
+    /// Start `s3s-fs`; a missing binary fails the test with a message naming it.
+    pub fn start() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let mut child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--access-key", Self::ACCESS_KEY, "--secret-key", Self::SECRET_KEY])
+            .arg(root.path())
+            .env("RUST_LOG", "s3s_fs=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start `s3s-fs` ({e}): install it with \
+                     `cargo install --locked s3s-fs --version 0.14.1 --features binary` (.ci/run does)"
+                )
+            });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let endpoint = loop {
+            let line = lines
+                .next()
+                .expect("s3s-fs exited before listening")
+                .unwrap();
+            if let Some((_, addr)) = line.split_once("server is running at ") {
+                break addr.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        S3Server {
+            child,
+            endpoint,
+            root,
+        }
+    }
+
+    /// Create bucket `name`; returns `s3://name`.
+    pub fn bucket(&self, name: &str) -> String {
+        std::fs::create_dir_all(self.root.path().join(name)).unwrap();
+        format!("s3://{name}")
+    }
+
+    /// The `[s3]` table of a registry configuration that uses this server.
+    pub fn toml(&self) -> String {
+        format!(
+            "[s3]\nendpoint = {:?}\nregion = \"us-east-1\"\naccess-key-id = {:?}\n\
+             secret-access-key = {:?}\nallow-http = true\n",
+            self.endpoint,
+            Self::ACCESS_KEY,
+            Self::SECRET_KEY
+        )
+    }
+
+    /// The same settings as a value.
+    pub fn settings(&self) -> wharf_registry::storage::s3::S3Settings {
+        toml::from_str::<toml::Table>(&self.toml()).unwrap()["s3"]
+            .clone()
+            .try_into()
+            .unwrap()
+    }
+
+    /// The AWS environment variables a registry process needs to use this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET_KEY.into()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// Every object file under bucket `name` (s3s-fs keeps one file per object, plus its
+    /// own bookkeeping files, which this leaves out).
+    pub fn objects(&self, name: &str) -> Vec<String> {
+        let root = self.root.path().join(name);
+        let mut out: Vec<String> = files_under(&root)
+            .into_iter()
+            .filter_map(|p| {
+                let rel = p.strip_prefix(&root).ok()?.to_string_lossy().into_owned();
+                (!rel.contains(".s3s") && !rel.starts_with('.')).then_some(rel)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl S3Server {
+    /// How many multipart uploads are open (s3s-fs keeps a `.upload-<id>.json` per one).
+    pub fn open_multiparts(&self) -> usize {
+        std::fs::read_dir(self.root.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(".upload-") && name.ends_with(".json")
+            })
+            .count()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -7,6 +7,7 @@ mod harness;
 
 mod api;
 mod auth;
+mod blob_store_suite;
 mod crash;
 mod faults;
 mod gc;
