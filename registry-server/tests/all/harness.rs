@@ -74,6 +74,11 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The data directory the registry runs on.
+    pub fn data_dir(&self) -> &Path {
+        &self.state.config.data_dir
+    }
+
     /// Push `bytes` as a blob of `repo` in one request and expect 201; returns its digest.
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let d = digest(bytes);

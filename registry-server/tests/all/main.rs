@@ -13,6 +13,7 @@ mod faults;
 mod gc;
 mod hostile;
 mod route_properties;
-mod shared_postgres;
+mod s3_registry;
+mod several_instances;
 mod signatures;
 mod store_suite;
