@@ -52,6 +52,8 @@ pub struct Config {
     pub signature_rules: Vec<SignatureRuleConfig>,
     /// Public key files whose signatures the catalog reports as verified.
     pub trusted_keys: Vec<PathBuf>,
+    /// Storage quotas per repository prefix.
+    pub quotas: Vec<QuotaConfig>,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
@@ -81,6 +83,7 @@ impl Default for Config {
             auth: None,
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
+            quotas: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
         }
     }
@@ -144,6 +147,20 @@ pub struct FileConfig {
     /// verified in the JSON API and web UI (signature-rule keys count too).
     #[serde(default)]
     pub trusted_keys: Vec<PathBuf>,
+    /// `[[quotas]] prefix = "team" bytes = 10737418240`
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
+}
+
+/// One `[[quotas]]` entry: repositories under `prefix` may hold at most `bytes` of blobs
+/// (each distinct blob counted once).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Repository prefix.
+    pub prefix: String,
+    /// The limit in bytes.
+    pub bytes: u64,
 }
 
 /// One `[[signature-rules]]` entry: pulls under `prefix` need a signature by one of `keys`.
@@ -230,6 +247,7 @@ impl Config {
             auth: file.auth,
             signature_rules: file.signature_rules,
             trusted_keys: file.trusted_keys,
+            quotas: file.quotas,
             header_read_timeout: file
                 .header_read_timeout_secs
                 .map_or(d.header_read_timeout, Duration::from_secs),

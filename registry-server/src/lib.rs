@@ -102,6 +102,16 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         config.gc.clone(),
     )
     .with_blob_redirects(redirect)
+    .with_quotas(
+        config
+            .quotas
+            .iter()
+            .map(|q| service::Quota {
+                prefix: q.prefix.trim_end_matches('/').to_owned(),
+                bytes: q.bytes,
+            })
+            .collect(),
+    )
     .with_signature_rules(rules)
     .with_trusted_keys(trusted);
     let auth = match &config.auth {

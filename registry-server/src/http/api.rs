@@ -20,8 +20,8 @@ use super::auth::Identity;
 use super::error::ErrorBody;
 use super::{ApiError, ErrorCode, Query};
 use crate::service::{
-    FetchCommands, PackageDetail, PackagePage, PackageSummary, ReferrerSummary, RepositoryDetail,
-    RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    FetchCommands, PackageDetail, PackagePage, PackageSummary, QuotaUsage, ReferrerSummary,
+    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
 };
 use crate::store::{SignatureRecord, TagRow};
 
@@ -39,7 +39,8 @@ use crate::store::{SignatureRecord, TagRow};
         package_detail,
         version_detail,
         repositories,
-        repository
+        repository,
+        quotas
     ),
     components(schemas(
         PackageSummary,
@@ -53,6 +54,7 @@ use crate::store::{SignatureRecord, TagRow};
         VersionDetail,
         RepositoryPage,
         RepositoryDetail,
+        QuotaUsage,
         ErrorBody
     ))
 )]
@@ -329,4 +331,24 @@ pub(crate) async fn repository(
         .with(async |v| state.registry.repository_detail(&repo, v).await)
         .await?;
     Ok(Json(detail).into_response())
+}
+
+/// `GET /api/v1/quotas`: the storage quotas over prefixes the caller may pull, with their
+/// use (distinct blobs, each counted once).
+#[utoipa::path(
+    get,
+    path = "/api/v1/quotas",
+    operation_id = "listQuotas",
+    responses((status = 200, description = "The quotas and their use", body = Vec<QuotaUsage>))
+)]
+pub(crate) async fn quotas(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    identity: Option<axum::Extension<Identity>>,
+) -> Result<Response, ApiError> {
+    let parts = ViewerParts::new(&state, &headers, identity.as_deref());
+    let quotas = parts
+        .with(async |v| state.registry.quota_usage(|p| (v.may_pull)(p)).await)
+        .await?;
+    Ok(Json(quotas).into_response())
 }

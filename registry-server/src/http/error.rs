@@ -209,7 +209,7 @@ impl From<ServiceError> for ApiError {
             S::BlobInUse { .. } | S::VersionExists { .. } => {
                 Self::new(C::Denied, msg).with_status(StatusCode::CONFLICT)
             }
-            S::Unsigned { .. } => Self::new(C::Denied, msg),
+            S::Unsigned { .. } | S::QuotaExceeded { .. } => Self::new(C::Denied, msg),
             S::NameUnknown(_) => Self::new(C::NameUnknown, msg),
             S::BadRequest(_) => Self::new(C::BadRequest, msg),
             S::SizeInvalid(_) => {

@@ -60,6 +60,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/packages/{*path}", get(api::package))
         .route("/api/v1/repositories", get(api::repositories))
         .route("/api/v1/repositories/{*path}", get(api::repository))
+        .route("/api/v1/quotas", get(api::quotas))
         .route("/", get(ui::home))
         .route("/search", get(ui::search))
         .route("/packages/{*path}", get(ui::package))

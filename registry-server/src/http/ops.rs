@@ -154,5 +154,27 @@ pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         }
         Err(e) => tracing::warn!(error = %e, "metrics: storage usage unavailable"),
     }
+    match state.registry.quota_usage(|_| true).await {
+        Ok(quotas) if !quotas.is_empty() => {
+            out.push_str("# HELP wharf_quota_limit_bytes Storage quota of a repository prefix.\n# TYPE wharf_quota_limit_bytes gauge\n");
+            for q in &quotas {
+                out.push_str(&format!(
+                    "wharf_quota_limit_bytes{{prefix=\"{}\"}} {}\n",
+                    q.prefix.replace(['\\', '"', '\n'], "_"),
+                    q.limit
+                ));
+            }
+            out.push_str("# HELP wharf_quota_used_bytes Bytes of distinct blobs held under a quota's prefix.\n# TYPE wharf_quota_used_bytes gauge\n");
+            for q in &quotas {
+                out.push_str(&format!(
+                    "wharf_quota_used_bytes{{prefix=\"{}\"}} {}\n",
+                    q.prefix.replace(['\\', '"', '\n'], "_"),
+                    q.used
+                ));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "metrics: quota use unavailable"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -94,12 +94,17 @@ pub(crate) async fn start(
     if let Some(digest) = digest_param(&req)? {
         let id = state
             .registry
-            .start_upload(repo, digest.algorithm())
+            .start_upload_of(repo, digest.algorithm(), Some(&digest))
             .await?;
-        state
+        if let Err(e) = state
             .registry
             .finish_upload(repo, &id, &digest, None, Some(body_stream(req.body)))
-            .await?;
+            .await
+        {
+            // the client never saw this session: end it rather than leave it to expire
+            let _ = state.registry.cancel_upload(repo, &id).await;
+            return Err(e.into());
+        }
         return Ok(created(repo, &digest));
     }
     // `?digest-algorithm=` (distribution-spec after v1.1.1): the hash the session keeps

@@ -8,12 +8,14 @@ mod catalog;
 mod gc;
 mod listings;
 mod manifests;
+mod quotas;
 mod signatures;
 mod uploads;
 mod wasm;
 
 pub use blobs::{BlobBody, RangeRequest};
 pub use manifests::PushedManifest;
+pub use quotas::{Quota, QuotaUsage};
 pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
 pub use catalog::{
@@ -116,6 +118,17 @@ pub enum ServiceError {
     /// Content too large.
     #[error("{0}")]
     SizeInvalid(String),
+    /// A storage quota would be exceeded.
+    #[error(
+        "the storage quota of `{prefix}` is {limit} bytes; {used} bytes are used{}",
+        if *needed > 0 { format!(" and this blob needs {needed} more") } else { ", so nothing more may be pushed there".into() }
+    )]
+    QuotaExceeded {
+        prefix: String,
+        limit: u64,
+        used: u64,
+        needed: u64,
+    },
     /// A range outside the blob of `size` bytes.
     #[error("{message}")]
     RangeNotSatisfiable { message: String, size: u64 },
@@ -176,6 +189,8 @@ pub struct Registry {
     index_permits: tokio::sync::Semaphore,
     /// Expiry of pre-signed blob URLs, when whole-blob reads are redirected to them.
     blob_redirect: Option<std::time::Duration>,
+    /// Storage quotas per repository prefix.
+    quotas: Vec<Quota>,
 }
 
 impl Registry {
@@ -196,6 +211,7 @@ impl Registry {
             trusted_keys: Vec::new(),
             index_permits,
             blob_redirect: None,
+            quotas: Vec::new(),
         }
     }
 

@@ -86,6 +86,19 @@ impl Registry {
         repo: &RepositoryName,
         algorithm: wharf_oci::DigestAlgorithm,
     ) -> Result<UploadId, ServiceError> {
+        self.start_upload_of(repo, algorithm, None).await
+    }
+
+    /// [`Self::start_upload`] for a blob whose digest the client names up front
+    /// (monolithic uploads): a quota that holds that blob already has room for it.
+    pub async fn start_upload_of(
+        &self,
+        repo: &RepositoryName,
+        algorithm: wharf_oci::DigestAlgorithm,
+        expected: Option<&Digest>,
+    ) -> Result<UploadId, ServiceError> {
+        // a repository whose quota is full takes no new bytes
+        self.quota_room(repo, expected).await?;
         let id = UploadId::new();
         // the session row first: garbage collection removes upload files without one
         let hasher = DigestHasher::new_for(algorithm);
@@ -111,6 +124,7 @@ impl Registry {
         if self.blobs.stat(digest).await?.is_none() {
             return Ok(None);
         }
+        self.check_quota(repo, Some(digest), size).await?;
         self.store.link_blob(repo, digest, size).await?;
         Ok(Some(size))
     }
@@ -174,7 +188,10 @@ impl Registry {
         body: ByteStream,
     ) -> Result<u64, ServiceError> {
         let claim = self.claim(repo, id).await?;
-        match self.append_claimed(id, &claim, range, body, false).await {
+        match self
+            .append_claimed(repo, id, &claim, range, body, false, None)
+            .await
+        {
             Ok(state) => {
                 self.release(id, &claim, &state).await?;
                 Ok(state.size)
@@ -196,11 +213,13 @@ impl Registry {
     /// cover exactly the bytes stored.
     async fn append_claimed(
         &self,
+        repo: &RepositoryName,
         id: &UploadId,
         claim: &Claim,
         range: Option<ChunkRange>,
         body: ByteStream,
         last: bool,
+        expected: Option<&Digest>,
     ) -> Result<UploadState, ServiceError> {
         let current = claim.state.size;
         let mut body = body;
@@ -215,8 +234,12 @@ impl Registry {
                 body = exact_length(body, end.saturating_sub(r.start) + 1);
             }
         }
-        // enforce the blob size limit as the bytes arrive
+        // enforce the blob size limit and the room left in the repository's quota as the
+        // bytes arrive, so bytes over either are never kept
         let max = self.limits.max_blob_bytes;
+        let room = self.quota_room(repo, expected).await?;
+        let quota_error = std::sync::Arc::new(std::sync::Mutex::new(None::<u64>));
+        let over_quota = quota_error.clone();
         let mut seen = current;
         let body: ByteStream = Box::pin(body.map(move |chunk| {
             let c = chunk?;
@@ -225,6 +248,17 @@ impl Registry {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::FileTooLarge,
                     format!("blob exceeds the registry's limit of {max} bytes"),
+                ));
+            }
+            if let Some(room) = room
+                && seen > room
+            {
+                if let Ok(mut e) = over_quota.lock() {
+                    *e = Some(seen);
+                }
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::QuotaExceeded,
+                    "the repository's storage quota is full",
                 ));
             }
             Ok(c)
@@ -249,11 +283,21 @@ impl Registry {
             }
             None => body,
         };
-        let cursor = self
+        let cursor = match self
             .blobs
             .append_upload(id, &claim.cursor(), body, last)
             .await
-            .map_err(too_large)?;
+        {
+            Ok(cursor) => cursor,
+            Err(e) => {
+                let over = quota_error.lock().ok().and_then(|e| *e);
+                if let Some(needed) = over {
+                    // name the quota the upload ran into
+                    self.check_quota(repo, None, needed).await?;
+                }
+                return Err(too_large(e));
+            }
+        };
         let hash_state = shared
             .and_then(|s| Arc::try_unwrap(s).ok())
             .and_then(|m| m.into_inner().ok())
@@ -283,7 +327,8 @@ impl Registry {
         let claim = self.claim(repo, id).await?;
         let result = async {
             let state = if let Some(body) = body {
-                self.append_claimed(id, &claim, range, body, true).await?
+                self.append_claimed(repo, id, &claim, range, body, true, Some(digest))
+                    .await?
             } else {
                 if let Some(r) = range
                     && r.start != claim.state.size
@@ -350,6 +395,10 @@ impl Registry {
                 expected: digest.clone(),
                 actual,
             });
+        }
+        if let Err(e) = self.check_quota(repo, Some(digest), state.size).await {
+            self.discard_upload(id, cursor.state.as_deref()).await?;
+            return Err(e);
         }
         let size = self.blobs.commit_upload(id, &cursor, digest).await?;
         self.store.link_blob(repo, digest, size).await?;

@@ -534,6 +534,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
     /// Counts for metrics; also a cheap liveness probe of the database.
     async fn usage(&self) -> Result<Usage, StoreError>;
+    /// Bytes of the distinct blobs held by repositories under `prefix` (each blob counted
+    /// once however many of them hold it), and whether blob `digest` is among them.
+    async fn prefix_usage(
+        &self,
+        prefix: &str,
+        digest: Option<&Digest>,
+    ) -> Result<(u64, bool), StoreError>;
     /// Every package (repository with a tagged Wasm manifest) matching `filter`, by name.
     async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError>;
     /// The tags of `repo` with what they point at, by tag name; `yank_type` is the

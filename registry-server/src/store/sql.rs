@@ -179,6 +179,15 @@ pub(super) mod q {
         (SELECT COUNT(*) FROM manifests) AS manifests, (SELECT COUNT(*) FROM blobs) AS blobs, \
         (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs) AS blob_bytes, \
         (SELECT COUNT(*) FROM uploads) AS uploads";
+    /// Bytes of the blobs held under a prefix: prefix, its length + 1, prefix + `/`.
+    pub const PREFIX_USAGE: &str = "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b \
+        WHERE EXISTS (SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+        WHERE rb.digest = b.digest AND ($1 = '' OR r.name = $1 OR substr(r.name, 1, CAST($2 AS INTEGER)) = $3))";
+    /// Whether a repository under a prefix holds a blob: prefix, its length + 1, prefix +
+    /// `/`, digest.
+    pub const PREFIX_HOLDS: &str = "SELECT CAST(1 AS BIGINT) FROM repository_blobs rb \
+        JOIN repositories r ON r.id = rb.repository_id WHERE rb.digest = $4 \
+        AND ($1 = '' OR r.name = $1 OR substr(r.name, 1, CAST($2 AS INTEGER)) = $3) LIMIT 1";
     /// Prefix of the batched lookups of [`super::Store::known`]: `… IN (` + binds + `)`.
     pub const KNOWN_BLOBS: &str = "SELECT digest FROM blobs WHERE digest IN (";
     /// See [`KNOWN_BLOBS`].
@@ -1035,6 +1044,36 @@ macro_rules! impl_store {
                     blob_bytes: size_of(u.blob_bytes),
                     uploads: size_of(u.uploads),
                 })
+            }
+
+            async fn prefix_usage(
+                &self,
+                prefix: &str,
+                digest: Option<&Digest>,
+            ) -> Result<(u64, bool), StoreError> {
+                let prefix = prefix.trim_end_matches('/');
+                let under = format!("{prefix}/");
+                let len = i64_of(under.len() as u64);
+                let used: i64 = sqlx::query_scalar(q::PREFIX_USAGE)
+                    .bind(prefix)
+                    .bind(len)
+                    .bind(&under)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let holds = match digest {
+                    None => false,
+                    Some(d) => {
+                        let row: Option<i64> = sqlx::query_scalar(q::PREFIX_HOLDS)
+                            .bind(prefix)
+                            .bind(len)
+                            .bind(&under)
+                            .bind(d.to_string())
+                            .fetch_optional(&self.pool)
+                            .await?;
+                        row.is_some()
+                    }
+                };
+                Ok((size_of(used), holds))
             }
 
             async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
