@@ -47,6 +47,18 @@ pub struct ChunkRange {
     pub end: Option<u64>,
 }
 
+/// One request's bytes for an upload session.
+struct Chunk<'a> {
+    /// Where `Content-Range` says they go.
+    range: Option<ChunkRange>,
+    /// The bytes.
+    body: ByteStream,
+    /// No bytes follow (the closing PUT).
+    last: bool,
+    /// The blob's digest, when the client named it up front.
+    expected: Option<&'a Digest>,
+}
+
 /// `body`, failing when it is not exactly `expected` bytes long (a `Content-Range` that
 /// names more or fewer bytes than were sent).
 fn exact_length(body: ByteStream, expected: u64) -> ByteStream {
@@ -188,9 +200,13 @@ impl Registry {
         body: ByteStream,
     ) -> Result<u64, ServiceError> {
         let claim = self.claim(repo, id).await?;
-        match self
-            .append_claimed(repo, id, &claim, range, body, false, None)
-            .await
+        let chunk = Chunk {
+            range,
+            body,
+            last: false,
+            expected: None,
+        };
+        match self.append_claimed(repo, id, &claim, chunk).await
         {
             Ok(state) => {
                 self.release(id, &claim, &state).await?;
@@ -216,13 +232,15 @@ impl Registry {
         repo: &RepositoryName,
         id: &UploadId,
         claim: &Claim,
-        range: Option<ChunkRange>,
-        body: ByteStream,
-        last: bool,
-        expected: Option<&Digest>,
+        chunk: Chunk<'_>,
     ) -> Result<UploadState, ServiceError> {
+        let Chunk {
+            range,
+            mut body,
+            last,
+            expected,
+        } = chunk;
         let current = claim.state.size;
-        let mut body = body;
         if let Some(r) = range {
             if r.start != current {
                 return Err(ServiceError::ChunkOutOfOrder {
@@ -327,8 +345,13 @@ impl Registry {
         let claim = self.claim(repo, id).await?;
         let result = async {
             let state = if let Some(body) = body {
-                self.append_claimed(repo, id, &claim, range, body, true, Some(digest))
-                    .await?
+                let chunk = Chunk {
+                    range,
+                    body,
+                    last: true,
+                    expected: Some(digest),
+                };
+                self.append_claimed(repo, id, &claim, chunk).await?
             } else {
                 if let Some(r) = range
                     && r.start != claim.state.size
