@@ -54,6 +54,8 @@ pub struct Config {
     pub trusted_keys: Vec<PathBuf>,
     /// Storage quotas per repository prefix.
     pub quotas: Vec<QuotaConfig>,
+    /// Pull-through mirrors of upstream registries.
+    pub mirrors: Vec<MirrorConfig>,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
     /// Requests per second allowed per client address (token bucket); 0 disables the limit.
@@ -84,6 +86,7 @@ impl Default for Config {
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
             quotas: Vec::new(),
+            mirrors: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
         }
     }
@@ -150,6 +153,33 @@ pub struct FileConfig {
     /// `[[quotas]] prefix = "team" bytes = 10737418240`
     #[serde(default)]
     pub quotas: Vec<QuotaConfig>,
+    /// `[[mirrors]] prefix = "wasi" upstream = "ghcr.io" upstream-prefix = "webassembly/wasi"`
+    #[serde(default)]
+    pub mirrors: Vec<MirrorConfig>,
+}
+
+/// One `[[mirrors]]` entry: local repositories under `prefix` are pull-through copies of
+/// `upstream`'s under `upstream-prefix`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MirrorConfig {
+    /// Local repository prefix (`wasi`).
+    pub prefix: String,
+    /// The upstream registry, `host[:port]` (`ghcr.io`).
+    pub upstream: String,
+    /// What `prefix` stands for upstream (`webassembly/wasi`; default: the same names).
+    #[serde(default)]
+    pub upstream_prefix: String,
+    /// Speak plain HTTP to the upstream (default: only to a loopback address).
+    pub plain_http: Option<bool>,
+    /// Credentials for the upstream, if it needs them.
+    pub username: Option<String>,
+    /// The password or token (redacted in `Debug`).
+    pub password: Option<SecretString>,
+    /// Seconds a mirrored tag is served before it is checked upstream again (300).
+    pub tag_ttl_secs: Option<u64>,
+    /// Seconds an upstream may stay silent before a request to it fails (30).
+    pub timeout_secs: Option<u64>,
 }
 
 /// One `[[quotas]]` entry: repositories under `prefix` may hold at most `bytes` of blobs
@@ -248,6 +278,7 @@ impl Config {
             signature_rules: file.signature_rules,
             trusted_keys: file.trusted_keys,
             quotas: file.quotas,
+            mirrors: file.mirrors,
             header_read_timeout: file
                 .header_read_timeout_secs
                 .map_or(d.header_read_timeout, Duration::from_secs),

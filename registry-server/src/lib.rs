@@ -13,6 +13,7 @@ pub mod http;
 pub mod service;
 pub mod storage;
 pub mod store;
+pub mod upstream;
 
 use std::sync::Arc;
 
@@ -114,6 +115,37 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
     )
     .with_signature_rules(rules)
     .with_trusted_keys(trusted);
+    let mut mirrors = Vec::new();
+    for m in &config.mirrors {
+        // host[:port] only: no scheme, path or user info
+        let host = m.upstream.trim().to_owned();
+        if wharf_oci::parse_registry_host(&host).is_none() {
+            anyhow::bail!(
+                "mirror upstream `{}` is not a registry host[:port]",
+                m.upstream
+            );
+        }
+        let plain_http = m
+            .plain_http
+            .unwrap_or_else(|| wharf_oci::is_loopback_host(&host));
+        let upstream = upstream::Upstream::new(
+            &host,
+            plain_http,
+            m.username.clone(),
+            m.password.clone(),
+            std::time::Duration::from_secs(m.timeout_secs.unwrap_or(30)),
+        )
+        .with_context(|| format!("mirror upstream `{host}`"))?;
+        mirrors.push(service::Mirror {
+            prefix: m.prefix.trim_matches('/').to_owned(),
+            upstream,
+            upstream_host: host.clone(),
+            upstream_prefix: m.upstream_prefix.trim_matches('/').to_owned(),
+            namespace: host,
+            tag_ttl: std::time::Duration::from_secs(m.tag_ttl_secs.unwrap_or(300)),
+        });
+    }
+    let registry = registry.with_mirrors(mirrors);
     let auth = match &config.auth {
         Some(a) => Some(auth::Auth::load(a).context("invalid [auth] configuration")?),
         None => None,

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     BadRequest,
     /// No such endpoint (404).
     NotFound,
+    /// A mirror's upstream failed or served wrong bytes, and nothing is cached (502).
+    UpstreamUnavailable,
     /// A fault of the registry; the message never carries internals (500).
     InternalError,
 }
@@ -79,6 +81,7 @@ impl ErrorCode {
             ErrorCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             ErrorCode::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -105,6 +108,7 @@ impl ErrorCode {
             ErrorCode::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -210,6 +214,8 @@ impl From<ServiceError> for ApiError {
                 Self::new(C::Denied, msg).with_status(StatusCode::CONFLICT)
             }
             S::Unsigned { .. } | S::QuotaExceeded { .. } => Self::new(C::Denied, msg),
+            S::MirrorReadOnly { .. } => Self::new(C::Unsupported, msg),
+            S::Upstream(_) => Self::new(C::UpstreamUnavailable, msg),
             S::NameUnknown(_) => Self::new(C::NameUnknown, msg),
             S::BadRequest(_) => Self::new(C::BadRequest, msg),
             S::SizeInvalid(_) => {

@@ -75,7 +75,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             auth::authorize,
         ))
         // decode and validate `/v2/` paths once, before authorisation looks at them
-        .layer(axum::middleware::from_fn(route::resolve))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            route::resolve,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::rate_limit,
@@ -115,7 +118,33 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| state.config.listen.to_string());
-    axum::Json(RegistryMetadata::oci(&host, &state.config.namespace_prefix))
+    let mut doc = serde_json::to_value(RegistryMetadata::oci(
+        &host,
+        &state.config.namespace_prefix,
+    ))
+    .unwrap_or_default();
+    // wharf's own addition, which wkg ignores: the namespaces this registry mirrors
+    let mirrors: Vec<serde_json::Value> = state
+        .registry
+        .mirrors()
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "prefix": m.prefix,
+                "upstream": if m.upstream_prefix.is_empty() {
+                    m.upstream_host.clone()
+                } else {
+                    format!("{}/{}", m.upstream_host, m.upstream_prefix)
+                },
+            })
+        })
+        .collect();
+    if !mirrors.is_empty()
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert("wharf".into(), serde_json::json!({ "mirrors": mirrors }));
+    }
+    axum::Json(doc)
 }
 
 /// Query parameters as pairs (repeatable keys kept in order).

@@ -7,12 +7,15 @@
 //! dispatcher acts on it, so what is authorised is exactly what is served. A path that
 //! fails to decode or to validate is answered here, before authorisation or any handler.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use wharf_oci::{Digest, Reference, RepositoryName};
 
+use super::AppState;
 use super::error::{ApiError, ErrorCode};
 
 /// A `/v2/` endpoint.
@@ -35,6 +38,19 @@ pub enum Route {
 }
 
 impl Route {
+    /// The repository the route acts on (none for `_catalog`).
+    pub fn repository_mut(&mut self) -> Option<&mut RepositoryName> {
+        match self {
+            Route::Catalog => None,
+            Route::Tags(r)
+            | Route::Manifest(r, _)
+            | Route::Blob(r, _)
+            | Route::StartUpload(r)
+            | Route::Upload(r, _)
+            | Route::Referrers(r, _) => Some(r),
+        }
+    }
+
     /// The endpoint's kind, as the metrics label it: `catalog`, `tags`, `manifest`,
     /// `blob`, `upload` or `referrers`.
     pub fn kind(&self) -> &'static str {
@@ -125,12 +141,35 @@ pub fn parse_encoded(raw: &str) -> Result<Option<Route>, ApiError> {
     parse(&decoded)
 }
 
+/// The namespace a request names for registry proxying (distribution-spec: the `ns`
+/// query parameter, or the `OCI-Namespace` request header).
+fn proxy_namespace(req: &Request) -> Option<String> {
+    let from_query = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "ns")
+            .map(|(_, v)| v.into_owned())
+    });
+    from_query.or_else(|| {
+        req.headers()
+            .get("oci-namespace")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
 /// Middleware: for `/v2/<…>`, decode and parse the path once and insert the [`Route`]
 /// into the request's extensions; answer any path that is no endpoint (404) or carries an
 /// invalid name, digest or tag (400; for reads and deletes of a manifest by an invalid
 /// tag, 404 `MANIFEST_UNKNOWN`, the spec's only failure there) without calling the
-/// handlers. `/v2/` itself passes through without a route.
-pub(crate) async fn resolve(mut req: Request, next: Next) -> Response {
+/// handlers. `/v2/` itself passes through without a route. A proxy namespace (`?ns=`)
+/// that a mirror claims turns the name into the mirror's local repository here, before
+/// authorisation, so what is authorised is what is served; the answer then carries
+/// `OCI-Namespace`. An unclaimed namespace is ignored.
+pub(crate) async fn resolve(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(rest) = req.uri().path().strip_prefix("/v2/") else {
         return next.run(req).await;
     };
@@ -138,11 +177,24 @@ pub(crate) async fn resolve(mut req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     match parse_encoded(rest) {
-        Ok(Some(route)) => {
+        Ok(Some(mut route)) => {
             let kind = RouteKind(route.kind());
+            let mut served_namespace = None;
+            if let Some(ns) = proxy_namespace(&req)
+                && let Some(repo) = route.repository_mut()
+                && let Some(local) = state.registry.namespace_repository(&ns, repo)
+            {
+                *repo = local;
+                served_namespace = Some(ns);
+            }
             req.extensions_mut().insert(route);
             let mut resp = next.run(req).await;
             resp.extensions_mut().insert(kind);
+            if let Some(ns) = served_namespace
+                && let Ok(v) = axum::http::HeaderValue::from_str(&ns)
+            {
+                resp.headers_mut().insert("oci-namespace", v);
+            }
             resp
         }
         Ok(None) => ApiError::not_found(&format!("/v2/{rest}")).into_response(),

@@ -118,6 +118,7 @@ impl Registry {
         repo: &RepositoryName,
         digest: &Digest,
     ) -> Result<(), ServiceError> {
+        self.refuse_mirrored(repo)?;
         match self.store.unlink_blob(repo, digest).await? {
             UnlinkOutcome::Unlinked => Ok(()),
             UnlinkOutcome::NotFound => Err(ServiceError::BlobUnknown(digest.clone())),

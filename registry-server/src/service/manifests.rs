@@ -21,7 +21,7 @@ pub struct PushedManifest {
 
 /// A layer the image specification lets registries accept without its blob: a
 /// non-distributable media type, or one with `urls` to fetch it elsewhere.
-fn is_non_distributable(d: &Descriptor) -> bool {
+pub(super) fn is_non_distributable(d: &Descriptor) -> bool {
     d.media_type.contains("nondistributable")
         || d.media_type.contains("foreign")
         || d.urls.as_ref().is_some_and(|u| !u.is_empty())
@@ -32,8 +32,24 @@ impl Registry {
     /// known media type, every referenced blob or manifest present in `repo`, digest
     /// matching a digest reference, and — for Wasm artifacts — one valid wasm layer,
     /// which is indexed.
+    /// Mirrored repositories refuse pushes ([`ServiceError::MirrorReadOnly`]).
     #[tracing::instrument(skip(self, content), err(level = "debug"))]
     pub async fn put_manifest(
+        &self,
+        repo: &RepositoryName,
+        reference: &Reference,
+        extra_tags: &[Tag],
+        content_type: Option<&str>,
+        content: &[u8],
+    ) -> Result<PushedManifest, ServiceError> {
+        self.refuse_mirrored(repo)?;
+        self.store_manifest(repo, reference, extra_tags, content_type, content)
+            .await
+    }
+
+    /// [`Self::put_manifest`] without the mirror check: the push itself, which mirroring
+    /// uses too, so mirrored content passes every check pushed content does.
+    pub(super) async fn store_manifest(
         &self,
         repo: &RepositoryName,
         reference: &Reference,
@@ -182,11 +198,13 @@ impl Registry {
         tags: &[Tag],
         digest: &Digest,
     ) -> Result<(), ServiceError> {
+        // a mirror follows its upstream, where versions may have moved
         let mutable = self
             .limits
             .mutable_version_prefixes
             .iter()
-            .any(|p| repo.is_under(p));
+            .any(|p| repo.is_under(p))
+            || self.mirror_of(repo).is_some();
         if mutable {
             return Ok(());
         }
@@ -212,6 +230,7 @@ impl Registry {
         repo: &RepositoryName,
         reference: &Reference,
     ) -> Result<StoredManifest, ServiceError> {
+        self.refresh_mirrored(repo, reference).await?;
         let m = self
             .store
             .manifest(repo, reference)
@@ -227,6 +246,7 @@ impl Registry {
         repo: &RepositoryName,
         reference: &Reference,
     ) -> Result<(), ServiceError> {
+        self.refuse_mirrored(repo)?;
         let found = match reference {
             Reference::Digest(d) => self.store.delete_manifest(repo, d).await?,
             Reference::Tag(t) => self.store.delete_tag(repo, t).await?,

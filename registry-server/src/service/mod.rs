@@ -8,6 +8,7 @@ mod catalog;
 mod gc;
 mod listings;
 mod manifests;
+mod mirror;
 mod quotas;
 mod signatures;
 mod uploads;
@@ -15,6 +16,7 @@ mod wasm;
 
 pub use blobs::{BlobBody, RangeRequest};
 pub use manifests::PushedManifest;
+pub use mirror::Mirror;
 pub use quotas::{Quota, QuotaUsage};
 pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
@@ -135,6 +137,15 @@ pub enum ServiceError {
     /// The client's body failed mid-way.
     #[error("the request body could not be read: {0}")]
     BodyFailed(String),
+    /// A mirrored repository takes no pushes or deletes.
+    #[error("repository {repository} mirrors {upstream}: it is read-only here")]
+    MirrorReadOnly {
+        repository: RepositoryName,
+        upstream: String,
+    },
+    /// A mirror's upstream failed or lied, and nothing is cached to serve instead.
+    #[error("{0}")]
+    Upstream(String),
     /// A fault of the server (database, disk); the message never reaches the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -191,6 +202,8 @@ pub struct Registry {
     blob_redirect: Option<std::time::Duration>,
     /// Storage quotas per repository prefix.
     quotas: Vec<Quota>,
+    /// Pull-through mirrors.
+    mirrors: Vec<Mirror>,
 }
 
 impl Registry {
@@ -212,6 +225,7 @@ impl Registry {
             index_permits,
             blob_redirect: None,
             quotas: Vec::new(),
+            mirrors: Vec::new(),
         }
     }
 

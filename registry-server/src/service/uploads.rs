@@ -109,6 +109,17 @@ impl Registry {
         algorithm: wharf_oci::DigestAlgorithm,
         expected: Option<&Digest>,
     ) -> Result<UploadId, ServiceError> {
+        self.refuse_mirrored(repo)?;
+        self.open_upload(repo, algorithm, expected).await
+    }
+
+    /// Open a session (mirroring opens them in mirrored repositories).
+    async fn open_upload(
+        &self,
+        repo: &RepositoryName,
+        algorithm: wharf_oci::DigestAlgorithm,
+        expected: Option<&Digest>,
+    ) -> Result<UploadId, ServiceError> {
         // a repository whose quota is full takes no new bytes
         self.quota_room(repo, expected).await?;
         let id = UploadId::new();
@@ -130,6 +141,7 @@ impl Registry {
         from: &RepositoryName,
         digest: &Digest,
     ) -> Result<Option<u64>, ServiceError> {
+        self.refuse_mirrored(repo)?;
         let Some(size) = self.store.repository_blob(from, digest).await? else {
             return Ok(None);
         };
@@ -441,6 +453,26 @@ impl Registry {
         self.store.delete_upload(id).await?;
         self.blobs.delete_upload(id, state).await?;
         Ok(())
+    }
+
+    /// Store `body` as blob `digest` of `repo` in one go (mirroring): the upload machine
+    /// checks the digest, and a failure leaves no session behind.
+    pub(super) async fn store_blob(
+        &self,
+        repo: &RepositoryName,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64, ServiceError> {
+        let id = self
+            .open_upload(repo, digest.algorithm(), Some(digest))
+            .await?;
+        match self.finish_upload(repo, &id, digest, None, Some(body)).await {
+            Ok(size) => Ok(size),
+            Err(e) => {
+                let _ = self.cancel_upload(repo, &id).await;
+                Err(e)
+            }
+        }
     }
 
     /// Cancel upload `id` (refused while another request writes to it).

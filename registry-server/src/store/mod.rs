@@ -534,6 +534,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
     /// Counts for metrics; also a cheap liveness probe of the database.
     async fn usage(&self) -> Result<Usage, StoreError>;
+    /// When tag `tag` of mirrored repository `repo` was last checked upstream.
+    async fn mirror_checked(
+        &self,
+        repo: &RepositoryName,
+        tag: &Tag,
+    ) -> Result<Option<Timestamp>, StoreError>;
+    /// Record that tag `tag` of mirrored repository `repo` was checked upstream `at`.
+    async fn set_mirror_checked(
+        &self,
+        repo: &RepositoryName,
+        tag: &Tag,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
     /// Bytes of the distinct blobs held by repositories under `prefix` (each blob counted
     /// once however many of them hold it), and whether blob `digest` is among them.
     async fn prefix_usage(

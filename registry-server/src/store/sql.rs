@@ -179,6 +179,12 @@ pub(super) mod q {
         (SELECT COUNT(*) FROM manifests) AS manifests, (SELECT COUNT(*) FROM blobs) AS blobs, \
         (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs) AS blob_bytes, \
         (SELECT COUNT(*) FROM uploads) AS uploads";
+    /// When a mirrored tag was checked: repository name, tag.
+    pub const MIRROR_CHECKED: &str = "SELECT m.checked_at FROM mirror_tags m \
+        JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.tag = $2";
+    /// Record a check of a mirrored tag: repository id, tag, time.
+    pub const SET_MIRROR_CHECKED: &str = "INSERT INTO mirror_tags (repository_id, tag, checked_at) \
+        VALUES ($1, $2, $3) ON CONFLICT (repository_id, tag) DO UPDATE SET checked_at = excluded.checked_at";
     /// Bytes of the blobs held under a prefix: prefix, its length + 1, prefix + `/`.
     pub const PREFIX_USAGE: &str = "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b \
         WHERE EXISTS (SELECT 1 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
@@ -411,7 +417,7 @@ macro_rules! impl_store {
             CatalogFilter, CatalogRow, ExpiredUpload, GcPolicy, GcReport, InRepository,
             NewManifest, Page, PutOutcome, SignatureRecord, Store, StoreError, StoredManifest,
             TagRow, Timestamp, UnlinkOutcome, UploadClaim, UploadState, Usage, WasmIndexEntry,
-            digest_of, i64_of, like_pattern, now, parsed, text_of, unversioned,
+            digest_of, i64_of, like_pattern, now, parsed, text_of, timestamp_of, unversioned,
         };
         use crate::storage::UploadId;
 
@@ -1044,6 +1050,38 @@ macro_rules! impl_store {
                     blob_bytes: size_of(u.blob_bytes),
                     uploads: size_of(u.uploads),
                 })
+            }
+
+            async fn mirror_checked(
+                &self,
+                repo: &RepositoryName,
+                tag: &Tag,
+            ) -> Result<Option<Timestamp>, StoreError> {
+                let at: Option<String> = sqlx::query_scalar(q::MIRROR_CHECKED)
+                    .bind(repo.as_str())
+                    .bind(tag.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                at.map(|t| timestamp_of("mirror_tags.checked_at", &t))
+                    .transpose()
+            }
+
+            async fn set_mirror_checked(
+                &self,
+                repo: &RepositoryName,
+                tag: &Tag,
+                at: Timestamp,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.write().await?;
+                let repo_id = repository_id(&mut tx, repo).await?;
+                sqlx::query(q::SET_MIRROR_CHECKED)
+                    .bind(repo_id)
+                    .bind(tag.as_str())
+                    .bind(text_of(&at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn prefix_usage(
