@@ -314,6 +314,8 @@ mod tests {
     fn secrets_are_redacted_in_debug_output() {
         let file: FileConfig = toml::from_str(
             "database-url = \"postgres://wharf:hunter2-db@db/wharf\"\n\
+             [s3]\nsecret-access-key = \"hunter2-s3\"\n\
+             [[mirrors]]\nprefix = \"m\"\nupstream = \"ghcr.io\"\npassword = \"hunter2-mirror\"\n\
              [auth]\nhtpasswd = \"/etc/wharf/htpasswd\"\ntoken-secret = \"hunter2-token-secret\"",
         )
         .unwrap();

@@ -356,3 +356,65 @@ fn login_then_push_and_pull_through_the_token_flow() {
     assert!(err.contains("401"), "{err}");
     assert!(digest.trim().starts_with("sha256:"));
 }
+
+/// A wharf-registry mirroring another one: `wharf` and `wkg` resolve `wasi:greeter` through
+/// the mirror's discovery document to the mirrored repository, which fetches it upstream.
+#[test]
+fn wharf_and_wkg_resolve_packages_through_a_mirror() {
+    let wkg = require_tool("wkg");
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let upstream = Registry::start();
+    let greeter = &guests().greeter;
+    w.ok(&[
+        "push",
+        s(greeter),
+        &format!("{}/webassembly/wasi/greeter:0.1.0", upstream.addr),
+    ]);
+    let mirror = Registry::start_with(&format!(
+        "[[mirrors]]\nprefix = \"wasi\"\nupstream = \"{}\"\nupstream-prefix = \"webassembly/wasi\"\n",
+        upstream.addr
+    ));
+    let out = work.path().join("by-wharf.wasm");
+    w.ok(&[
+        "pull",
+        "wasi:greeter@0.1.0",
+        "--registry",
+        &mirror.addr,
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(file_digest(&out), file_digest(greeter));
+    let config = work.path().join("wkg.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[registry.\"{0}\"]\ntype = \"oci\"\n[registry.\"{0}\".oci]\nprotocol = \"http\"\n",
+            mirror.addr
+        ),
+    )
+    .unwrap();
+    let out = work.path().join("by-wkg.wasm");
+    let got = Command::new(&wkg)
+        .args([
+            "get",
+            "wasi:greeter@0.1.0",
+            "--registry",
+            &mirror.addr,
+            "--config",
+            s(&config),
+            "--cache",
+            s(&work.path().join("cache")),
+            "-o",
+            s(&out),
+        ])
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
+    assert!(
+        got.status.success(),
+        "wkg get through the mirror: {}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(file_digest(&out), file_digest(greeter));
+}
