@@ -22,7 +22,6 @@ use anyhow::Context as _;
 pub use config::Config;
 pub use http::AppState;
 
-
 /// The axum router of the registry.
 pub fn app(state: Arc<AppState>) -> axum::Router {
     http::router(state)
@@ -96,25 +95,20 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         // on by default: only a store that can sign URLs (object storage) redirects
         _ => Some(config.blob_redirect_expiry),
     };
-    let registry = service::Registry::new(
-        store,
-        blobs,
-        config.limits.clone(),
-        config.gc.clone(),
-    )
-    .with_blob_redirects(redirect)
-    .with_quotas(
-        config
-            .quotas
-            .iter()
-            .map(|q| service::Quota {
-                prefix: q.prefix.trim_end_matches('/').to_owned(),
-                bytes: q.bytes,
-            })
-            .collect(),
-    )
-    .with_signature_rules(rules)
-    .with_trusted_keys(trusted);
+    let registry = service::Registry::new(store, blobs, config.limits.clone(), config.gc.clone())
+        .with_blob_redirects(redirect)
+        .with_quotas(
+            config
+                .quotas
+                .iter()
+                .map(|q| service::Quota {
+                    prefix: q.prefix.trim_end_matches('/').to_owned(),
+                    bytes: q.bytes,
+                })
+                .collect(),
+        )
+        .with_signature_rules(rules)
+        .with_trusted_keys(trusted);
     let mut mirrors = Vec::new();
     for m in &config.mirrors {
         // host[:port] only: no scheme, path or user info

@@ -40,7 +40,12 @@ struct Args {
     /// `s3://BUCKET[/PREFIX]` to keep blobs in S3-compatible object storage (default:
     /// the data dir); endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION,
     /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_ALLOW_HTTP=true for plain HTTP).
-    #[arg(long, global = true, env = "WHARF_REGISTRY_STORAGE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "WHARF_REGISTRY_STORAGE_URL",
+        value_name = "URL"
+    )]
     storage_url: Option<String>,
     /// Prefix before `<namespace>/<name>` for wasm packages (discovery document).
     #[arg(long, global = true, env = "WHARF_REGISTRY_NAMESPACE_PREFIX")]

@@ -69,14 +69,18 @@ fn unavailable(e: reqwest::Error) -> UpstreamError {
 /// Read at most `max` bytes of `resp`'s body.
 async fn read_capped(resp: Response, max: usize, what: &str) -> Result<Bytes, UpstreamError> {
     if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(UpstreamError::Invalid(format!("{what} is over {max} bytes")));
+        return Err(UpstreamError::Invalid(format!(
+            "{what} is over {max} bytes"
+        )));
     }
     let mut out = bytes::BytesMut::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unavailable)?;
         if out.len() + chunk.len() > max {
-            return Err(UpstreamError::Invalid(format!("{what} is over {max} bytes")));
+            return Err(UpstreamError::Invalid(format!(
+                "{what} is over {max} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
@@ -96,7 +100,11 @@ impl Upstream {
         let http = reqwest::Client::builder()
             .connect_timeout(timeout)
             .read_timeout(timeout)
-            .user_agent(concat!("wharf-registry/", env!("CARGO_PKG_VERSION"), " (mirror)"))
+            .user_agent(concat!(
+                "wharf-registry/",
+                env!("CARGO_PKG_VERSION"),
+                " (mirror)"
+            ))
             .build()
             .map_err(unavailable)?;
         let scheme = if plain_http { "http" } else { "https" };
@@ -111,7 +119,12 @@ impl Upstream {
 
     /// GET `path` with the credentials the upstream asks for (Basic, or the Docker
     /// bearer-token flow for `repository:<repo>:pull`).
-    async fn get(&self, path: &str, repo: &str, accept: &[&str]) -> Result<Response, UpstreamError> {
+    async fn get(
+        &self,
+        path: &str,
+        repo: &str,
+        accept: &[&str],
+    ) -> Result<Response, UpstreamError> {
         let url = format!("{}{path}", self.base);
         let request = |auth: Option<String>| {
             let mut rb = self.http.get(&url);
@@ -176,8 +189,9 @@ impl Upstream {
                 .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.trim().trim_matches('"').to_owned())
         };
-        let realm = param("realm")
-            .ok_or_else(|| UpstreamError::Invalid(format!("a challenge without a realm: {challenge}")))?;
+        let realm = param("realm").ok_or_else(|| {
+            UpstreamError::Invalid(format!("a challenge without a realm: {challenge}"))
+        })?;
         let query = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             query.append_pair("scope", &format!("repository:{repo}:pull"));
@@ -293,17 +307,22 @@ impl Upstream {
             return Err(Self::status_error(&what, resp.status()));
         }
         let mut seen = 0u64;
-        let stream = resp.bytes_stream().map_err(std::io::Error::other).map(move |chunk| {
-            let c = chunk?;
-            seen += c.len() as u64;
-            if seen > size {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("the upstream sent more than the {size} bytes the descriptor declares"),
-                ));
-            }
-            Ok(c)
-        });
+        let stream = resp
+            .bytes_stream()
+            .map_err(std::io::Error::other)
+            .map(move |chunk| {
+                let c = chunk?;
+                seen += c.len() as u64;
+                if seen > size {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "the upstream sent more than the {size} bytes the descriptor declares"
+                        ),
+                    ));
+                }
+                Ok(c)
+            });
         Ok(Box::pin(stream))
     }
 
@@ -325,7 +344,10 @@ impl Upstream {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(Self::status_error(&format!("referrers of {digest}"), resp.status()));
+            return Err(Self::status_error(
+                &format!("referrers of {digest}"),
+                resp.status(),
+            ));
         }
         let bytes = read_capped(resp, MAX_METADATA, "a referrers index").await?;
         serde_json::from_slice(&bytes)

@@ -121,14 +121,22 @@ fn a_spin_application_is_named_not_pulled() {
         "application/vnd.fermyon.spin.application.v1+config",
         &[
             ("application/vnd.wasm.content.layer.v1+wasm", &bytes),
-            ("application/vnd.wasm.content.layer.v1+wasm", b"\0asm\x01\0\0\0"),
+            (
+                "application/vnd.wasm.content.layer.v1+wasm",
+                b"\0asm\x01\0\0\0",
+            ),
             ("application/vnd.wasm.content.layer.v1+data", b"static file"),
         ],
     );
     let out = work.path().join("app.wasm");
     let pull = w
         .cmd()
-        .args(["pull", &format!("{}/spin/app:1.0.0", reg.addr), "-o", s(&out)])
+        .args([
+            "pull",
+            &format!("{}/spin/app:1.0.0", reg.addr),
+            "-o",
+            s(&out),
+        ])
         .output()
         .unwrap();
     assert_eq!(pull.status.code(), Some(1));

@@ -36,9 +36,13 @@ impl WasmKind {
 
     /// The kind named by `core-module`, `component` or `wit-package`.
     pub fn from_name(name: &str) -> Option<WasmKind> {
-        [WasmKind::CoreModule, WasmKind::Component, WasmKind::WitPackage]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        [
+            WasmKind::CoreModule,
+            WasmKind::Component,
+            WasmKind::WitPackage,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 
     /// The `os` of the CNCF Wasm config: `wasip1` for a core module, else `wasip2`.

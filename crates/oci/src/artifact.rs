@@ -60,9 +60,7 @@ impl WasmLayout {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ArtifactError {
     /// No layer carries wasm.
-    #[error(
-        "no layer has a wasm media type (config `{config}`, layers {layers})"
-    )]
+    #[error("no layer has a wasm media type (config `{config}`, layers {layers})")]
     NoWasmLayer {
         /// The config media type.
         config: String,

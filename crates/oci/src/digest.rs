@@ -307,7 +307,11 @@ mod tests {
                 resumed.update(&data[cut..]);
                 let mut whole = DigestHasher::new_for(algorithm);
                 whole.update(&data);
-                assert_eq!(resumed.finish(), whole.finish(), "{algorithm:?} cut at {cut}");
+                assert_eq!(
+                    resumed.finish(),
+                    whole.finish(),
+                    "{algorithm:?} cut at {cut}"
+                );
             }
         }
         let saved = DigestHasher::new().save();

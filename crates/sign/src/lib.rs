@@ -558,7 +558,10 @@ mod tests {
             judge(None, Some(&payload), &digest, &keys).status(),
             SignatureStatus::Invalid
         );
-        assert_eq!(judge(Some(&sig), None, &digest, &keys).status(), SignatureStatus::Invalid);
+        assert_eq!(
+            judge(Some(&sig), None, &digest, &keys).status(),
+            SignatureStatus::Invalid
+        );
         let other = Digest::sha256_of(b"other");
         let v = judge(Some(&sig), Some(&payload), &other, &keys);
         assert!(v.reason().unwrap().contains("not sha256:"), "{v:?}");

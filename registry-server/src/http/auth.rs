@@ -16,9 +16,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
+use super::AppState;
 use super::route::Route;
 use super::{ApiError, ErrorCode, Query};
-use super::AppState;
 use crate::auth::{Action, Auth, Token};
 
 /// Who made a request, for handlers that filter by permission (`_catalog`).

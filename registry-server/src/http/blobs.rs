@@ -7,8 +7,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use wharf_oci::{Digest, RepositoryName};
 
-use super::{ApiError, Request};
 use super::AppState;
+use super::{ApiError, Request};
 use crate::service::RangeRequest;
 
 /// `bytes=start-end`, `bytes=start-` or `bytes=-suffix` (RFC 9110 §14.1.2); anything else

@@ -12,8 +12,8 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ErrorCode};
 use super::AppState;
+use super::{ApiError, ErrorCode};
 
 struct Bucket {
     tokens: f64,

@@ -7,9 +7,9 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use wharf_oci::{Reference, RepositoryName, Tag};
 
+use super::AppState;
 use super::blobs::internal;
 use super::{ApiError, ErrorCode, Request, empty};
-use super::AppState;
 
 pub(crate) async fn get(
     state: &Arc<AppState>,

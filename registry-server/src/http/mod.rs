@@ -43,7 +43,6 @@ pub struct AppState {
     pub auth: Option<crate::auth::Auth>,
 }
 
-
 /// The router of the registry: `/v2/…`, `/.well-known/wasm-pkg/registry.json`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -118,11 +117,9 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| state.config.listen.to_string());
-    let mut doc = serde_json::to_value(RegistryMetadata::oci(
-        &host,
-        &state.config.namespace_prefix,
-    ))
-    .unwrap_or_default();
+    let mut doc =
+        serde_json::to_value(RegistryMetadata::oci(&host, &state.config.namespace_prefix))
+            .unwrap_or_default();
     // wharf's own addition, which wkg ignores: the namespaces this registry mirrors
     let mirrors: Vec<serde_json::Value> = state
         .registry

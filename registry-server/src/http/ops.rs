@@ -11,8 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::route;
 use super::AppState;
+use super::route;
 
 /// Request counters: by method, endpoint kind and status; bytes in and out as declared by
 /// `Content-Length` (request bodies sent chunked are counted by the upload counter).

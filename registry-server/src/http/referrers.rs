@@ -6,9 +6,9 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use wharf_oci::{Digest, ImageIndex, RepositoryName, media_types};
 
+use super::AppState;
 use super::blobs::internal;
 use super::{ApiError, Request};
-use super::AppState;
 
 /// An image index of the manifests whose subject is `digest` (an empty one for an
 /// unknown digest), filtered by `artifactType` with `OCI-Filters-Applied` when asked.

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use wharf_oci::{RepositoryName, Tag};
 
-use super::{ApiError, Request};
 use super::AppState;
+use super::{ApiError, Request};
 
 const DEFAULT_PAGE: u32 = 1000;
 
@@ -50,10 +50,10 @@ pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Respo
     let (repos, more) = state
         .registry
         .catalog(n, req.query.get("last"), |r| {
-            state
-                .auth
-                .as_ref()
-                .is_none_or(|auth| auth.permitted(user, r.as_str()).contains(&crate::auth::Action::Pull))
+            state.auth.as_ref().is_none_or(|auth| {
+                auth.permitted(user, r.as_str())
+                    .contains(&crate::auth::Action::Pull)
+            })
         })
         .await?;
     let resp = Json(json!({ "repositories": repos })).into_response();
@@ -61,6 +61,7 @@ pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Respo
         resp,
         "/v2/_catalog",
         n,
-        more.then(|| repos.last().map(RepositoryName::as_str)).flatten(),
+        more.then(|| repos.last().map(RepositoryName::as_str))
+            .flatten(),
     ))
 }

@@ -792,13 +792,20 @@ mod tests {
         assert!(html.contains("<span class=\"t\">u32</span>"));
         assert!(!html.contains("<comment>"));
         // names before `:` (functions, parameters, fields) are not references
-        assert!(html.contains("run: <span class=\"k\">func</span>(n: "), "{html}");
+        assert!(
+            html.contains("run: <span class=\"k\">func</span>(n: "),
+            "{html}"
+        );
         assert!(!html.contains("href=\"/search?q=run"), "{html}");
     }
 
     #[test]
     fn values_from_clients_are_escaped_in_pages() {
-        let markup = meta_row("Source", Some("https://x/\"><script>alert(1)</script>"), true);
+        let markup = meta_row(
+            "Source",
+            Some("https://x/\"><script>alert(1)</script>"),
+            true,
+        );
         let html = markup.into_string();
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");

@@ -7,8 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use wharf_oci::{Digest, RepositoryName};
 
-use super::{ApiError, ErrorCode, Request, body_stream, empty};
 use super::AppState;
+use super::{ApiError, ErrorCode, Request, body_stream, empty};
 use crate::service::ChunkRange;
 use crate::storage::UploadId;
 

@@ -44,9 +44,7 @@ impl Registry {
         // recorded at most every half grace period (and at least every minute)
         let every = (self.gc.grace / 2).min(std::time::Duration::from_secs(60));
         let stale = chrono::Utc::now() - chrono::Duration::from_std(every).unwrap_or_default();
-        self.store
-            .touch_blob(repo, digest, stale)
-            .await?;
+        self.store.touch_blob(repo, digest, stale).await?;
         Ok(size)
     }
 

@@ -271,7 +271,11 @@ pub mod openapi {
             .build()
     }
 
-    const KINDS: [WasmKind; 3] = [WasmKind::Component, WasmKind::CoreModule, WasmKind::WitPackage];
+    const KINDS: [WasmKind; 3] = [
+        WasmKind::Component,
+        WasmKind::CoreModule,
+        WasmKind::WitPackage,
+    ];
 
     /// A [`WasmKind`]: `component`, `core-module` or `wit-package`.
     pub fn kind() -> Object {

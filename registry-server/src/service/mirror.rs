@@ -125,7 +125,10 @@ impl Registry {
                     return Ok(());
                 }
                 match mirror.upstream.manifest(&upstream, &d.to_string()).await {
-                    Ok(m) => self.mirror_manifest(mirror, repo, &upstream, None, m, 0).await,
+                    Ok(m) => {
+                        self.mirror_manifest(mirror, repo, &upstream, None, m, 0)
+                            .await
+                    }
                     Err(UpstreamError::NotFound(_)) => Ok(()),
                     Err(e) => Err(upstream_error(&what, e)),
                 }
@@ -134,7 +137,10 @@ impl Registry {
                 let local = self.store.manifest(repo, reference).await?;
                 if local.is_some()
                     && let Some(at) = self.store.mirror_checked(repo, tag).await?
-                    && chrono::Utc::now().signed_duration_since(at).to_std().unwrap_or_default()
+                    && chrono::Utc::now()
+                        .signed_duration_since(at)
+                        .to_std()
+                        .unwrap_or_default()
                         < mirror.tag_ttl
                 {
                     return Ok(());
@@ -231,7 +237,8 @@ impl Registry {
             self.store_manifest(repo, &reference, &[], Some(&m.media_type), &m.bytes)
                 .await?;
             if depth == 0 {
-                self.mirror_referrers(mirror, repo, upstream, &m.digest).await;
+                self.mirror_referrers(mirror, repo, upstream, &m.digest)
+                    .await;
             }
             Ok(())
         })
@@ -276,7 +283,8 @@ impl Registry {
                     .manifest(upstream, &d.to_string())
                     .await
                     .map_err(|e| upstream_error(&d.to_string(), e))?;
-                self.mirror_manifest(mirror, repo, upstream, None, m, 1).await
+                self.mirror_manifest(mirror, repo, upstream, None, m, 1)
+                    .await
             }
             .await;
             if let Err(e) = result {

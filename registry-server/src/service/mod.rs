@@ -298,4 +298,3 @@ fn too_large(e: StorageError) -> ServiceError {
         other => other.into(),
     }
 }
-

@@ -218,8 +218,7 @@ impl Registry {
             last: false,
             expected: None,
         };
-        match self.append_claimed(repo, id, &claim, chunk).await
-        {
+        match self.append_claimed(repo, id, &claim, chunk).await {
             Ok(state) => {
                 self.release(id, &claim, &state).await?;
                 Ok(state.size)
@@ -466,7 +465,10 @@ impl Registry {
         let id = self
             .open_upload(repo, digest.algorithm(), Some(digest))
             .await?;
-        match self.finish_upload(repo, &id, digest, None, Some(body)).await {
+        match self
+            .finish_upload(repo, &id, digest, None, Some(body))
+            .await
+        {
             Ok(size) => Ok(size),
             Err(e) => {
                 let _ = self.cancel_upload(repo, &id).await;

@@ -102,7 +102,10 @@ impl BlobStore for FsBlobStore {
             if !meta.is_dir() {
                 return Err(StorageError::Io {
                     action: "check the storage directories",
-                    source: std::io::Error::other(format!("`{}` is not a directory", path.display())),
+                    source: std::io::Error::other(format!(
+                        "`{}` is not a directory",
+                        path.display()
+                    )),
                 });
             }
         }

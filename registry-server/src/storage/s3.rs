@@ -128,11 +128,7 @@ impl S3BlobStore {
     ///
     /// # Errors
     /// A URL that is not `s3://BUCKET[/PREFIX]`, or settings the client refuses.
-    pub fn open(
-        url: &str,
-        settings: &S3Settings,
-        part_size: u64,
-    ) -> Result<Self, StorageError> {
+    pub fn open(url: &str, settings: &S3Settings, part_size: u64) -> Result<Self, StorageError> {
         let bad = |why: String| StorageError::Io {
             action: "configure object storage",
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why),
@@ -392,7 +388,11 @@ impl BlobStore for S3BlobStore {
     ) -> Result<Option<String>, StorageError> {
         let url = self
             .s3
-            .signed_url(object_store::signer::Method::GET, &self.blob_key(digest), expires)
+            .signed_url(
+                object_store::signer::Method::GET,
+                &self.blob_key(digest),
+                expires,
+            )
             .await
             .map_err(s3_error("sign a blob URL"))?;
         Ok(Some(url.to_string()))
@@ -492,7 +492,9 @@ impl BlobStore for S3BlobStore {
             .get(&key)
             .await
             .map_err(s3_error("read the upload"))?;
-        Ok(Box::pin(result.into_stream().map_err(std::io::Error::other)))
+        Ok(Box::pin(
+            result.into_stream().map_err(std::io::Error::other),
+        ))
     }
 
     async fn commit_upload(
@@ -565,7 +567,11 @@ impl BlobStore for S3BlobStore {
             .and_then(|s| serde_json::from_str::<S3Upload>(s).ok())
             .and_then(|st| st.multipart)
         {
-            match self.s3.abort_multipart(&self.data_key(id), &multipart).await {
+            match self
+                .s3
+                .abort_multipart(&self.data_key(id), &multipart)
+                .await
+            {
                 Ok(()) => {}
                 Err(e) if not_found(&e) => {}
                 Err(e) => tracing::warn!(%id, error = %e, "aborting a multipart upload failed"),

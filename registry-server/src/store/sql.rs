@@ -273,10 +273,7 @@ impl TryFrom<TagRecord> for TagRow {
             media_type: r.media_type,
             artifact_type: r.artifact_type,
             size: size_of(r.size),
-            kind: r
-                .kind
-                .map(|k| kind_of("wasm_index.kind", &k))
-                .transpose()?,
+            kind: r.kind.map(|k| kind_of("wasm_index.kind", &k)).transpose()?,
             yank: r
                 .yank
                 .map(|a| serde_json::from_str(&a))
@@ -330,9 +327,8 @@ impl TryFrom<SignatureRow> for SignatureRecord {
                 .map_err(|_| StoreError::Corrupt(format!("signatures.layer: {}", r.layer)))?,
             subject: digest_of(&r.subject)?,
             key_id: r.key_id,
-            status: SignatureStatus::from_name(&r.status).ok_or_else(|| {
-                StoreError::Corrupt(format!("signatures.status: `{}`", r.status))
-            })?,
+            status: SignatureStatus::from_name(&r.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("signatures.status: `{}`", r.status)))?,
             detail: r.detail,
         })
     }
@@ -593,13 +589,13 @@ macro_rules! impl_store {
             ) -> Result<UploadClaim, StoreError> {
                 let claimed: Option<(i64, Option<Vec<u8>>, Option<String>)> =
                     sqlx::query_as(q::CLAIM_UPLOAD)
-                    .bind(writer)
-                    .bind(now())
-                    .bind(id.as_str())
-                    .bind(repo.as_str())
-                    .bind(text_of(&stale_before))
-                    .fetch_optional(&self.pool)
-                    .await?;
+                        .bind(writer)
+                        .bind(now())
+                        .bind(id.as_str())
+                        .bind(repo.as_str())
+                        .bind(text_of(&stale_before))
+                        .fetch_optional(&self.pool)
+                        .await?;
                 if let Some((size, hash_state, storage_state)) = claimed {
                     return Ok(UploadClaim::Claimed(UploadState {
                         size: size_of(size),
@@ -906,12 +902,13 @@ macro_rules! impl_store {
                 let mut report = GcReport::default();
                 let grace_before = text_of(&policy.grace_before);
                 let uploads_before = text_of(&policy.uploads_before);
-                let in_repository = |name: &str, digest: &str| -> Result<InRepository, StoreError> {
-                    Ok(InRepository {
-                        repository: parsed("repositories.name", name)?,
-                        digest: digest_of(digest)?,
-                    })
-                };
+                let in_repository =
+                    |name: &str, digest: &str| -> Result<InRepository, StoreError> {
+                        Ok(InRepository {
+                            repository: parsed("repositories.name", name)?,
+                            digest: digest_of(digest)?,
+                        })
+                    };
                 // 1. manifests no tag, index or present subject keeps, repeated until none
                 //    is left (removing an index can free its children)
                 if policy.untagged {
@@ -1000,11 +997,10 @@ macro_rules! impl_store {
                     report.blobs.push(digest);
                 }
                 // 4. upload sessions not written to since `uploads_before`
-                let expired: Vec<(String, Option<String>)> =
-                    sqlx::query_as(q::EXPIRED_UPLOADS)
-                        .bind(&uploads_before)
-                        .fetch_all(&mut *tx)
-                        .await?;
+                let expired: Vec<(String, Option<String>)> = sqlx::query_as(q::EXPIRED_UPLOADS)
+                    .bind(&uploads_before)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 report.uploads = expired
                     .into_iter()
                     .map(|(id, storage_state)| {

@@ -22,8 +22,13 @@ impl TestApp {
         media_type: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.put_manifest(repo, reference, media_type, &serde_json::to_vec(body).unwrap())
-            .await
+        self.put_manifest(
+            repo,
+            reference,
+            media_type,
+            &serde_json::to_vec(body).unwrap(),
+        )
+        .await
     }
 
     fn upload_files(&self) -> usize {
@@ -1131,9 +1136,7 @@ async fn image_indexes_and_large_manifests_are_stored_unchanged() {
         );
         let bytes = serde_json::to_vec(&m).unwrap();
         assert_eq!(
-            s.put_json("multi", &digest(&bytes), mt, &m)
-                .await
-                .status(),
+            s.put_json("multi", &digest(&bytes), mt, &m).await.status(),
             StatusCode::CREATED
         );
         children.push(json!({ "mediaType": mt, "digest": digest(&bytes), "size": bytes.len(), "platform": { "architecture": arch, "os": "linux" } }));

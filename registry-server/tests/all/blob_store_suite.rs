@@ -29,9 +29,9 @@ impl Backend {
     async fn open(&self) -> Arc<dyn BlobStore> {
         match &self.s3 {
             None => Arc::new(FsBlobStore::open(self.dir.path()).await.unwrap()),
-            Some((server, url)) => Arc::new(
-                S3BlobStore::open(url, &server.settings(), MIN_PART_SIZE).unwrap(),
-            ),
+            Some((server, url)) => {
+                Arc::new(S3BlobStore::open(url, &server.settings(), MIN_PART_SIZE).unwrap())
+            }
         }
     }
 }
@@ -123,9 +123,19 @@ async fn chunked_uploads_continue_on_another_instance_and_commit() {
         };
         let (stream, len) = store.read(&digest, Some(range)).await.unwrap();
         assert_eq!(len, 6);
-        assert_eq!(read_all(stream).await, all[5 * mb - 3..5 * mb + 3], "{}", b.name);
+        assert_eq!(
+            read_all(stream).await,
+            all[5 * mb - 3..5 * mb + 3],
+            "{}",
+            b.name
+        );
         assert!(
-            store.list().await.unwrap().iter().any(|(d, _)| *d == digest),
+            store
+                .list()
+                .await
+                .unwrap()
+                .iter()
+                .any(|(d, _)| *d == digest),
             "{}",
             b.name
         );
@@ -164,7 +174,12 @@ async fn a_failed_body_leaves_the_upload_where_the_session_says() {
         store.create_upload(&id).await.unwrap();
         let first = data(6 * 1024 * 1024, 1);
         let cursor = store
-            .append_upload(&id, &UploadCursor::default(), body(vec![first.clone()]), false)
+            .append_upload(
+                &id,
+                &UploadCursor::default(),
+                body(vec![first.clone()]),
+                false,
+            )
             .await
             .unwrap();
         // a body that breaks after a whole part and more
@@ -189,7 +204,11 @@ async fn a_failed_body_leaves_the_upload_where_the_session_says() {
         let (stream, _) = store.read(&digest, None).await.unwrap();
         assert!(read_all(stream).await == all, "{}", b.name);
         if let Some((server, _)) = &b.s3 {
-            assert_eq!(server.open_multiparts(), 0, "no multipart upload is left open");
+            assert_eq!(
+                server.open_multiparts(),
+                0,
+                "no multipart upload is left open"
+            );
         }
     }
 }
@@ -202,7 +221,12 @@ async fn small_and_empty_uploads_in_one_request() {
             let id = UploadId::new();
             store.create_upload(&id).await.unwrap();
             let cursor = store
-                .append_upload(&id, &UploadCursor::default(), body(vec![content.clone()]), true)
+                .append_upload(
+                    &id,
+                    &UploadCursor::default(),
+                    body(vec![content.clone()]),
+                    true,
+                )
                 .await
                 .unwrap();
             // without a running hash the upload can be read back to hash it
@@ -217,7 +241,12 @@ async fn small_and_empty_uploads_in_one_request() {
             let again = UploadId::new();
             store.create_upload(&again).await.unwrap();
             let cursor = store
-                .append_upload(&again, &UploadCursor::default(), body(vec![content.clone()]), false)
+                .append_upload(
+                    &again,
+                    &UploadCursor::default(),
+                    body(vec![content.clone()]),
+                    false,
+                )
                 .await
                 .unwrap();
             store.commit_upload(&again, &cursor, &digest).await.unwrap();
@@ -255,8 +284,16 @@ async fn a_deleted_upload_leaves_nothing_behind() {
         assert!(store.list_uploads().await.unwrap().is_empty(), "{}", b.name);
         if let Some((server, _)) = &b.s3 {
             let bucket = BUCKET;
-            assert_eq!(server.open_multiparts(), 0, "the multipart upload is aborted");
-            assert!(server.objects(bucket).is_empty(), "{:?}", server.objects(bucket));
+            assert_eq!(
+                server.open_multiparts(),
+                0,
+                "the multipart upload is aborted"
+            );
+            assert!(
+                server.objects(bucket).is_empty(),
+                "{:?}",
+                server.objects(bucket)
+            );
         }
         // deleting what is not there is fine
         store.delete_upload(&id, None).await.unwrap();
@@ -271,7 +308,12 @@ async fn reads_are_presigned_only_where_the_store_can_sign_them() {
         let id = UploadId::new();
         store.create_upload(&id).await.unwrap();
         let cursor = store
-            .append_upload(&id, &UploadCursor::default(), body(vec![content.clone()]), true)
+            .append_upload(
+                &id,
+                &UploadCursor::default(),
+                body(vec![content.clone()]),
+                true,
+            )
             .await
             .unwrap();
         let digest = Digest::sha256_of(&content);
@@ -290,10 +332,18 @@ async fn reads_are_presigned_only_where_the_store_can_sign_them() {
         assert_eq!(got.bytes().await.unwrap().as_ref(), content.as_slice());
         // the signature covers the key: another blob's key with it is refused
         let other = url.replace(&digest.encoded()[..8], "00000000");
-        assert_eq!(http.get(&other).send().await.unwrap().status(), 403, "{other}");
+        assert_eq!(
+            http.get(&other).send().await.unwrap().status(),
+            403,
+            "{other}"
+        );
         // and it expires
         tokio::time::sleep(Duration::from_millis(3100)).await;
-        assert_eq!(http.get(&url).send().await.unwrap().status(), 403, "expired");
+        assert_eq!(
+            http.get(&url).send().await.unwrap().status(),
+            403,
+            "expired"
+        );
     }
 }
 
@@ -305,7 +355,10 @@ async fn the_s3_server_really_checks_signatures() {
     wrong.secret_access_key = Some("not-the-secret".to_owned().into());
     let store = S3BlobStore::open(&url, &wrong, MIN_PART_SIZE).unwrap();
     let e = store.check_ready().await.unwrap_err();
-    assert!(format!("{e:?}").contains("403") || format!("{e:?}").to_lowercase().contains("signature"), "{e:?}");
+    assert!(
+        format!("{e:?}").contains("403") || format!("{e:?}").to_lowercase().contains("signature"),
+        "{e:?}"
+    );
     let right = S3BlobStore::open(&url, &server.settings(), MIN_PART_SIZE).unwrap();
     right.check_ready().await.unwrap();
 }

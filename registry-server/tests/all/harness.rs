@@ -93,7 +93,10 @@ impl TestApp {
     /// Push `bytes` as a blob of `repo` in one request; returns the status.
     pub async fn try_push_blob(&self, repo: &str, bytes: &[u8]) -> StatusCode {
         self.http
-            .post(self.url(&format!("/v2/{repo}/blobs/uploads/?digest={}", digest(bytes))))
+            .post(self.url(&format!(
+                "/v2/{repo}/blobs/uploads/?digest={}",
+                digest(bytes)
+            )))
             .body(bytes.to_vec())
             .send()
             .await

@@ -69,7 +69,12 @@ impl Upstream {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
     }
 
     /// Manifest reads the upstream answered so far (its own `/metrics`).
@@ -84,7 +89,9 @@ impl Upstream {
             .await
             .unwrap();
         text.lines()
-            .filter(|l| l.starts_with("wharf_http_requests_total{method=\"GET\",endpoint=\"manifest\""))
+            .filter(|l| {
+                l.starts_with("wharf_http_requests_total{method=\"GET\",endpoint=\"manifest\"")
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     }
@@ -102,7 +109,9 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
     let md = digest(&manifest);
     // a referrer (an SBOM) of that version, pushed by digest
     let empty = up.blob("webassembly/wasi/http", b"{}").await;
-    let sbom = up.blob("webassembly/wasi/http", br#"{"bomFormat":"CycloneDX"}"#).await;
+    let sbom = up
+        .blob("webassembly/wasi/http", br#"{"bomFormat":"CycloneDX"}"#)
+        .await;
     let referrer = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -112,7 +121,8 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
         "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": manifest.len()},
     }))
     .unwrap();
-    up.put("webassembly/wasi/http", &digest(&referrer), &referrer).await;
+    up.put("webassembly/wasi/http", &digest(&referrer), &referrer)
+        .await;
     up.package("webassembly/wasi/http", "latest", WASM_A).await;
 
     let mirror = TestApp::from_toml(
@@ -155,14 +165,20 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
         .json()
         .await
         .unwrap();
-    assert_eq!(referrers["manifests"][0]["digest"], digest(&referrer).as_str());
+    assert_eq!(
+        referrers["manifests"][0]["digest"],
+        digest(&referrer).as_str()
+    );
     assert_eq!(
         referrers["manifests"][0]["artifactType"],
         "application/vnd.cyclonedx+json"
     );
 
     // the second does not
-    for path in ["/v2/wasi/http/manifests/0.2.0", &format!("/v2/wasi/http/manifests/{md}")] {
+    for path in [
+        "/v2/wasi/http/manifests/0.2.0",
+        &format!("/v2/wasi/http/manifests/{md}"),
+    ] {
         let r = mirror.http.get(mirror.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
@@ -232,7 +248,11 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
         .send()
         .await
         .unwrap();
-    assert_eq!(still.headers()["docker-content-digest"], md.as_str(), "within the TTL");
+    assert_eq!(
+        still.headers()["docker-content-digest"],
+        md.as_str(),
+        "within the TTL"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     let now = mirror
         .http
@@ -240,17 +260,15 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
         .send()
         .await
         .unwrap();
-    assert_eq!(now.headers()["docker-content-digest"], digest(&moved).as_str());
+    assert_eq!(
+        now.headers()["docker-content-digest"],
+        digest(&moved).as_str()
+    );
 
     // a blob the upstream serves with other bytes than its digest is refused, not kept
     up.package("webassembly/wasi/cli", "0.2.0", WASM_B).await;
     let hex = &digest(WASM_B)[7..];
-    let file = up
-        .dir
-        .path()
-        .join("blobs/sha256")
-        .join(&hex[..2])
-        .join(hex);
+    let file = up.dir.path().join("blobs/sha256").join(&hex[..2]).join(hex);
     std::fs::write(&file, b"\0asm\x01\0\0\0\0\x02\x01X").unwrap();
     let r = mirror
         .http
@@ -262,7 +280,10 @@ async fn a_mirror_pulls_through_once_and_serves_what_it_has() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "UPSTREAM_UNAVAILABLE");
     assert!(
-        body["errors"][0]["message"].as_str().unwrap().contains("refused"),
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
         "{body}"
     );
     let kept: Vec<_> = files_under(&mirror.data_dir().join("blobs"))

@@ -39,7 +39,9 @@ async fn pushes_over_the_quota_are_refused_before_their_bytes_are_kept() {
     assert_eq!(body["errors"][0]["code"], "DENIED");
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(
-        message.contains("`team`") && message.contains("1000 bytes") && message.contains("600 bytes are used"),
+        message.contains("`team`")
+            && message.contains("1000 bytes")
+            && message.contains("600 bytes are used"),
         "{message}"
     );
     let head = s
@@ -54,7 +56,10 @@ async fn pushes_over_the_quota_are_refused_before_their_bytes_are_kept() {
         .filter(|p| p.ends_with(&digest(&b)[7..]))
         .collect();
     assert!(stored.is_empty(), "{stored:?}");
-    assert!(files_under(&s.data_dir().join("uploads")).is_empty(), "the upload is gone");
+    assert!(
+        files_under(&s.data_dir().join("uploads")).is_empty(),
+        "the upload is gone"
+    );
 
     // chunked: the chunk that would cross the quota is refused, the session keeps what fit
     let post = s
@@ -99,7 +104,9 @@ async fn pushes_over_the_quota_are_refused_before_their_bytes_are_kept() {
     let big = digest(&[2u8; 5000]);
     let mount = s
         .http
-        .post(s.url(&format!("/v2/team/d/blobs/uploads/?mount={big}&from=elsewhere/x")))
+        .post(s.url(&format!(
+            "/v2/team/d/blobs/uploads/?mount={big}&from=elsewhere/x"
+        )))
         .send()
         .await
         .unwrap();
@@ -119,7 +126,10 @@ async fn pushes_over_the_quota_are_refused_before_their_bytes_are_kept() {
     // but a blob it already holds may still be mounted anywhere under it (no new bytes)
     let mount = s
         .http
-        .post(s.url(&format!("/v2/team/e/blobs/uploads/?mount={}&from=team/a", digest(&a))))
+        .post(s.url(&format!(
+            "/v2/team/e/blobs/uploads/?mount={}&from=team/a",
+            digest(&a)
+        )))
         .send()
         .await
         .unwrap();
@@ -148,6 +158,12 @@ async fn pushes_over_the_quota_are_refused_before_their_bytes_are_kept() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("wharf_quota_limit_bytes{prefix=\"team\"} 1000"), "{metrics}");
-    assert!(metrics.contains("wharf_quota_used_bytes{prefix=\"team\"} 1000"), "{metrics}");
+    assert!(
+        metrics.contains("wharf_quota_limit_bytes{prefix=\"team\"} 1000"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wharf_quota_used_bytes{prefix=\"team\"} 1000"),
+        "{metrics}"
+    );
 }

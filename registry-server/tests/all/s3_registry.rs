@@ -35,9 +35,13 @@ async fn blobs_live_in_the_bucket_and_reads_go_to_presigned_urls() {
     let d = s.push_blob("team/app", &blob).await;
     let objects = server.objects(BUCKET);
     assert_eq!(objects.len(), 1, "{objects:?}");
-    assert!(objects[0].starts_with("blobs-here/blobs/sha256/"), "{objects:?}");
     assert!(
-        !s.data_dir().join("blobs").exists() || crate::harness::files_under(&s.data_dir().join("blobs")).is_empty(),
+        objects[0].starts_with("blobs-here/blobs/sha256/"),
+        "{objects:?}"
+    );
+    assert!(
+        !s.data_dir().join("blobs").exists()
+            || crate::harness::files_under(&s.data_dir().join("blobs")).is_empty(),
         "nothing on local disk"
     );
 
@@ -63,7 +67,10 @@ async fn blobs_live_in_the_bucket_and_reads_go_to_presigned_urls() {
     // HEAD and ranges stay on the registry
     let head = s.http.head(&url).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(head.headers()["content-length"], blob.len().to_string().as_str());
+    assert_eq!(
+        head.headers()["content-length"],
+        blob.len().to_string().as_str()
+    );
     let part = no_redirects()
         .get(&url)
         .header("range", "bytes=1000-1009")
@@ -85,7 +92,12 @@ async fn blobs_live_in_the_bucket_and_reads_go_to_presigned_urls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn redirects_can_be_turned_off() {
     let server = S3Server::start();
-    let s = on_s3(&server, tempfile::tempdir().unwrap(), "blob-redirect = false").await;
+    let s = on_s3(
+        &server,
+        tempfile::tempdir().unwrap(),
+        "blob-redirect = false",
+    )
+    .await;
     let d = s.push_blob("a/b", b"served by the registry itself").await;
     let r = no_redirects()
         .get(s.url(&format!("/v2/a/b/blobs/{d}")))
@@ -117,7 +129,9 @@ async fn a_chunked_upload_moves_between_instances_and_commits_whole() {
         config.gc_interval = std::time::Duration::ZERO;
         TestApp::start_in(tempfile::tempdir().unwrap(), config).await
     };
-    let blob: Vec<u8> = (0..(13 * 1024 * 1024 + 77u32)).map(|i| (i * 31 % 253) as u8).collect();
+    let blob: Vec<u8> = (0..(13 * 1024 * 1024 + 77u32))
+        .map(|i| (i * 31 % 253) as u8)
+        .collect();
     let post = a
         .http
         .post(a.url("/v2/big/thing/blobs/uploads/"))
@@ -133,13 +147,21 @@ async fn a_chunked_upload_moves_between_instances_and_commits_whole() {
         let r = app
             .http
             .patch(app.url(&location))
-            .header("content-range", format!("{start}-{}", start + piece.len() - 1))
+            .header(
+                "content-range",
+                format!("{start}-{}", start + piece.len() - 1),
+            )
             .header("content-type", "application/octet-stream")
             .body(piece.to_vec())
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::ACCEPTED, "chunk {i} on instance {}", i % 2);
+        assert_eq!(
+            r.status(),
+            StatusCode::ACCEPTED,
+            "chunk {i} on instance {}",
+            i % 2
+        );
         location = r.headers()["location"].to_str().unwrap().to_owned();
     }
     // a wrong digest first: refused, and the session is gone with everything it wrote
@@ -153,8 +175,16 @@ async fn a_chunked_upload_moves_between_instances_and_commits_whole() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
-    assert!(server.objects(BUCKET).is_empty(), "{:?}", server.objects(BUCKET));
-    assert_eq!(server.open_multiparts(), 0, "the multipart upload was aborted");
+    assert!(
+        server.objects(BUCKET).is_empty(),
+        "{:?}",
+        server.objects(BUCKET)
+    );
+    assert_eq!(
+        server.open_multiparts(),
+        0,
+        "the multipart upload was aborted"
+    );
 
     // again, finished on the other instance with the right digest
     let post = b
@@ -181,14 +211,22 @@ async fn a_chunked_upload_moves_between_instances_and_commits_whole() {
     let r = a
         .http
         .put(a.url(&format!("{location}{sep}digest={d}")))
-        .header("content-range", format!("{}-{}", head.len(), blob.len() - 1))
+        .header(
+            "content-range",
+            format!("{}-{}", head.len(), blob.len() - 1),
+        )
         .body(last.to_vec())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(server.open_multiparts(), 0);
-    assert_eq!(server.objects(BUCKET).len(), 1, "{:?}", server.objects(BUCKET));
+    assert_eq!(
+        server.objects(BUCKET).len(),
+        1,
+        "{:?}",
+        server.objects(BUCKET)
+    );
     let got = b
         .http
         .get(b.url(&format!("/v2/big/thing/blobs/{d}")))
@@ -197,13 +235,21 @@ async fn a_chunked_upload_moves_between_instances_and_commits_whole() {
         .unwrap();
     assert_eq!(got.status(), StatusCode::OK);
     let bytes = got.bytes().await.unwrap();
-    assert!(bytes.as_ref() == blob.as_slice(), "the bytes served are the bytes pushed");
+    assert!(
+        bytes.as_ref() == blob.as_slice(),
+        "the bytes served are the bytes pushed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_sessions_abort_their_multipart_uploads() {
     let server = S3Server::start();
-    let s = on_s3(&server, tempfile::tempdir().unwrap(), "upload-expiry-secs = 0").await;
+    let s = on_s3(
+        &server,
+        tempfile::tempdir().unwrap(),
+        "upload-expiry-secs = 0",
+    )
+    .await;
     let post = s
         .http
         .post(s.url("/v2/stale/upload/blobs/uploads/"))
@@ -223,10 +269,19 @@ async fn expired_sessions_abort_their_multipart_uploads() {
     assert!(!server.objects(BUCKET).is_empty());
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let settings = s.state.registry.gc_settings().clone();
-    let outcome = s.state.registry.collect_garbage(&settings, false).await.unwrap();
+    let outcome = s
+        .state
+        .registry
+        .collect_garbage(&settings, false)
+        .await
+        .unwrap();
     assert_eq!(outcome.report.uploads.len(), 1);
     assert_eq!(server.open_multiparts(), 0, "aborted");
-    assert!(server.objects(BUCKET).is_empty(), "{:?}", server.objects(BUCKET));
+    assert!(
+        server.objects(BUCKET).is_empty(),
+        "{:?}",
+        server.objects(BUCKET)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,7 +307,12 @@ async fn wasm_packages_are_validated_and_served_from_the_bucket() {
             &serde_json::to_vec(&manifest).unwrap(),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
     let v: serde_json::Value = s
         .http
         .get(s.url("/api/v1/packages/demo/answer@1.0.0"))
@@ -262,7 +322,10 @@ async fn wasm_packages_are_validated_and_served_from_the_bucket() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v["kind"], "core-module", "validated and indexed from the bucket: {v}");
+    assert_eq!(
+        v["kind"], "core-module",
+        "validated and indexed from the bucket: {v}"
+    );
     // and an invalid one is refused
     let garbage = b"\0asm\x01\0\0\0\x05garbage".to_vec();
     let gd = s.push_blob("demo/answer", &garbage).await;

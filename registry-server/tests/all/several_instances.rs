@@ -102,7 +102,10 @@ async fn gc_on_one_instance_while_another_takes_pushes() {
     for i in 0..5 {
         let junk = format!("junk {i}").into_bytes();
         let r = http
-            .post(format!("http://{a}/v2/gc/junk/blobs/uploads/?digest={}", digest(&junk)))
+            .post(format!(
+                "http://{a}/v2/gc/junk/blobs/uploads/?digest={}",
+                digest(&junk)
+            ))
             .body(junk)
             .send()
             .await
@@ -123,14 +126,23 @@ async fn gc_on_one_instance_while_another_takes_pushes() {
                 let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
                     .args(["gc", "--data-dir"])
                     .arg(&dir)
-                    .args(["--database-url", &db, "--storage-url", "s3://shared/registry"])
+                    .args([
+                        "--database-url",
+                        &db,
+                        "--storage-url",
+                        "s3://shared/registry",
+                    ])
                     .arg("--config")
                     .arg(dir.join("registry.toml"))
                     .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
                     .env("WHARF_REGISTRY_LOG", "warn")
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 passes += 1;
                 std::thread::sleep(Duration::from_millis(200));
             }

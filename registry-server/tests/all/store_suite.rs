@@ -7,8 +7,8 @@ use std::sync::Arc;
 use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
-    CatalogFilter, Direction, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord, SqliteStore,
-    Store, UnlinkOutcome, UploadClaim, UploadState, WasmIndexEntry,
+    CatalogFilter, Direction, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord,
+    SqliteStore, Store, UnlinkOutcome, UploadClaim, UploadState, WasmIndexEntry,
 };
 
 struct Backend {
@@ -40,7 +40,9 @@ async fn backends() -> Vec<Backend> {
             });
         }
         // under CI (.ci/run starts PostgreSQL) a missing database is a failure, not a skip
-        None => eprintln!("WHARF_TEST_POSTGRES_URL is not set: the Store suite runs on SQLite only"),
+        None => {
+            eprintln!("WHARF_TEST_POSTGRES_URL is not set: the Store suite runs on SQLite only")
+        }
     }
     out
 }
@@ -171,13 +173,21 @@ mod checks {
             storage_state: Some(format!("{{\"parts\":{size}}}")),
         };
         assert!(
-            !s.release_upload(&id, "writer-b", &at_size(99)).await.unwrap(),
+            !s.release_upload(&id, "writer-b", &at_size(99))
+                .await
+                .unwrap(),
             "not b's to release"
         );
-        assert!(s.release_upload(&id, "writer-a", &at_size(1234)).await.unwrap());
+        assert!(
+            s.release_upload(&id, "writer-a", &at_size(1234))
+                .await
+                .unwrap()
+        );
         assert_eq!(s.upload(&r, &id).await.unwrap(), Some(1234));
         assert!(
-            !s.release_upload(&id, "writer-a", &at_size(1)).await.unwrap(),
+            !s.release_upload(&id, "writer-a", &at_size(1))
+                .await
+                .unwrap(),
             "released once"
         );
         assert_eq!(
@@ -193,10 +203,16 @@ mod checks {
             UploadClaim::Claimed(at_size(1234))
         );
         assert!(
-            !s.release_upload(&id, "writer-b", &at_size(5)).await.unwrap(),
+            !s.release_upload(&id, "writer-b", &at_size(5))
+                .await
+                .unwrap(),
             "taken over"
         );
-        assert!(s.release_upload(&id, "writer-c", &at_size(1234)).await.unwrap());
+        assert!(
+            s.release_upload(&id, "writer-c", &at_size(1234))
+                .await
+                .unwrap()
+        );
         s.check_writable().await.unwrap();
         s.delete_upload(&id).await.unwrap();
         assert_eq!(s.upload(&r, &id).await.unwrap(), None);
@@ -646,7 +662,10 @@ mod checks {
             .tag_details(&r, "application/vnd.wharf.yank.v1+json")
             .await
             .unwrap();
-        assert!(tags[0].yank.as_ref().unwrap()["dev.wharf.yank.reason"].contains("CVE"), "{tags:?}");
+        assert!(
+            tags[0].yank.as_ref().unwrap()["dev.wharf.yank.reason"].contains("CVE"),
+            "{tags:?}"
+        );
         assert!(tags[1].yank.is_none());
         let sigs = s.signatures(&r, &subject).await.unwrap();
         assert_eq!(sigs.len(), 1);
