@@ -83,17 +83,7 @@ impl ViewerParts {
         headers: &HeaderMap,
         identity: Option<&Identity>,
     ) -> Self {
-        let host = state
-            .config
-            .public_registry
-            .clone()
-            .or_else(|| {
-                headers
-                    .get("host")
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| state.config.listen.to_string());
+        let host = super::public_host(state, headers);
         ViewerParts {
             state: state.clone(),
             user: identity.and_then(|i| i.user.clone()),

@@ -104,9 +104,10 @@ async fn base() -> impl IntoResponse {
     (StatusCode::OK, [("content-type", "application/json")], "{}")
 }
 
-/// `GET /.well-known/wasm-pkg/registry.json` (wasm-pkg-tools discovery).
-async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> impl IntoResponse {
-    let host = state
+/// The `host[:port]` clients reach this registry at: `public-registry`, else the request's
+/// `Host`, else the listen address.
+pub(crate) fn public_host(state: &AppState, headers: &HeaderMap) -> String {
+    state
         .config
         .public_registry
         .clone()
@@ -116,7 +117,12 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| state.config.listen.to_string());
+        .unwrap_or_else(|| state.config.listen.to_string())
+}
+
+/// `GET /.well-known/wasm-pkg/registry.json` (wasm-pkg-tools discovery).
+async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> impl IntoResponse {
+    let host = public_host(&state, &headers);
     let mut doc =
         serde_json::to_value(RegistryMetadata::oci(&host, &state.config.namespace_prefix))
             .unwrap_or_default();
