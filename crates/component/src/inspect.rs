@@ -1,11 +1,13 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use wasmparser::component_types::{ComponentAnyTypeId, ComponentEntityType};
+use wasmparser::types::Types;
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 use wharf_oci::Digest;
 use wit_component::DecodedWasm;
 
-use crate::wit::{qualified, world_item_names};
+use crate::wit::qualified;
 use crate::{ComponentError, Result};
 
 /// Name of the custom section in which `wharf componentize` records the target world
@@ -134,48 +136,146 @@ pub struct Inspection {
 /// Validate `bytes` with every wasm feature wasmparser knows. `what` names the input in
 /// errors. Returns its kind.
 pub fn validate(bytes: &[u8], what: &str) -> Result<WasmKind> {
+    Ok(validate_with_surface(bytes, what)?.0)
+}
+
+/// The top-level imports and exports of a component, by name (world keys:
+/// `wasi:cli/stdout@0.2.6`, `run`), and whether it holds core modules.
+#[derive(Default)]
+struct Surface {
+    imports: Vec<String>,
+    exports: Vec<String>,
+    modules: bool,
+}
+
+/// [`validate`], also returning a component's surface. One validation pass and one scan
+/// of the top-level sections; a component's WIT is not decoded (decoding copies the whole
+/// binary and validates it again), so this costs the same for a component as for a core
+/// module of its size.
+fn validate_with_surface(bytes: &[u8], what: &str) -> Result<(WasmKind, Surface)> {
     // the header first (a clear "not wasm"), then the validator, and only then any
     // decoding: a length the input claims is checked against its real size before
     // anything is allocated for it
     if !(Parser::is_core_wasm(bytes) || Parser::is_component(bytes)) {
-        return kind_of(bytes, what);
+        return Err(not_wasm(bytes, what));
     }
-    Validator::new_with_features(WasmFeatures::all())
+    let types = Validator::new_with_features(WasmFeatures::all())
         .validate_all(bytes)
         .map_err(|e| ComponentError::Invalid {
             what: what.to_owned(),
             reason: e.to_string(),
         })?;
-    kind_of(bytes, what)
+    if Parser::is_core_wasm(bytes) {
+        return Ok((WasmKind::CoreModule, Surface::default()));
+    }
+    let mut surface = component_surface(bytes);
+    let kind = if is_wit_package(&surface, &types) {
+        WasmKind::WitPackage
+    } else {
+        WasmKind::Component
+    };
+    // as a world lists them: interfaces and functions, not the types it names
+    let is_type = |ty: Option<&ComponentEntityType>| matches!(ty, Some(ComponentEntityType::Type { .. }));
+    if kind == WasmKind::Component {
+        surface
+            .imports
+            .retain(|n| !is_type(types.component_item_for_import(n).map(|i| &i.ty)));
+        surface
+            .exports
+            .retain(|n| !is_type(types.component_item_for_export(n).map(|i| &i.ty)));
+    }
+    Ok((kind, surface))
 }
 
-fn kind_of(bytes: &[u8], what: &str) -> Result<WasmKind> {
-    if Parser::is_core_wasm(bytes) {
-        Ok(WasmKind::CoreModule)
-    } else if Parser::is_component(bytes) {
-        Ok(match crate::wit::decode(bytes) {
-            Some(DecodedWasm::WitPackage(..)) => WasmKind::WitPackage,
-            _ => WasmKind::Component,
+/// The names of the top-level component imports and exports (nested components and
+/// modules left out).
+fn component_surface(bytes: &[u8]) -> Surface {
+    let mut out = Surface::default();
+    let mut depth = 0u32;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else { break };
+        match &payload {
+            Payload::ModuleSection { .. } => {
+                if depth == 0 {
+                    out.modules = true;
+                }
+                depth += 1;
+                continue;
+            }
+            Payload::ComponentSection { .. } => {
+                depth += 1;
+                continue;
+            }
+            Payload::End(_) => {
+                depth = depth.saturating_sub(1);
+                continue;
+            }
+            _ => {}
+        }
+        if depth > 0 {
+            continue;
+        }
+        match payload {
+            Payload::ComponentImportSection(s) => {
+                out.imports
+                    .extend(s.into_iter().flatten().map(|i| i.name.name.to_owned()));
+            }
+            Payload::ComponentExportSection(s) => {
+                out.exports
+                    .extend(s.into_iter().flatten().map(|e| e.name.name.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A binary-encoded WIT package, as wit-parser tells one apart: a component with no
+/// imports and no core modules whose exports are all component types, named as the
+/// encoding names them (`ns:pkg/wit` in the first version, plain labels in the second).
+fn is_wit_package(surface: &Surface, types: &Types) -> bool {
+    !surface.exports.is_empty()
+        && surface.imports.is_empty()
+        && !surface.modules
+        && surface.exports.iter().all(|name| {
+            let named = name.ends_with("/wit") || !name.contains(':');
+            let component_type = matches!(
+                types.component_item_for_export(name).map(|i| &i.ty),
+                Some(ComponentEntityType::Type {
+                    created: ComponentAnyTypeId::Component(_),
+                    ..
+                })
+            );
+            named && component_type
         })
-    } else if bytes.starts_with(b"\0asm") {
-        Err(ComponentError::Invalid {
+}
+
+fn not_wasm(bytes: &[u8], what: &str) -> ComponentError {
+    if bytes.starts_with(b"\0asm") {
+        ComponentError::Invalid {
             what: what.to_owned(),
             reason: "unknown wasm version or layer".into(),
-        })
+        }
     } else {
-        Err(ComponentError::NotWasm {
+        ComponentError::NotWasm {
             what: what.to_owned(),
-        })
+        }
     }
 }
 
 /// Inspect `bytes` (validated first). `what` names the input in errors.
 pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
-    let kind = validate(bytes, what)?;
+    inspect_known(bytes, what, None)
+}
+
+/// [`inspect`], with the sha256 `digest` of `bytes` when the caller knows it already (a
+/// registry that checked it at upload), so the bytes are not hashed again.
+pub fn inspect_known(bytes: &[u8], what: &str, digest: Option<Digest>) -> Result<Inspection> {
+    let (kind, surface) = validate_with_surface(bytes, what)?;
     let mut out = Inspection {
         kind,
         size: bytes.len() as u64,
-        digest: Digest::sha256_of(bytes),
+        digest: digest.unwrap_or_else(|| Digest::sha256_of(bytes)),
         package: None,
         target: None,
         imports: Vec::new(),
@@ -190,11 +290,9 @@ pub fn inspect(bytes: &[u8], what: &str) -> Result<Inspection> {
             out.target = embedded_world(bytes);
         }
         WasmKind::Component => {
-            if let Some(DecodedWasm::Component(resolve, world)) = crate::wit::decode(bytes) {
-                let w = &resolve.worlds[world];
-                out.imports = world_item_names(&resolve, w.imports.iter());
-                out.exports = world_item_names(&resolve, w.exports.iter());
-            }
+            // the top-level import and export names are the world's keys
+            out.imports = surface.imports;
+            out.exports = surface.exports;
             if out.target.is_none() {
                 out.target = inferred_command_world(&out.imports, &out.exports);
             }

@@ -15,6 +15,7 @@ mod componentize;
 mod error;
 mod inspect;
 mod sbom;
+mod skeleton;
 mod wit;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
@@ -25,9 +26,9 @@ pub use bindgen::{
 pub use compat::{WitChange, wit_changes};
 pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
 pub use error::ComponentError;
-pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, validate};
+pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, inspect_known, validate};
 pub use sbom::{CYCLONEDX_MEDIA_TYPE, cyclonedx_sbom, dependency_tree};
-pub use wit::{LoadedWit, WitSummary, build_wit_package, load_wit, print_wit};
+pub use wit::{LoadedWit, WitSummary, build_wit_package, component_wit, load_wit, print_wit};
 
 /// Result alias of this crate.
 pub type Result<T, E = ComponentError> = std::result::Result<T, E>;

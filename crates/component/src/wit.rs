@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use wit_component::{DecodedWasm, WitPrinter};
-use wit_parser::{PackageId, Resolve, WorldItem};
+use wit_parser::{PackageId, Resolve};
 
 use crate::{ComponentError, Result};
 
@@ -124,11 +124,17 @@ pub fn print_wit(path: &Path, bytes: Option<&[u8]>) -> Result<String> {
                 .into(),
         });
     }
-    let decoded = wit_component::decode(bytes).map_err(|e| {
-        ComponentError::upstream(
-            format!("failed to decode the WIT of `{}`", path.display()),
-            e,
-        )
+    component_wit(bytes, &what)
+}
+
+/// WIT text of `bytes`, a component or binary WIT package that was validated already
+/// (the registry after [`inspect_known`](crate::inspect_known)). The WIT is decoded from
+/// the component's type skeleton (bodies and data dropped), so its cost follows the size
+/// of the component's types, not of its code.
+pub fn component_wit(bytes: &[u8], what: &str) -> Result<String> {
+    let skeleton = crate::skeleton::of(bytes);
+    let decoded = wit_component::decode(skeleton.as_deref().unwrap_or(bytes)).map_err(|e| {
+        ComponentError::upstream(format!("failed to decode the WIT of `{what}`"), e)
     })?;
     let main = decoded.package();
     let resolve = decoded.resolve();
@@ -150,17 +156,6 @@ pub fn build_wit_package(path: &Path) -> Result<Vec<u8>> {
             e,
         )
     })
-}
-
-/// Names of a world's imports or exports: interfaces fully qualified, functions by name.
-pub(crate) fn world_item_names<'a>(
-    resolve: &Resolve,
-    items: impl Iterator<Item = (&'a wit_parser::WorldKey, &'a WorldItem)>,
-) -> Vec<String> {
-    items
-        .filter(|(_, item)| !matches!(item, WorldItem::Type { .. }))
-        .map(|(key, _)| resolve.name_world_key(key))
-        .collect()
 }
 
 /// The decoded WIT of a component or WIT package.

@@ -46,12 +46,15 @@ impl Registry {
             );
         }
         let what = format!("wasm layer {}", layer.digest);
+        let digest = layer.digest.clone();
         let (info, wit) = tokio::task::spawn_blocking(move || {
-            let info = wharf_component::inspect(&bytes, &what)?;
+            // the upload's commit checked the digest: no need to hash the layer again
+            let known = (digest.algorithm() == wharf_oci::DigestAlgorithm::Sha256).then_some(digest);
+            let info = wharf_component::inspect_known(&bytes, &what, known)?;
             // the WIT it was built against, for people browsing; a core module has none
             let wit = match info.kind {
                 wharf_component::WasmKind::CoreModule => None,
-                _ => wharf_component::print_wit(std::path::Path::new(&what), Some(&bytes)).ok(),
+                _ => wharf_component::component_wit(&bytes, &what).ok(),
             };
             Ok::<_, wharf_component::ComponentError>((info, wit))
         })

@@ -3,13 +3,15 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 use wharf_oci::Digest;
 
 use super::{BlobStore, ByteRange, ByteStream, StorageError, UploadCursor, UploadId};
 
 const CHUNK: usize = 256 * 1024;
+/// Chunks of a request body queued for the file writer at most.
+const WRITE_QUEUE: usize = 8;
 
 /// Blobs on a local filesystem, laid out as `docs/storage-layout.md` describes:
 /// `<root>/blobs/<algorithm>/<first two hex>/<hex>` and `<root>/uploads/<uuid>`.
@@ -168,61 +170,91 @@ impl BlobStore for FsBlobStore {
     ) -> Result<UploadCursor, StorageError> {
         let offset = cursor.size;
         let path = self.upload_path(id);
-        let file = match tokio::fs::OpenOptions::new().write(true).open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StorageError::NotFound(id.as_str().to_owned()));
+        let upload = id.as_str().to_owned();
+        // open, lock and position the file in one trip to the blocking pool
+        let file = tokio::task::spawn_blocking(move || -> Result<std::fs::File, StorageError> {
+            use std::io::Seek as _;
+            let file = match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StorageError::NotFound(upload));
+                }
+                Err(e) => return Err(io("open upload")(e)),
+            };
+            // one writer per upload file, also across processes sharing the directory;
+            // the lock goes with the file handle, so it is released however this ends
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StorageError::Busy { id: upload, offset });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io("lock upload")(e)),
             }
-            Err(e) => return Err(io("open upload")(e)),
-        };
-        // one writer per upload file, also across processes sharing the directory; the
-        // lock goes with the file handle, so it is released however this request ends
-        let file = file.into_std().await;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StorageError::Busy {
-                    id: id.as_str().to_owned(),
-                    offset,
+            let current = file.metadata().map_err(io("stat upload"))?.len();
+            if current < offset {
+                return Err(StorageError::OffsetMismatch {
+                    id: upload,
+                    current,
+                    requested: offset,
                 });
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io("lock upload")(e)),
-        }
-        let mut file = tokio::fs::File::from_std(file);
-        let current = file.metadata().await.map_err(io("stat upload"))?.len();
-        if current < offset {
-            return Err(StorageError::OffsetMismatch {
-                id: id.as_str().to_owned(),
-                current,
-                requested: offset,
-            });
-        }
-        if current > offset {
-            // bytes past the recorded size were never acknowledged (a request that died
-            // before its size was recorded): drop them
-            file.set_len(offset).await.map_err(io("truncate upload"))?;
-        }
-        file.seek(SeekFrom::Start(offset))
-            .await
-            .map_err(io("seek upload"))?;
-        let mut written = offset;
-        let result: Result<(), StorageError> = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(StorageError::Body)?;
-                file.write_all(&chunk).await.map_err(io("write upload"))?;
+            if current > offset {
+                // bytes past the recorded size were never acknowledged (a request that
+                // died before its size was recorded): drop them
+                file.set_len(offset).map_err(io("truncate upload"))?;
+            }
+            let mut file = file;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(io("seek upload"))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| io("open upload")(std::io::Error::other(e)))??;
+        // one blocking writer for the whole body, fed through a short queue: the next
+        // chunk is received (and hashed by the caller's stream) while this one is written
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut file = file;
+            let mut written = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                if let Err(e) = file.write_all(&chunk) {
+                    return (file, written, Some(e));
+                }
                 written += chunk.len() as u64;
             }
-            file.flush().await.map_err(io("flush upload"))?;
-            Ok(())
+            (file, written, None)
+        });
+        let mut body_error = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(c) => {
+                    if tx.send(c).await.is_err() {
+                        break; // the writer stopped: its error is reported below
+                    }
+                }
+                Err(e) => {
+                    body_error = Some(e);
+                    break;
+                }
+            }
         }
-        .await;
-        if let Err(e) = result {
+        drop(tx);
+        let (file, written, write_error) = writer
+            .await
+            .map_err(|e| io("write upload")(std::io::Error::other(e)))?;
+        let failure = match (body_error, write_error) {
+            (Some(e), _) => Some(StorageError::Body(e)),
+            (None, Some(e)) => Some(io("write upload")(e)),
+            (None, None) => None,
+        };
+        if let Some(e) = failure {
             // leave the session where it was, so the client can retry the chunk
-            let _ = file.set_len(offset).await;
+            let _ = tokio::task::spawn_blocking(move || file.set_len(offset)).await;
             return Err(e);
         }
         Ok(UploadCursor {
-            size: written,
+            size: offset + written,
             state: None,
         })
     }

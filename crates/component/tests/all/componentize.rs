@@ -360,3 +360,81 @@ fn a_bad_adapter_is_named_as_the_adapter() {
         "{text}"
     );
 }
+
+/// `inspect` reads a component's imports and exports from its top-level sections without
+/// decoding its WIT: they must be exactly the world's items as wit-component decodes them.
+#[test]
+fn the_surface_read_without_decoding_matches_the_decoded_world() {
+    let command = componentize(
+        &wat::parse_file(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
+        )
+        .unwrap(),
+        "command.wasm",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap()
+    .bytes;
+    let library = componentize(
+        &wat::parse_str(LIB_WAT).unwrap(),
+        "lib.wasm",
+        &ComponentizeOptions {
+            wit: Some(wit_dir(LIB_WIT).path()),
+            world: Some("lib"),
+            adapter: AdapterChoice::Auto,
+        },
+    )
+    .unwrap()
+    .bytes;
+    for (name, bytes) in [("command", command), ("library", library)] {
+        let info = inspect(&bytes, name).unwrap();
+        let Ok(wit_component::DecodedWasm::Component(resolve, world)) =
+            wit_component::decode(&bytes)
+        else {
+            panic!("{name} decodes as a component")
+        };
+        let names = |items: &wit_parser::IndexMap<wit_parser::WorldKey, wit_parser::WorldItem>| {
+            items
+                .iter()
+                .filter(|(_, item)| !matches!(item, wit_parser::WorldItem::Type { .. }))
+                .map(|(key, _)| resolve.name_world_key(key))
+                .collect::<Vec<_>>()
+        };
+        let w = &resolve.worlds[world];
+        assert_eq!(info.imports, names(&w.imports), "{name} imports");
+        assert_eq!(info.exports, names(&w.exports), "{name} exports");
+        assert!(!info.imports.is_empty() || !info.exports.is_empty());
+    }
+}
+
+/// The WIT decoded from a component's type skeleton (what the registry shows) is the WIT
+/// of the component itself.
+#[test]
+fn wit_from_the_skeleton_is_the_components_wit() {
+    let command = componentize(
+        &wat::parse_file(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
+        )
+        .unwrap(),
+        "command.wasm",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap()
+    .bytes;
+    let whole = wit_component::decode(&command).unwrap();
+    let mut printer = wit_component::WitPrinter::default();
+    let nested: Vec<_> = whole
+        .resolve()
+        .packages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| *id != whole.package())
+        .collect();
+    printer
+        .print(whole.resolve(), whole.package(), &nested)
+        .unwrap();
+    let expected = printer.output.to_string();
+    let from_skeleton = wharf_component::component_wit(&command, "command.wasm").unwrap();
+    assert_eq!(from_skeleton, expected);
+    assert!(from_skeleton.contains("wasi:cli/run"), "{from_skeleton}");
+}
