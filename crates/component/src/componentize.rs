@@ -6,7 +6,7 @@ use wasmparser::{ExternalKind, Parser, Payload};
 use wit_component::{ComponentEncoder, StringEncoding};
 
 use crate::adapter::{AdapterKind, adapter_bytes};
-use crate::inspect::{TARGET_WORLD_SECTION, WasmKind, embedded_world, validate};
+use crate::inspect::{TARGET_WORLD_SECTION, embedded_world, validate};
 use crate::wit::{load_wit, qualified};
 use crate::{ComponentError, Result};
 
@@ -76,14 +76,14 @@ struct ModuleFacts {
     has_component_type: bool,
 }
 
-fn module_facts(bytes: &[u8]) -> ModuleFacts {
+fn module_facts(bytes: &[u8]) -> std::result::Result<ModuleFacts, wasmparser::BinaryReaderError> {
     let mut facts = ModuleFacts {
         imports: Vec::new(),
         func_exports: Vec::new(),
         has_component_type: false,
     };
-    for payload in Parser::new(0).parse_all(bytes).flatten() {
-        match payload {
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
             Payload::ImportSection(s) => {
                 for imp in s.into_imports().flatten() {
                     facts
@@ -104,7 +104,7 @@ fn module_facts(bytes: &[u8]) -> ModuleFacts {
             _ => {}
         }
     }
-    facts
+    Ok(facts)
 }
 
 /// Turn a core module into a component, like `wasm-tools component new` with the checks
@@ -117,15 +117,22 @@ pub fn componentize(
     what: &str,
     opts: &ComponentizeOptions<'_>,
 ) -> Result<Componentized> {
-    match validate(module, what)? {
-        WasmKind::CoreModule => {}
-        WasmKind::Component | WasmKind::WitPackage => {
-            return Err(ComponentError::AlreadyComponent {
-                what: what.to_owned(),
-            });
-        }
+    // the structure here, for errors that name the input; full validation is the
+    // encoder's (it validates the component it builds, module included), as in
+    // `wasm-tools component new`, so the module is not validated twice
+    if Parser::is_component(module) {
+        return Err(ComponentError::AlreadyComponent {
+            what: what.to_owned(),
+        });
     }
-    let facts = module_facts(module);
+    if !Parser::is_core_wasm(module) {
+        // not wasm at all, or an unknown version: `validate` says which
+        validate(module, what)?;
+    }
+    let facts = module_facts(module).map_err(|e| ComponentError::Invalid {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })?;
     let preview1_exported: Vec<&str> = PREVIEW1_EXPORTS
         .iter()
         .copied()
@@ -138,7 +145,8 @@ pub fn componentize(
         });
     }
 
-    let mut bytes = module.to_vec();
+    // copied only when WIT metadata is embedded into it
+    let mut bytes = Cow::Borrowed(module);
     let mut target = None;
     if let Some(wit_path) = opts.wit {
         let wit = load_wit(wit_path)?;
@@ -154,7 +162,7 @@ pub fn componentize(
         let w = &wit.resolve.worlds[world];
         target = w.package.map(|p| qualified(&wit.resolve, p, &w.name));
         wit_component::embed_component_metadata(
-            &mut bytes,
+            bytes.to_mut(),
             &wit.resolve,
             world,
             StringEncoding::UTF8,

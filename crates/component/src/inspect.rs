@@ -175,7 +175,8 @@ fn validate_with_surface(bytes: &[u8], what: &str) -> Result<(WasmKind, Surface)
         WasmKind::Component
     };
     // as a world lists them: interfaces and functions, not the types it names
-    let is_type = |ty: Option<&ComponentEntityType>| matches!(ty, Some(ComponentEntityType::Type { .. }));
+    let is_type =
+        |ty: Option<&ComponentEntityType>| matches!(ty, Some(ComponentEntityType::Type { .. }));
     if kind == WasmKind::Component {
         surface
             .imports

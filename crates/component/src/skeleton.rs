@@ -84,14 +84,17 @@ mod tests {
                 .unwrap()
                 .bytes;
         let skeleton = super::of(&component).expect("reencodes");
-        assert!(skeleton.len() < component.len(), "{} vs {}", skeleton.len(), component.len());
+        assert!(
+            skeleton.len() < component.len(),
+            "{} vs {}",
+            skeleton.len(),
+            component.len()
+        );
         wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
             .validate_all(&skeleton)
             .unwrap();
         assert!(
-            !skeleton
-                .windows(20)
-                .any(|w| w == b"a lot of data that t"),
+            !skeleton.windows(20).any(|w| w == b"a lot of data that t"),
             "data segments are emptied"
         );
     }

@@ -49,7 +49,8 @@ impl Registry {
         let digest = layer.digest.clone();
         let (info, wit) = tokio::task::spawn_blocking(move || {
             // the upload's commit checked the digest: no need to hash the layer again
-            let known = (digest.algorithm() == wharf_oci::DigestAlgorithm::Sha256).then_some(digest);
+            let known =
+                (digest.algorithm() == wharf_oci::DigestAlgorithm::Sha256).then_some(digest);
             let info = wharf_component::inspect_known(&bytes, &what, known)?;
             // the WIT it was built against, for people browsing; a core module has none
             let wit = match info.kind {
