@@ -140,6 +140,8 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         });
     }
     let registry = registry.with_mirrors(mirrors);
+    // other instances' changes to manifests and tags reach the manifest cache
+    registry.follow_changes().await;
     let auth = match &config.auth {
         Some(a) => Some(auth::Auth::load(a).context("invalid [auth] configuration")?),
         None => None,

@@ -709,6 +709,8 @@ fn ci_gates_catch_tampering_swaps_and_untrusted_signatures() {
         .status()
         .unwrap();
     assert!(done.success());
+    // the registry keeps hot manifests in memory; any change to the repository drops them
+    w.ok(&["push", s(&other), &format!("{}/demo/app:2.0.0", reg.addr)]);
     let err = w.fails(&["verify", &tampered, "--key", s(&public)]);
     assert!(err.contains("digest mismatch"), "{err}");
     let (code, _, err) = gate(&tampered);

@@ -26,7 +26,7 @@ pub(crate) async fn get(
     let body = if req.method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(m.content)
+        Body::from(m.content.clone())
     };
     builder.body(body).map_err(internal)
 }

@@ -65,6 +65,9 @@ impl Registry {
             untagged: settings.untagged,
         };
         let report = self.store.collect_garbage(&policy, dry_run).await?;
+        if !dry_run && !report.manifests.is_empty() {
+            self.changed(crate::store::ManifestChange::All);
+        }
         if !dry_run {
             for digest in &report.blobs {
                 self.blobs.delete(digest).await?;

@@ -7,7 +7,9 @@ use wharf_oci::{
 };
 
 use super::{Registry, ServiceError};
-use crate::store::{NewManifest, PutOutcome, StoredManifest};
+use std::sync::Arc;
+
+use crate::store::{ManifestChange, NewManifest, PutOutcome, StoredManifest};
 
 /// The answer to a manifest push.
 pub struct PushedManifest {
@@ -180,7 +182,9 @@ impl Registry {
         }
         tags.dedup();
         self.check_versions_stay(repo, &tags, &digest).await?;
-        match self.store.put_manifest(repo, &new, &tags).await? {
+        let outcome = self.store.put_manifest(repo, &new, &tags).await;
+        self.changed(ManifestChange::Repository(repo.clone()));
+        match outcome? {
             PutOutcome::Stored => Ok(PushedManifest {
                 digest,
                 subject,
@@ -224,18 +228,36 @@ impl Registry {
         Ok(())
     }
 
-    /// A manifest by tag or digest.
+    /// A manifest by tag or digest: from the manifest cache when it is there (mirrored
+    /// repositories excepted, whose tags are checked upstream), else from the store.
     pub async fn manifest(
         &self,
         repo: &RepositoryName,
         reference: &Reference,
-    ) -> Result<StoredManifest, ServiceError> {
-        self.refresh_mirrored(repo, reference).await?;
-        let m = self
-            .store
-            .manifest(repo, reference)
-            .await?
-            .ok_or_else(|| ServiceError::ManifestUnknown(reference.to_string()))?;
+    ) -> Result<Arc<StoredManifest>, ServiceError> {
+        let mirrored = self.mirror_of(repo).is_some();
+        let cached = match mirrored {
+            true => None,
+            false => self.manifest_cache.get(repo, reference),
+        };
+        let m = match cached {
+            Some(m) => m,
+            None => {
+                self.refresh_mirrored(repo, reference).await?;
+                let generation = self.manifest_cache.generation();
+                let m = Arc::new(
+                    self.store
+                        .manifest(repo, reference)
+                        .await?
+                        .ok_or_else(|| ServiceError::ManifestUnknown(reference.to_string()))?,
+                );
+                if !mirrored {
+                    self.manifest_cache
+                        .insert(generation, repo, reference, m.clone());
+                }
+                m
+            }
+        };
         self.require_signature(repo, &m).await?;
         Ok(m)
     }
@@ -248,9 +270,11 @@ impl Registry {
     ) -> Result<(), ServiceError> {
         self.refuse_mirrored(repo)?;
         let found = match reference {
-            Reference::Digest(d) => self.store.delete_manifest(repo, d).await?,
-            Reference::Tag(t) => self.store.delete_tag(repo, t).await?,
+            Reference::Digest(d) => self.store.delete_manifest(repo, d).await,
+            Reference::Tag(t) => self.store.delete_tag(repo, t).await,
         };
+        self.changed(ManifestChange::Repository(repo.clone()));
+        let found = found?;
         if found {
             Ok(())
         } else {

@@ -7,6 +7,7 @@ mod blobs;
 mod catalog;
 mod gc;
 mod listings;
+mod manifest_cache;
 mod manifests;
 mod mirror;
 mod quotas;
@@ -204,6 +205,8 @@ pub struct Registry {
     quotas: Vec<Quota>,
     /// Pull-through mirrors.
     mirrors: Vec<Mirror>,
+    /// Hot manifests, kept in memory.
+    manifest_cache: Arc<manifest_cache::ManifestCache>,
 }
 
 impl Registry {
@@ -226,7 +229,28 @@ impl Registry {
             blob_redirect: None,
             quotas: Vec::new(),
             mirrors: Vec::new(),
+            manifest_cache: Default::default(),
         }
+    }
+
+    /// Follow the changes other instances make to manifests and tags (PostgreSQL
+    /// notifications), dropping what they make stale from the manifest cache. Spawned on
+    /// the current runtime; a no-op for a store without such notifications.
+    pub async fn follow_changes(&self) {
+        use futures_util::StreamExt as _;
+        if let Some(mut changes) = self.store.manifest_changes().await {
+            let cache = self.manifest_cache.clone();
+            tokio::spawn(async move {
+                while let Some(change) = changes.next().await {
+                    cache.invalidate(&change);
+                }
+            });
+        }
+    }
+
+    /// Drop what a change in this process made stale.
+    fn changed(&self, change: crate::store::ManifestChange) {
+        self.manifest_cache.invalidate(&change);
     }
 
     /// Redirect whole-blob reads to pre-signed URLs valid for `expires` where the blob

@@ -249,7 +249,7 @@ pub struct StoredManifest {
     /// Its media type.
     pub media_type: String,
     /// The raw bytes.
-    pub content: Vec<u8>,
+    pub content: bytes::Bytes,
 }
 
 /// The outcome of [`Store::put_manifest`].
@@ -352,6 +352,16 @@ pub struct UploadState {
     pub hash_state: Option<Vec<u8>>,
     /// The blob store's own state of the upload (opaque here).
     pub storage_state: Option<String>,
+}
+
+/// A change to manifests or tags, as other registry instances sharing the database learn
+/// of it ([`Store::manifest_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManifestChange {
+    /// Manifests or tags of this repository changed.
+    Repository(RepositoryName),
+    /// Anything may have changed (a garbage-collection pass, a notification missed).
+    All,
 }
 
 /// An upload session garbage collection expired, with the blob store's state of it (to
@@ -534,6 +544,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(Vec<bool>, Vec<bool>), StoreError>;
     /// Counts for metrics; also a cheap liveness probe of the database.
     async fn usage(&self) -> Result<Usage, StoreError>;
+    /// The changes other processes make to manifests and tags, as they commit them
+    /// (PostgreSQL `LISTEN`); `None` where the database has no such channel (SQLite, whose
+    /// registry is one process).
+    async fn manifest_changes(
+        &self,
+    ) -> Option<futures_util::stream::BoxStream<'static, ManifestChange>>;
     /// When tag `tag` of mirrored repository `repo` was last checked upstream.
     async fn mirror_checked(
         &self,

@@ -1,6 +1,9 @@
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
 use sqlx::PgPool;
+
+use super::ManifestChange;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 super::sql::impl_store!(PgStore, sqlx::Postgres);
@@ -14,6 +17,9 @@ pub struct PgStore {
 /// The advisory lock that orders metadata writers against garbage collection: writers hold
 /// it shared, a collection pass exclusively (the role SQLite's single writer plays).
 const GC_LOCK: i64 = 0x7768_6172_6667; // "wharfg"
+
+/// The notification channel of manifest and tag changes.
+const CHANGES_CHANNEL: &str = "wharf_manifests";
 
 impl PgStore {
     /// A write transaction holding the GC lock shared.
@@ -36,6 +42,52 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+
+    /// Tell the other instances that `repository`'s manifests or tags changed (`*`: any).
+    async fn announce(&self, repository: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(repository)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What the other instances announce. A lost connection (notifications may have been
+    /// missed while it was down) is reported as [`ManifestChange::All`].
+    async fn listen_changes(&self) -> Option<BoxStream<'static, ManifestChange>> {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for manifest changes; other instances' changes are not seen until restart");
+                return None;
+            }
+        };
+        if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for manifest changes");
+            return None;
+        }
+        let stream = futures_util::stream::unfold(listener, |mut listener| async move {
+            let change = match listener.try_recv().await {
+                Ok(Some(n)) => match n.payload() {
+                    "*" => ManifestChange::All,
+                    name => match name.parse() {
+                        Ok(repo) => ManifestChange::Repository(repo),
+                        Err(_) => ManifestChange::All,
+                    },
+                },
+                // the connection was lost (it reconnects on the next call)
+                Ok(None) => ManifestChange::All,
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for manifest changes failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    ManifestChange::All
+                }
+            };
+            Some((change, listener))
+        });
+        Some(Box::pin(stream))
     }
 
     /// Connect to `url` (`postgres://user:pass@host/db`), optionally in `schema` (created when

@@ -218,7 +218,7 @@ impl TryFrom<ManifestRecord> for StoredManifest {
         Ok(StoredManifest {
             digest: digest_of(&r.digest)?,
             media_type: r.media_type,
-            content: r.content,
+            content: r.content.into(),
         })
     }
 }
@@ -710,6 +710,7 @@ macro_rules! impl_store {
                         .await?;
                 }
                 tx.commit().await?;
+                self.announce(repo.as_str()).await?;
                 Ok(PutOutcome::Stored)
             }
 
@@ -822,6 +823,7 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
+                self.announce(repo.as_str()).await?;
                 Ok(deleted > 0)
             }
 
@@ -837,6 +839,7 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
+                self.announce(repo.as_str()).await?;
                 Ok(deleted > 0)
             }
 
@@ -1020,6 +1023,9 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                     tx.commit().await?;
+                    if !report.manifests.is_empty() {
+                        self.announce("*").await?;
+                    }
                 }
                 Ok(report)
             }
@@ -1078,6 +1084,12 @@ macro_rules! impl_store {
                     .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn manifest_changes(
+                &self,
+            ) -> Option<futures_util::stream::BoxStream<'static, super::ManifestChange>> {
+                self.listen_changes().await
             }
 
             async fn prefix_usage(

@@ -27,6 +27,18 @@ impl SqliteStore {
         self.write().await
     }
 
+    /// Nothing to announce: one process uses the file.
+    async fn announce(&self, _repository: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// No other process writes to this database.
+    async fn listen_changes(
+        &self,
+    ) -> Option<futures_util::stream::BoxStream<'static, super::ManifestChange>> {
+        None
+    }
+
     /// Open (creating) the database at `path` and run the embedded migrations.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::new()

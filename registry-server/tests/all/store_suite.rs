@@ -268,7 +268,7 @@ mod checks {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (by_tag.digest.clone(), by_tag.content.clone()),
+            (by_tag.digest.clone(), by_tag.content.to_vec()),
             (md.clone(), content.clone())
         );
         let by_digest = s
