@@ -1,11 +1,13 @@
-//! Page times of the web UI and the JSON API with 10,000 packages.
+//! Page times of the web UI and the JSON API with 10,000 packages of 10 versions each
+//! (100,000 versions).
 //!
 //! Seeds a fresh registry (SQLite, in a temporary directory) with 10,000 Wasm packages
-//! through the `Store` (each with its own imports, exports and description), serves it on
-//! loopback and requests each page 50 times. Prints the server time each HTML page reports
-//! in `Server-Timing` and the round-trip time, as p50 / p95 / max in ms.
+//! through the `Store` (each version with its own imports, exports and description),
+//! serves it on loopback and requests each page 200 times. Prints the server time each
+//! HTML page reports in `Server-Timing` and the round-trip time, as p50 / p99 / max in ms.
 //!
-//! Run: `cargo bench -p wharf-registry --bench catalog` (release build).
+//! Run: `cargo bench -p wharf-registry --bench catalog` (release build). With
+//! `WHARF_BENCH_DIR=<dir>` the registry is seeded there once and reused by later runs.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,15 +17,17 @@ use wharf_oci::{Digest, RepositoryName, Tag};
 use wharf_registry::store::{NewManifest, SqliteStore, Store, WasmIndexEntry};
 
 const PACKAGES: usize = 10_000;
-const RUNS: usize = 50;
+/// Versions of each package.
+const VERSIONS: usize = 10;
+const RUNS: usize = 200;
 
 fn percentiles(mut v: Vec<f64>) -> String {
     v.sort_by(|a, b| a.total_cmp(b));
     let at = |p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     format!(
-        "p50 {:7.2}  p95 {:7.2}  max {:7.2}",
+        "p50 {:7.2}  p99 {:7.2}  max {:7.2}",
         at(0.5),
-        at(0.95),
+        at(0.99),
         at(1.0)
     )
 }
@@ -56,18 +60,24 @@ fn entry(i: usize, layer: &Digest) -> WasmIndexEntry {
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().unwrap();
+    // WHARF_BENCH_DIR keeps the seeded registry for later runs (and for EXPLAIN)
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("WHARF_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let seeded = dir.join("metadata.db").exists();
     let started = Instant::now();
-    {
-        let store = SqliteStore::open(&dir.path().join("metadata.db"))
-            .await
-            .unwrap();
+    if !seeded {
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("metadata.db")).await.unwrap();
         let layer = Digest::sha256_of(b"layer");
-        let tag: Tag = "1.0.0".parse().unwrap();
-        for i in 0..PACKAGES {
+        for (i, v) in (0..PACKAGES).flat_map(|i| (0..VERSIONS).map(move |v| (i, v))) {
             let repo: RepositoryName = format!("ns{}/pkg{i}", i % 100).parse().unwrap();
-            store.link_blob(&repo, &layer, 5).await.unwrap();
-            let content = format!("{{\"package\":{i}}}").into_bytes();
+            let tag: Tag = format!("1.{v}.0").parse().unwrap();
+            if v == 0 {
+                store.link_blob(&repo, &layer, 5).await.unwrap();
+            }
+            let content = format!("{{\"package\":{i},\"version\":{v}}}").into_bytes();
             let digest = Digest::sha256_of(&content);
             let m = NewManifest {
                 digest: &digest,
@@ -87,13 +97,16 @@ async fn main() {
                 .unwrap();
         }
     }
-    println!(
-        "seeded {PACKAGES} packages in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    if !seeded {
+        println!(
+            "seeded {PACKAGES} packages, {} versions, in {:.1} s",
+            PACKAGES * VERSIONS,
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let config = wharf_registry::Config {
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.clone(),
         ..Default::default()
     };
     let state = wharf_registry::open(config).await.unwrap();
@@ -111,13 +124,15 @@ async fn main() {
         ("search by export", "/search?exports=wasi:http/handler-3"),
         ("search by import glob", "/search?imports=wasi:sockets/*"),
         ("package page", "/packages/ns7/pkg4207"),
-        ("version page", "/packages/ns7/pkg4207@1.0.0"),
+        ("version page", "/packages/ns7/pkg4207@1.3.0"),
         ("API: packages page 10", "/api/v1/packages?page=10"),
+        ("API: packages page 400", "/api/v1/packages?page=400"),
+        ("API: repositories p. 50", "/api/v1/repositories?page=50"),
         (
             "API: search by export",
             "/api/v1/packages?exports=wasi:cli/*",
         ),
-        ("API: version", "/api/v1/packages/ns7/pkg4207@1.0.0"),
+        ("API: version", "/api/v1/packages/ns7/pkg4207@1.3.0"),
     ];
     println!("{:<26} {:<40} round trip (ms)", "page", "server time (ms)");
     for (name, path) in pages {

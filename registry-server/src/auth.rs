@@ -14,6 +14,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::store::Visibility;
+
 /// What a client may do to a repository.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -173,6 +175,18 @@ fn parse_htpasswd(path: &Path) -> anyhow::Result<HashMap<String, String>> {
     Ok(users)
 }
 
+/// What one rule grants `user` (`None`: anonymous): its anonymous actions, plus those of
+/// the user's name and of `*` for an authenticated user.
+fn actions(rule: &Rule, user: Option<&str>) -> BTreeSet<Action> {
+    let mut out: BTreeSet<Action> = rule.anonymous.iter().copied().collect();
+    if let Some(user) = user {
+        for key in [user, "*"] {
+            out.extend(rule.users.get(key).into_iter().flatten().copied());
+        }
+    }
+    out
+}
+
 fn matches(prefix: &str, repo: &str) -> bool {
     wharf_oci::under_prefix(prefix, repo)
 }
@@ -273,23 +287,28 @@ impl Auth {
         entry.0 += 1;
     }
 
-    /// What `user` (`None`: anonymous) may do to `repo`, by the longest matching rule.
+    /// What `user` (`None`: anonymous) may do to `repo`, by the longest matching rule (of
+    /// equal prefixes, the last configured).
     pub fn permitted(&self, user: Option<&str>, repo: &str) -> BTreeSet<Action> {
-        let Some(rule) = self
+        match self
             .rules
             .iter()
             .filter(|r| matches(&r.prefix, repo))
             .max_by_key(|r| r.prefix.trim_end_matches('/').len())
-        else {
-            return BTreeSet::new();
-        };
-        let mut out: BTreeSet<Action> = rule.anonymous.iter().copied().collect();
-        if let Some(user) = user {
-            for key in [user, "*"] {
-                out.extend(rule.users.get(key).into_iter().flatten().copied());
-            }
+        {
+            Some(rule) => actions(rule, user),
+            None => BTreeSet::new(),
         }
-        out
+    }
+
+    /// The repositories `user` may pull, as one [`Visibility`] for listings: each rule's
+    /// prefix with whether that rule lets `user` pull, decided like [`Auth::permitted`].
+    pub fn pull_visibility(&self, user: Option<&str>) -> Visibility {
+        Visibility::by_prefix(
+            self.rules
+                .iter()
+                .map(|r| (r.prefix.clone(), actions(r, user).contains(&Action::Pull))),
+        )
     }
 
     /// A token for `user` granting, for each requested `repository:<name>:<actions>` scope,
@@ -450,6 +469,47 @@ mod tests {
         forged.insert(forged.len() - 3, 'A');
         assert!(a.verify(&forged).is_none());
         assert!(a.verify("not.a.token").is_none());
+    }
+
+    proptest::proptest! {
+        /// The visibility a listing filters by says of every name what `permitted` says:
+        /// any rules (overlapping, repeated, with or without a trailing `/`), any user.
+        #[test]
+        fn listings_see_what_pulls_are_permitted(
+            rules in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["", "a", "a/", "a/b", "a/b/", "ab", "a_b", "b/c", "a/bc"]),
+                    proptest::bool::ANY,
+                    proptest::sample::select(vec![None, Some("alice"), Some("*")]),
+                ),
+                0..6,
+            ),
+            names in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "a/b", "a/b/c", "ab", "a_b", "a/bc", "b/c", "b", "abc/d"]),
+                1..8,
+            ),
+            user in proptest::sample::select(vec![None, Some("alice"), Some("bob")]),
+        ) {
+            let mut a = auth(tempfile::tempdir().unwrap().path());
+            a.rules = rules
+                .into_iter()
+                .map(|(prefix, anonymous, grantee)| Rule {
+                    prefix: prefix.into(),
+                    anonymous: if anonymous { vec![Action::Pull] } else { Vec::new() },
+                    users: grantee
+                        .map(|g| BTreeMap::from([(g.to_owned(), vec![Action::Pull])]))
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let visible = a.pull_visibility(user);
+            for name in names {
+                proptest::prop_assert_eq!(
+                    visible.allows(name),
+                    a.permitted(user, name).contains(&Action::Pull),
+                    "{} under {:?}", name, a.rules
+                );
+            }
+        }
     }
 
     #[test]

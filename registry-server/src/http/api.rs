@@ -96,16 +96,12 @@ impl ViewerParts {
     where
         F: AsyncFnOnce(&Viewer<'_>) -> T,
     {
-        let state = self.state.clone();
-        let user = self.user.clone();
-        let may_pull = move |repo: &str| match state.auth.as_ref() {
-            None => true,
-            Some(auth) => auth
-                .permitted(user.as_deref(), repo)
-                .contains(&crate::auth::Action::Pull),
+        let visible = match self.state.auth.as_ref() {
+            None => crate::store::Visibility::all(),
+            Some(auth) => auth.pull_visibility(self.user.as_deref()),
         };
         let viewer = Viewer {
-            may_pull: &may_pull,
+            visible: &visible,
             host: &self.host,
             namespace_prefix: &self.state.config.namespace_prefix,
         };
@@ -338,7 +334,7 @@ pub(crate) async fn quotas(
 ) -> Result<Response, ApiError> {
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     let quotas = parts
-        .with(async |v| state.registry.quota_usage(|p| (v.may_pull)(p)).await)
+        .with(async |v| state.registry.quota_usage(|p| v.may_pull(p)).await)
         .await?;
     Ok(Json(quotas).into_response())
 }

@@ -47,14 +47,13 @@ pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Respo
     let n = req.query.page_size(DEFAULT_PAGE)?;
     // with authentication on, list only what the client may pull (filtered before paging)
     let user = req.identity.as_ref().and_then(|i| i.user.as_deref());
+    let visible = match state.auth.as_ref() {
+        None => crate::store::Visibility::all(),
+        Some(auth) => auth.pull_visibility(user),
+    };
     let (repos, more) = state
         .registry
-        .catalog(n, req.query.get("last"), |r| {
-            state.auth.as_ref().is_none_or(|auth| {
-                auth.permitted(user, r.as_str())
-                    .contains(&crate::auth::Action::Pull)
-            })
-        })
+        .catalog(n, req.query.get("last"), &visible)
         .await?;
     let resp = Json(json!({ "repositories": repos })).into_response();
     Ok(with_next(

@@ -10,12 +10,10 @@ use utoipa::ToSchema;
 use wharf_oci::{Digest, ImageManifest, Reference, RepositoryName, Tag};
 
 use super::{Registry, ServiceError};
+pub use crate::store::YANK_ARTIFACT_TYPE;
 use crate::store::{
-    CatalogFilter, CatalogRow, Direction, SignatureRecord, TagRow, Timestamp, WasmKind,
+    CatalogFilter, Direction, SignatureRecord, TagRow, Timestamp, Visibility, WasmKind, Window,
 };
-
-/// Artifact type of yank marks (`wharf yank`).
-pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
 /// Annotation of a yank mark holding the reason.
 pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
 /// Artifact type of CycloneDX SBOM referrers.
@@ -25,8 +23,8 @@ pub const MAX_PER_PAGE: u32 = 100;
 
 /// Who is looking, and how to name things for them.
 pub struct Viewer<'a> {
-    /// True when the viewer may pull the repository.
-    pub may_pull: &'a (dyn Fn(&str) -> bool + Send + Sync),
+    /// The repositories the viewer may pull, the only ones shown to them.
+    pub visible: &'a Visibility,
     /// Registry host for fetch commands (`host[:port]`).
     pub host: &'a str,
     /// Repository prefix that package namespaces live under.
@@ -34,6 +32,11 @@ pub struct Viewer<'a> {
 }
 
 impl Viewer<'_> {
+    /// True when the viewer may pull repository `name`.
+    pub fn may_pull(&self, name: &str) -> bool {
+        self.visible.allows(name)
+    }
+
     /// `ns:name` for a repository `<prefix>ns/name`, when it has that shape.
     pub fn package_name(&self, repository: &str) -> Option<String> {
         let rest = repository.strip_prefix(self.namespace_prefix)?;
@@ -75,7 +78,8 @@ pub struct PackageSummary {
     pub repository: RepositoryName,
     /// `ns:name` when the repository maps to a WIT package name.
     pub name: Option<String>,
-    /// The most recently pushed version (tag).
+    /// The latest version (tag): the highest semver tag not yanked, else the most recently
+    /// set one ([`crate::store::latest_version`], as on the package's page).
     #[schema(value_type = String)]
     pub latest: Tag,
     /// Core module, component or WIT package.
@@ -309,7 +313,7 @@ fn yank_reason(annotations: &BTreeMap<String, String>) -> String {
 }
 
 fn visible(viewer: &Viewer<'_>, repo: &RepositoryName) -> Result<(), ServiceError> {
-    match (viewer.may_pull)(repo.as_str()) {
+    match viewer.may_pull(repo.as_str()) {
         true => Ok(()),
         false => Err(ServiceError::NameUnknown(repo.clone())),
     }
@@ -339,24 +343,17 @@ impl Registry {
         let filter = CatalogFilter {
             text: q.text.trim().to_owned(),
             interface,
+            visible: viewer.visible.clone(),
         };
-        let mut rows: Vec<CatalogRow> = self
-            .store
-            .catalog(&filter)
-            .await?
-            .into_iter()
-            .filter(|r| (viewer.may_pull)(r.repository.as_str()))
-            .collect();
-        if q.recent {
-            rows.sort_by_key(|r| std::cmp::Reverse(r.updated_at));
-        }
         let per_page = q.per_page.clamp(1, MAX_PER_PAGE);
         let page = q.page.max(1);
-        let total = rows.len();
+        let window = Window {
+            offset: u64::from(page - 1) * u64::from(per_page),
+            limit: per_page,
+        };
+        let (rows, total) = self.store.catalog(&filter, q.recent, window).await?;
         let packages = rows
             .into_iter()
-            .skip((page as usize - 1) * per_page as usize)
-            .take(per_page as usize)
             .map(|r| PackageSummary {
                 name: viewer.package_name(r.repository.as_str()),
                 repository: r.repository,
@@ -369,7 +366,7 @@ impl Registry {
             .collect();
         Ok(PackagePage {
             packages,
-            total,
+            total: usize::try_from(total).unwrap_or(usize::MAX),
             page,
             per_page,
         })
@@ -400,15 +397,7 @@ impl Registry {
             }
         }
         versions.sort_by(|a, b| b.0.cmp(&a.0));
-        let latest_row = versions
-            .iter()
-            .find(|(_, r)| r.yank.is_none())
-            .map(|(_, r)| *r)
-            .or_else(|| {
-                rows.iter()
-                    .filter(|r| r.kind.is_some())
-                    .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
-            });
+        let latest_row = crate::store::latest_version(&rows);
         let entry = match latest_row {
             Some(r) => self.store.wasm_entry(repo, &r.digest).await?,
             None => None,
@@ -546,34 +535,16 @@ impl Registry {
         per_page: u32,
         viewer: &Viewer<'_>,
     ) -> Result<RepositoryPage, ServiceError> {
-        let mut all = Vec::new();
-        let mut last: Option<RepositoryName> = None;
-        loop {
-            let batch = self
-                .store
-                .repositories(crate::store::Page {
-                    n: 1000,
-                    last: last.as_ref().map(RepositoryName::as_str),
-                })
-                .await?;
-            let done = batch.len() < 1000;
-            last = batch.last().cloned();
-            all.extend(batch.into_iter().filter(|r| (viewer.may_pull)(r.as_str())));
-            if done {
-                break;
-            }
-        }
         let per_page = per_page.clamp(1, MAX_PER_PAGE);
         let page = page.max(1);
-        let total = all.len();
-        let repositories = all
-            .into_iter()
-            .skip((page as usize - 1) * per_page as usize)
-            .take(per_page as usize)
-            .collect();
+        let window = Window {
+            offset: u64::from(page - 1) * u64::from(per_page),
+            limit: per_page,
+        };
+        let (repositories, total) = self.store.repository_page(viewer.visible, window).await?;
         Ok(RepositoryPage {
             repositories,
-            total,
+            total: usize::try_from(total).unwrap_or(usize::MAX),
             page,
             per_page,
         })

@@ -4,7 +4,7 @@
 use wharf_oci::{RepositoryName, Tag};
 
 use super::{Registry, ServiceError};
-use crate::store::Page;
+use crate::store::{Page, Visibility};
 
 fn truncate<T>(mut items: Vec<T>, n: u32) -> (Vec<T>, bool) {
     let more = items.len() > n as usize;
@@ -42,26 +42,18 @@ impl Registry {
         &self,
         n: u32,
         last: Option<&str>,
-        visible: impl Fn(&RepositoryName) -> bool,
+        visible: &Visibility,
     ) -> Result<(Vec<RepositoryName>, bool), ServiceError> {
-        let mut out = Vec::new();
-        let mut cursor = last.map(str::to_owned);
-        let batch = n.saturating_add(1).max(100);
-        loop {
-            let repos = self
-                .store
-                .repositories(Page {
-                    n: batch,
-                    last: cursor.as_deref(),
-                })
-                .await?;
-            let exhausted = repos.len() < batch as usize;
-            cursor = repos.last().map(ToString::to_string);
-            out.extend(repos.into_iter().filter(|r| visible(r)));
-            if out.len() > n as usize || exhausted {
-                break;
-            }
-        }
+        let out = self
+            .store
+            .repositories(
+                Page {
+                    n: n.saturating_add(1),
+                    last,
+                },
+                visible,
+            )
+            .await?;
         Ok(truncate(out, n))
     }
 }

@@ -180,17 +180,84 @@ impl Direction {
     }
 }
 
+/// Artifact type of yank marks (`wharf yank`): a referrer of this type marks its subject's
+/// tags as yanked, and takes them out of the running for a package's latest version.
+pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
+
+/// Which repositories a listing may show a viewer: a show-or-hide decision per repository
+/// prefix, the longest prefix matching at `/` boundaries deciding (as
+/// [`crate::auth::Auth::permitted`] decides), no matching prefix meaning hidden.
+///
+/// The same value answers for one name ([`Visibility::allows`]) and becomes a condition of
+/// the catalog's SQL, so a listing is filtered before it is paged and counted, and a page
+/// shows exactly the packages a viewer could open.
+#[derive(Clone, Debug)]
+pub struct Visibility {
+    /// `(prefix without trailing '/', shown)`, the prefix that decides first: longest
+    /// first, and of equal prefixes the one configured last. `None` shows everything.
+    rules: Option<Vec<(String, bool)>>,
+}
+
+impl Visibility {
+    /// Everything is shown (a registry without `[auth]`).
+    pub fn all() -> Self {
+        Visibility { rules: None }
+    }
+
+    /// Decisions by prefix, in configuration order (`""` is every repository; `team` and
+    /// `team/` are `team` and `team/…`). Where two rules name the same prefix, the later
+    /// one decides.
+    pub fn by_prefix(rules: impl IntoIterator<Item = (String, bool)>) -> Self {
+        let mut rules: Vec<(usize, String, bool)> = rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p, shown))| (i, p.trim_end_matches('/').to_owned(), shown))
+            .collect();
+        rules.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(b.0.cmp(&a.0)));
+        Visibility {
+            rules: Some(rules.into_iter().map(|(_, p, s)| (p, s)).collect()),
+        }
+    }
+
+    /// Whether repository `name` is shown.
+    pub fn allows(&self, name: &str) -> bool {
+        match &self.rules {
+            None => true,
+            Some(rules) => rules
+                .iter()
+                .find(|(p, _)| wharf_oci::under_prefix(p, name))
+                .is_some_and(|(_, shown)| *shown),
+        }
+    }
+
+    /// The decisions, deciding one first; `None` for everything shown.
+    fn rules(&self) -> Option<&[(String, bool)]> {
+        self.rules.as_deref()
+    }
+}
+
 /// What to look for in the catalog; empty text and no interface match everything.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CatalogFilter {
     /// Substring of the repository name or the description (case-insensitive).
     pub text: String,
     /// An interface the package imports or exports: a name or glob (`*` matches
     /// anything), compared with and without version.
     pub interface: Option<(Direction, String)>,
+    /// The repositories the viewer may see; others are neither listed nor counted.
+    pub visible: Visibility,
 }
 
-/// One package (repository) in the catalog: its most recently tagged Wasm manifest.
+/// One page of a listing: rows after skipping `offset`, at most `limit` of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Rows skipped.
+    pub offset: u64,
+    /// Most rows returned.
+    pub limit: u32,
+}
+
+/// One package (repository) in the catalog: its latest version by [`latest_version`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CatalogRow {
     /// Repository name.
@@ -233,6 +300,23 @@ pub struct TagRow {
     pub kind: Option<WasmKind>,
     /// Annotations of the newest yank mark, when yanked.
     pub yank: Option<BTreeMap<String, String>>,
+}
+
+/// The latest version among a repository's tags: the highest semver tag of a Wasm
+/// manifest that is not yanked; when there is none, the most recently set tag of a Wasm
+/// manifest (yanked, or not semver); `None` without Wasm tags. The one rule behind the
+/// catalog's listings, a package's page and its JSON (`latest`).
+pub fn latest_version(rows: &[TagRow]) -> Option<&TagRow> {
+    rows.iter()
+        .filter(|r| r.kind.is_some() && r.yank.is_none())
+        .filter_map(|r| Some((r.tag.semver()?, r)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, r)| r)
+        .or_else(|| {
+            rows.iter()
+                .filter(|r| r.kind.is_some())
+                .max_by(|a, b| a.updated_at.cmp(&b.updated_at))
+        })
 }
 
 /// A LIKE pattern from a glob: `*` → `%`, and `%` around plain text for substring search.
@@ -488,8 +572,13 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepositoryName,
         page: Page<'_>,
     ) -> Result<Option<Vec<Tag>>, StoreError>;
-    /// Repositories that hold at least one manifest, in lexical order.
-    async fn repositories(&self, page: Page<'_>) -> Result<Vec<RepositoryName>, StoreError>;
+    /// Repositories that hold at least one manifest and that `visible` shows, in lexical
+    /// order (filtered before the page is cut).
+    async fn repositories(
+        &self,
+        page: Page<'_>,
+        visible: &Visibility,
+    ) -> Result<Vec<RepositoryName>, StoreError>;
     /// The Wasm index entry of a manifest.
     async fn wasm_entry(
         &self,
@@ -570,8 +659,21 @@ pub trait Store: Send + Sync + 'static {
         prefix: &str,
         digest: Option<&Digest>,
     ) -> Result<(u64, bool), StoreError>;
-    /// Every package (repository with a tagged Wasm manifest) matching `filter`, by name.
-    async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError>;
+    /// One page of the packages (repositories with a tagged Wasm manifest) matching
+    /// `filter`, by name (or newest first with `recent`), and how many match in all.
+    async fn catalog(
+        &self,
+        filter: &CatalogFilter,
+        recent: bool,
+        window: Window,
+    ) -> Result<(Vec<CatalogRow>, u64), StoreError>;
+    /// One page of the repositories holding a manifest (any artifact) that `visible`
+    /// shows, by name, and how many it shows in all.
+    async fn repository_page(
+        &self,
+        visible: &Visibility,
+        window: Window,
+    ) -> Result<(Vec<RepositoryName>, u64), StoreError>;
     /// The tags of `repo` with what they point at, by tag name; `yank_type` is the
     /// artifact type of yank marks.
     async fn tag_details(

@@ -119,6 +119,8 @@ impl PgStore {
             .await?;
         }
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        store.fill_summaries().await?;
+        Ok(store)
     }
 }

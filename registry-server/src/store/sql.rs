@@ -13,7 +13,7 @@
 use wharf_oci::Descriptor;
 
 use super::{
-    CatalogRow, SignatureRecord, SignatureStatus, StoreError, StoredManifest, TagRow,
+    CatalogRow, SignatureRecord, SignatureStatus, StoreError, StoredManifest, TagRow, Visibility,
     WasmIndexEntry, digest_of, kind_of, parsed, timestamp_of,
 };
 
@@ -80,30 +80,70 @@ pub(super) mod q {
     /// A page of tags: repository id, last, n.
     pub const TAGS: &str =
         "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3";
-    /// A page of repositories holding a manifest: last, n.
+    /// Repositories holding a manifest after `$1`, before the visibility condition, order
+    /// and limit.
     pub const REPOSITORIES: &str = "SELECT r.name FROM repositories r WHERE r.name > $1 \
-        AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id) ORDER BY r.name LIMIT $2";
+        AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
     /// Mark a blob link used: time, digest, stale-before time, repository name.
     pub const TOUCH_BLOB: &str = "UPDATE repository_blobs SET last_used_at = $1 WHERE digest = $2 AND last_used_at < $3 \
         AND repository_id = (SELECT id FROM repositories WHERE name = $4)";
-    /// Catalog rows; binds text flag, text pattern, direction, interface pattern.
-    pub const CATALOG: &str = "SELECT r.name AS repository, t.name AS tag, t.manifest_digest AS digest, \
-        t.updated_at, w.kind, w.description, w.target \
-        FROM repositories r \
-        JOIN tags t ON t.repository_id = r.id \
+    /// Catalog rows (one per package, from its summary), before the interface and
+    /// visibility conditions, order and window; binds text flag, text pattern.
+    pub const CATALOG: &str = "SELECT s.name AS repository, s.tag, s.manifest_digest AS digest, \
+        s.updated_at, s.kind, s.description, s.target FROM package_summary s WHERE \
+        ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2) \
+";
+    /// How many catalog rows match: the same conditions as [`CATALOG`].
+    /// (Both are followed by [`super::interface_condition`] when searching by interface.)
+    pub const CATALOG_COUNT: &str = "SELECT COUNT(*) FROM package_summary s WHERE \
+        ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2) \
+";
+    /// Repositories holding a manifest, before the visibility condition and window.
+    pub const REPOSITORY_LIST: &str = "SELECT r.name FROM repositories r \
+        WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+    /// How many: the same condition as [`REPOSITORY_LIST`].
+    pub const REPOSITORY_COUNT: &str = "SELECT COUNT(*) FROM repositories r \
+        WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+    /// Tags of a repository with what they point at; binds repository id, yank artifact
+    /// type (the rows of [`TAG_DETAILS`], for the package summary).
+    pub const TAG_DETAILS_BY_ID: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
+        m.artifact_type, m.size, w.kind, \
+        (SELECT COALESCE(y.annotations, '{}') FROM manifests y WHERE y.repository_id = t.repository_id \
+            AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
+            ORDER BY y.created_at DESC LIMIT 1) AS yank \
+        FROM tags t \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE t.repository_id = $1 ORDER BY t.name";
+    /// Point a package's summary at its latest version; binds repository id, tag.
+    pub const SET_SUMMARY: &str = "INSERT INTO package_summary \
+        (repository_id, name, tag, manifest_digest, updated_at, kind, description, target) \
+        SELECT r.id, r.name, t.name, t.manifest_digest, t.updated_at, w.kind, w.description, w.target \
+        FROM repositories r JOIN tags t ON t.repository_id = r.id \
         JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
-        WHERE t.name = (SELECT t2.name FROM tags t2 JOIN wasm_index w2 \
-              ON w2.repository_id = t2.repository_id AND w2.manifest_digest = t2.manifest_digest \
-              WHERE t2.repository_id = r.id ORDER BY t2.updated_at DESC, t2.name DESC LIMIT 1) \
-        AND ($1 = '' OR LOWER(r.name) LIKE $2 OR LOWER(COALESCE(w.description, '')) LIKE $2) \
-        AND ($3 = '' OR EXISTS (SELECT 1 FROM wasm_interfaces i WHERE i.repository_id = r.id \
-              AND i.manifest_digest = t.manifest_digest AND i.direction = $3 \
-              AND (i.base LIKE $4 OR i.name LIKE $4))) \
-        ORDER BY r.name";
+        WHERE r.id = $1 AND t.name = $2 \
+        ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, tag = excluded.tag, \
+        manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at, kind = excluded.kind, \
+        description = excluded.description, target = excluded.target";
+    /// Forget the interfaces of a package's latest version; binds repository id.
+    pub const DELETE_SUMMARY_INTERFACES: &str =
+        "DELETE FROM package_interfaces WHERE repository_id = $1";
+    /// Copy the interfaces of a package's latest version from its index; binds repository
+    /// id.
+    pub const SET_SUMMARY_INTERFACES: &str = "INSERT INTO package_interfaces (repository_id, direction, name, base) \
+        SELECT i.repository_id, i.direction, i.name, i.base FROM wasm_interfaces i \
+        JOIN package_summary s ON s.repository_id = i.repository_id AND s.manifest_digest = i.manifest_digest \
+        WHERE s.repository_id = $1";
+    /// Drop a package's summary (no Wasm tag left); binds repository id.
+    pub const DELETE_SUMMARY: &str = "DELETE FROM package_summary WHERE repository_id = $1";
+    /// Repositories with a Wasm tag but no summary (databases from before the summary).
+    pub const MISSING_SUMMARIES: &str = "SELECT DISTINCT t.repository_id FROM tags t \
+        JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE NOT EXISTS (SELECT 1 FROM package_summary s WHERE s.repository_id = t.repository_id)";
     /// Tags with their manifests; binds repository name, yank artifact type.
     pub const TAG_DETAILS: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
         m.artifact_type, m.size, w.kind, \
-        (SELECT y.annotations FROM manifests y WHERE y.repository_id = t.repository_id \
+        (SELECT COALESCE(y.annotations, '{}') FROM manifests y WHERE y.repository_id = t.repository_id \
             AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
             ORDER BY y.created_at DESC LIMIT 1) AS yank \
         FROM tags t JOIN repositories r ON r.id = t.repository_id \
@@ -133,12 +173,8 @@ pub(super) mod q {
         JOIN repositories r ON r.id = m.repository_id \
         WHERE r.name = $1 AND m.subject = $2 AND (CAST($3 AS TEXT) IS NULL OR m.artifact_type = $3) \
         ORDER BY m.created_at, m.digest";
-    /// Delete a manifest; binds digest, repository name.
-    pub const DELETE_MANIFEST: &str = "DELETE FROM manifests WHERE digest = $1 \
-        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
-    /// Delete a tag; binds tag, repository name.
-    pub const DELETE_TAG: &str = "DELETE FROM tags WHERE name = $1 \
-        AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+    /// Delete a tag; binds repository id, tag.
+    pub const DELETE_TAG_BY_ID: &str = "DELETE FROM tags WHERE repository_id = $1 AND name = $2";
     /// A manifest referencing a blob; binds repository id, blob digest.
     pub const BLOB_USER: &str = "SELECT manifest_digest FROM manifest_references \
         WHERE repository_id = $1 AND child_digest = $2 AND kind = 'blob' LIMIT 1";
@@ -203,6 +239,96 @@ pub(super) mod q {
 /// Most values bound in one `IN (…)` lookup (SQLite allows 32,766 parameters, PostgreSQL
 /// 65,535; a smaller batch keeps each statement cheap).
 pub(super) const BATCH: usize = 500;
+
+/// A test on column `c` of `package_interfaces` with binds `$a` (and `$b`).
+type ColumnTest = fn(c: &str, a: usize, b: usize) -> String;
+
+/// The SQL condition ` AND …` that keeps the packages whose latest version has an
+/// interface on side `direction` matching `glob` (`*` matches anything; compared with the
+/// name with and without version), with its text binds numbered from `$first`. A glob
+/// without `*` is an equality and one ending in its only `*` a byte range, both answered
+/// from the `(direction, base)` and `(direction, name)` indexes; any other glob is a LIKE.
+pub(super) fn interface_condition(
+    direction: &str,
+    glob: &str,
+    first: usize,
+) -> (String, Vec<String>) {
+    let glob = glob.to_lowercase();
+    let d = first;
+    let stars = glob.matches('*').count();
+    let prefix = glob
+        .strip_suffix('*')
+        .filter(|p| stars == 1 && !p.is_empty());
+    let upper = prefix.and_then(|p| {
+        let last = *p.as_bytes().last()?;
+        (last < 0x7f).then(|| format!("{}{}", &p[..p.len() - 1], char::from(last + 1)))
+    });
+    // one SELECT per column, so each is answered from its own index
+    let select = |test: &str| {
+        format!(
+            "SELECT i.repository_id FROM package_interfaces i \
+             WHERE i.direction = CAST(${d} AS TEXT) AND {test}"
+        )
+    };
+    let (a, b) = (first + 1, first + 2);
+    let (test, binds): (ColumnTest, Vec<String>) = match (stars, prefix, upper) {
+        (0, _, _) => (
+            |c, a, _| format!("i.{c} = CAST(${a} AS TEXT)"),
+            vec![glob.clone()],
+        ),
+        (_, Some(p), Some(upper)) => (
+            |c, a, b| format!("i.{c} >= CAST(${a} AS TEXT) AND i.{c} < CAST(${b} AS TEXT)"),
+            vec![p.to_owned(), upper],
+        ),
+        _ => (
+            |c, a, _| format!("i.{c} LIKE CAST(${a} AS TEXT)"),
+            vec![super::like_pattern(&glob, false)],
+        ),
+    };
+    let test = |c: &str| test(c, a, b);
+    let sql = format!(
+        " AND s.repository_id IN ({} UNION {})",
+        select(&test("base")),
+        select(&test("name"))
+    );
+    let mut all = vec![direction.to_owned()];
+    all.extend(binds);
+    (sql, all)
+}
+
+/// The SQL condition ` AND …` that keeps the rows whose `column` (a repository name)
+/// `visible` shows, with its text binds numbered from `$first`; empty when everything is
+/// shown. A `CASE` over the prefixes, deciding one first, as [`Visibility::allows`] reads
+/// them: `column = prefix OR substr(column, 1, length(prefix/)) = prefix/`.
+pub(super) fn visibility_condition(
+    visible: &Visibility,
+    column: &str,
+    first: usize,
+) -> (String, Vec<String>) {
+    let Some(rules) = visible.rules() else {
+        return (String::new(), Vec::new());
+    };
+    if rules.is_empty() {
+        return (" AND 1 = 0".into(), Vec::new());
+    }
+    let mut sql = String::from(" AND CASE");
+    let mut binds = Vec::new();
+    for (prefix, shown) in rules {
+        if prefix.is_empty() {
+            sql.push_str(" WHEN 1 = 1");
+        } else {
+            let (a, b) = (first + binds.len(), first + binds.len() + 1);
+            sql.push_str(&format!(
+                " WHEN ({column} = CAST(${a} AS TEXT) OR substr({column}, 1, length(CAST(${b} AS TEXT))) = CAST(${b} AS TEXT))"
+            ));
+            binds.push(prefix.clone());
+            binds.push(format!("{prefix}/"));
+        }
+        sql.push_str(if *shown { " THEN 1" } else { " THEN 0" });
+    }
+    sql.push_str(" ELSE 0 END = 1");
+    (sql, binds)
+}
 
 /// A stored manifest row.
 #[derive(sqlx::FromRow)]
@@ -407,13 +533,15 @@ macro_rules! impl_store {
 
         use super::sql::{
             BATCH, CatalogRecord, ManifestRecord, ReferrerRecord, SignatureRow, TagRecord,
-            UsageRecord, WasmRecord, convert, q, size_of,
+            UsageRecord, WasmRecord, convert, interface_condition, q, size_of,
+            visibility_condition,
         };
         use super::{
             CatalogFilter, CatalogRow, ExpiredUpload, GcPolicy, GcReport, InRepository,
             NewManifest, Page, PutOutcome, SignatureRecord, Store, StoreError, StoredManifest,
-            TagRow, Timestamp, UnlinkOutcome, UploadClaim, UploadState, Usage, WasmIndexEntry,
-            digest_of, i64_of, like_pattern, now, parsed, text_of, timestamp_of, unversioned,
+            TagRow, Timestamp, UnlinkOutcome, UploadClaim, UploadState, Usage, Visibility,
+            WasmIndexEntry, Window, YANK_ARTIFACT_TYPE, digest_of, i64_of, latest_version,
+            like_pattern, now, parsed, text_of, timestamp_of, unversioned,
         };
         use crate::storage::UploadId;
 
@@ -485,6 +613,103 @@ macro_rules! impl_store {
                     .await?;
             }
             Ok(())
+        }
+
+        /// Rewrite the package summary of repository `repo_id` from its tags (the one
+        /// [`latest_version`] rule), within the caller's write transaction.
+        async fn refresh_summary(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            repo_id: i64,
+        ) -> Result<(), StoreError> {
+            let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS_BY_ID)
+                .bind(repo_id)
+                .bind(YANK_ARTIFACT_TYPE)
+                .fetch_all(&mut *conn)
+                .await?;
+            let rows: Vec<TagRow> = convert(rows)?;
+            sqlx::query(q::DELETE_SUMMARY_INTERFACES)
+                .bind(repo_id)
+                .execute(&mut *conn)
+                .await?;
+            match latest_version(&rows) {
+                Some(latest) => {
+                    sqlx::query(q::SET_SUMMARY)
+                        .bind(repo_id)
+                        .bind(latest.tag.as_str())
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query(q::SET_SUMMARY_INTERFACES)
+                        .bind(repo_id)
+                        .execute(&mut *conn)
+                        .await?
+                }
+                None => {
+                    sqlx::query(q::DELETE_SUMMARY)
+                        .bind(repo_id)
+                        .execute(&mut *conn)
+                        .await?
+                }
+            };
+            Ok(())
+        }
+
+        impl $store {
+            /// Write the summaries a database from before them lacks (and any lost),
+            /// 500 repositories per transaction; called at open.
+            async fn fill_summaries(&self) -> Result<(), StoreError> {
+                let missing: Vec<i64> = sqlx::query_scalar(q::MISSING_SUMMARIES)
+                    .fetch_all(&self.pool)
+                    .await?;
+                for chunk in missing.chunks(BATCH) {
+                    let mut tx = self.write().await?;
+                    for id in chunk {
+                        refresh_summary(&mut tx, *id).await?;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+        }
+
+        /// A page of rows of `sql` (a `SELECT` with `$1`…`$n_binds` bound to `binds`)
+        /// that `visible` shows in `column`, ordered by `order`, and how many in all
+        /// (`count_sql`, the same conditions).
+        async fn visible_page<R>(
+            pool: &sqlx::Pool<$db>,
+            (sql, count_sql): (&str, &str),
+            binds: &[String],
+            visible: &Visibility,
+            column: &str,
+            order: &str,
+            window: Window,
+        ) -> Result<(Vec<R>, u64), StoreError>
+        where
+            R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+        {
+            let (condition, vis_binds) = visibility_condition(visible, column, binds.len() + 1);
+            let n = binds.len() + vis_binds.len();
+            let page_sql = format!(
+                "{sql}{condition} {order} LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            );
+            let mut page = sqlx::query_as::<_, R>(sqlx::AssertSqlSafe(page_sql));
+            for b in binds.iter().chain(&vis_binds) {
+                page = page.bind(b.as_str());
+            }
+            let rows = page
+                .bind(i64::from(window.limit))
+                .bind(i64_of(window.offset))
+                .fetch_all(pool)
+                .await?;
+            let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+                "{count_sql}{condition}"
+            )));
+            for b in binds.iter().chain(&vis_binds) {
+                count = count.bind(b.as_str());
+            }
+            let total = count.fetch_one(pool).await?;
+            Ok((rows, size_of(total)))
         }
 
         /// Which of `values` are in the table `prefix` reads (`… IN (`), in batches.
@@ -709,6 +934,7 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                refresh_summary(&mut tx, repo_id).await?;
                 tx.commit().await?;
                 self.announce(repo.as_str()).await?;
                 Ok(PutOutcome::Stored)
@@ -771,12 +997,21 @@ macro_rules! impl_store {
             async fn repositories(
                 &self,
                 page: Page<'_>,
+                visible: &Visibility,
             ) -> Result<Vec<RepositoryName>, StoreError> {
-                let names: Vec<String> = sqlx::query_scalar(q::REPOSITORIES)
-                    .bind(page.last.unwrap_or(""))
-                    .bind(i64::from(page.n))
-                    .fetch_all(&self.pool)
-                    .await?;
+                let (condition, binds) = visibility_condition(visible, "r.name", 2);
+                let sql = format!(
+                    "{}{condition} ORDER BY r.name LIMIT ${}",
+                    q::REPOSITORIES,
+                    binds.len() + 2
+                );
+                let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                    .bind(page.last.unwrap_or(""));
+                for b in &binds {
+                    query = query.bind(b.as_str());
+                }
+                let names: Vec<String> =
+                    query.bind(i64::from(page.n)).fetch_all(&self.pool).await?;
                 names
                     .iter()
                     .map(|n| parsed("repositories.name", n))
@@ -817,12 +1052,22 @@ macro_rules! impl_store {
                 repo: &RepositoryName,
                 digest: &Digest,
             ) -> Result<bool, StoreError> {
-                let deleted = sqlx::query(q::DELETE_MANIFEST)
-                    .bind(digest.to_string())
+                let mut tx = self.write().await?;
+                let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
                     .bind(repo.as_str())
-                    .execute(&self.pool)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                let deleted = sqlx::query(q::GC_DELETE_MANIFEST)
+                    .bind(repo_id)
+                    .bind(digest.to_string())
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                refresh_summary(&mut tx, repo_id).await?;
+                tx.commit().await?;
                 self.announce(repo.as_str()).await?;
                 Ok(deleted > 0)
             }
@@ -833,12 +1078,22 @@ macro_rules! impl_store {
                 repo: &RepositoryName,
                 tag: &Tag,
             ) -> Result<bool, StoreError> {
-                let deleted = sqlx::query(q::DELETE_TAG)
-                    .bind(tag.as_str())
+                let mut tx = self.write().await?;
+                let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
                     .bind(repo.as_str())
-                    .execute(&self.pool)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                let deleted = sqlx::query(q::DELETE_TAG_BY_ID)
+                    .bind(repo_id)
+                    .bind(tag.as_str())
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                refresh_summary(&mut tx, repo_id).await?;
+                tx.commit().await?;
                 self.announce(repo.as_str()).await?;
                 Ok(deleted > 0)
             }
@@ -914,6 +1169,7 @@ macro_rules! impl_store {
                     };
                 // 1. manifests no tag, index or present subject keeps, repeated until none
                 //    is left (removing an index can free its children)
+                let mut changed = std::collections::BTreeSet::new();
                 if policy.untagged {
                     loop {
                         let rows: Vec<(i64, String, String)> =
@@ -938,6 +1194,7 @@ macro_rules! impl_store {
                                     .bind(m.digest.to_string())
                                     .execute(&mut *tx)
                                     .await?;
+                                changed.insert(repo_id);
                             }
                             report.manifests.push(m);
                         }
@@ -946,6 +1203,10 @@ macro_rules! impl_store {
                             break;
                         }
                     }
+                }
+                for repo_id in changed {
+                    // a collected yank mark can change a package's latest version
+                    refresh_summary(&mut tx, repo_id).await?;
                 }
                 // 2. blob links no manifest of the repository references, unused for the
                 //    grace period
@@ -1122,19 +1383,61 @@ macro_rules! impl_store {
                 Ok((size_of(used), holds))
             }
 
-            async fn catalog(&self, filter: &CatalogFilter) -> Result<Vec<CatalogRow>, StoreError> {
+            async fn catalog(
+                &self,
+                filter: &CatalogFilter,
+                recent: bool,
+                window: Window,
+            ) -> Result<(Vec<CatalogRow>, u64), StoreError> {
                 let (direction, interface) = match &filter.interface {
                     Some((direction, name)) => (direction.as_str(), name.as_str()),
                     None => ("", ""),
                 };
-                let rows: Vec<CatalogRecord> = sqlx::query_as(q::CATALOG)
-                    .bind(&filter.text)
-                    .bind(like_pattern(&filter.text, true))
-                    .bind(direction)
-                    .bind(like_pattern(interface, false))
-                    .fetch_all(&self.pool)
-                    .await?;
-                convert(rows)
+                let mut binds = vec![filter.text.clone(), like_pattern(&filter.text, true)];
+                let (interface_sql, interface_binds) = match direction {
+                    "" => (String::new(), Vec::new()),
+                    d => interface_condition(d, interface, binds.len() + 1),
+                };
+                binds.extend(interface_binds);
+                let page_sql = format!("{}{interface_sql}", q::CATALOG);
+                let count_sql = format!("{}{interface_sql}", q::CATALOG_COUNT);
+                let order = match recent {
+                    true => "ORDER BY s.updated_at DESC, s.name",
+                    false => "ORDER BY s.name",
+                };
+                let (rows, total) = visible_page::<CatalogRecord>(
+                    &self.pool,
+                    (&page_sql, &count_sql),
+                    &binds,
+                    &filter.visible,
+                    "s.name",
+                    order,
+                    window,
+                )
+                .await?;
+                Ok((convert(rows)?, total))
+            }
+
+            async fn repository_page(
+                &self,
+                visible: &Visibility,
+                window: Window,
+            ) -> Result<(Vec<RepositoryName>, u64), StoreError> {
+                let (rows, total) = visible_page::<(String,)>(
+                    &self.pool,
+                    (q::REPOSITORY_LIST, q::REPOSITORY_COUNT),
+                    &[],
+                    visible,
+                    "r.name",
+                    "ORDER BY r.name",
+                    window,
+                )
+                .await?;
+                let names = rows
+                    .iter()
+                    .map(|(n,)| parsed("repositories.name", n))
+                    .collect::<Result<_, _>>()?;
+                Ok((names, total))
             }
 
             async fn tag_details(

@@ -8,7 +8,8 @@ use wharf_oci::{Digest, Reference, RepositoryName, Tag};
 use wharf_registry::storage::UploadId;
 use wharf_registry::store::{
     CatalogFilter, Direction, GcPolicy, NewManifest, Page, PgStore, PutOutcome, SignatureRecord,
-    SqliteStore, Store, UnlinkOutcome, UploadClaim, UploadState, WasmIndexEntry,
+    SqliteStore, Store, UnlinkOutcome, UploadClaim, UploadState, Visibility, WasmIndexEntry,
+    Window,
 };
 
 struct Backend {
@@ -102,6 +103,21 @@ fn wasm(layer: &Digest, exports: &[&str], imports: &[&str], description: &str) -
     }
 }
 
+/// A catalog filter showing every repository.
+fn filter(text: &str, interface: Option<(Direction, String)>) -> CatalogFilter {
+    CatalogFilter {
+        text: text.into(),
+        interface,
+        visible: Visibility::all(),
+    }
+}
+
+/// The first 100 rows.
+const WHOLE: Window = Window {
+    offset: 0,
+    limit: 100,
+};
+
 /// Generates one `#[tokio::test]` per check, running it on every backend.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {$(
@@ -121,7 +137,9 @@ suite!(
     referrers_and_deletes,
     garbage_collection,
     listings_and_usage,
-    catalog_and_signatures
+    catalog_and_signatures,
+    catalog_latest_follows_every_change,
+    listings_filter_by_visibility_before_paging
 );
 
 mod checks {
@@ -455,14 +473,19 @@ mod checks {
         }
         s.link_blob(&repo("blobs/only"), &d("b"), 10).await.unwrap();
         assert_eq!(
-            s.repositories(Page { n: 10, last: None }).await.unwrap(),
+            s.repositories(Page { n: 10, last: None }, &Visibility::all())
+                .await
+                .unwrap(),
             vec!["a/y", "b/x", "c"]
         );
         assert_eq!(
-            s.repositories(Page {
-                n: 1,
-                last: Some("a/y")
-            })
+            s.repositories(
+                Page {
+                    n: 1,
+                    last: Some("a/y")
+                },
+                &Visibility::all()
+            )
             .await
             .unwrap(),
             vec!["b/x"]
@@ -558,7 +581,7 @@ mod checks {
             .await
             .unwrap();
 
-        let all = s.catalog(&CatalogFilter::default()).await.unwrap();
+        let all = s.catalog(&filter("", None), false, WHOLE).await.unwrap().0;
         let names: Vec<(&str, &str)> = all
             .iter()
             .map(|r| (r.repository.as_str(), r.tag.as_str()))
@@ -574,14 +597,12 @@ mod checks {
                 "import" => Some(Direction::Import),
                 _ => None,
             };
-            let f = CatalogFilter {
-                text: text.into(),
-                interface: direction.map(|d| (d, interface.to_owned())),
-            };
+            let f = filter(text, direction.map(|d| (d, interface.to_owned())));
             async move {
-                s.catalog(&f)
+                s.catalog(&f, false, WHOLE)
                     .await
                     .unwrap()
+                    .0
                     .into_iter()
                     .map(|r| r.repository)
                     .collect::<Vec<_>>()
@@ -608,6 +629,28 @@ mod checks {
             "only the latest version counts"
         );
         assert_eq!(find("", "import", "wasi:sockets/*").await, ["tools/nc"]);
+        // each way a glob is answered: equality, prefix range, LIKE
+        assert_eq!(find("", "import", "wasi:sockets/tcp").await, ["tools/nc"]);
+        assert_eq!(
+            find("", "import", "wasi:sockets/tcp@0.2.0").await,
+            ["tools/nc"]
+        );
+        assert!(
+            find("", "import", "wasi:sockets/tc").await.is_empty(),
+            "not a prefix match"
+        );
+        assert_eq!(
+            find("", "import", "wasi:sockets/tcp@0.2*").await,
+            ["tools/nc"]
+        );
+        assert_eq!(find("", "import", "WASI:SOCKETS/*").await, ["tools/nc"]);
+        assert_eq!(
+            find("", "export", "*incoming-handler*").await,
+            ["acme/proxy"]
+        );
+        assert_eq!(find("", "export", "wasi:*/run").await, ["tools/nc"]);
+        assert!(find("", "export", "wasi:*/runs").await.is_empty());
+        assert_eq!(find("", "import", "*").await, ["acme/proxy", "tools/nc"]);
         assert!(find("", "export", "wasi:sockets/*").await.is_empty());
         assert!(find("nothing-like-this", "", "").await.is_empty());
 
@@ -674,5 +717,189 @@ mod checks {
         // deleting the signature manifest removes its record
         assert!(s.delete_manifest(&r, &sd).await.unwrap());
         assert!(s.signatures(&r, &subject).await.unwrap().is_empty());
+    }
+
+    /// The catalog's latest version of a package, after each kind of change: a higher
+    /// version, a yank mark and its removal, a tag deletion, a non-semver tag, the last tag
+    /// gone. It must always be what [`wharf_registry::store::latest_version`] says of the
+    /// package's tags.
+    pub async fn catalog_latest_follows_every_change(s: &dyn Store) {
+        let r = repo("acme/app");
+        let layer = d("layer");
+        s.link_blob(&r, &layer, 5).await.unwrap();
+        let put = async |version: &str, description: &str| {
+            let md = d(version);
+            let content = format!("{{\"v\":\"{version}\"}}").into_bytes();
+            let mut m = manifest(&md, &content, vec![layer.clone()]);
+            m.wasm = Some(wasm(&layer, &["wasi:cli/run@0.2.0"], &[], description));
+            s.put_manifest(&r, &m, &[tag(version)]).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            md
+        };
+        let latest = async || {
+            let (rows, total) = s
+                .catalog(&filter("acme/app", None), false, WHOLE)
+                .await
+                .unwrap();
+            assert_eq!(rows.len() as u64, total);
+            let tags = s
+                .tag_details(&r, wharf_registry::store::YANK_ARTIFACT_TYPE)
+                .await
+                .unwrap();
+            let rule = wharf_registry::store::latest_version(&tags).map(|t| t.tag.to_string());
+            let shown = rows.first().map(|row| row.tag.to_string());
+            assert_eq!(shown, rule, "catalog and the latest-version rule disagree");
+            shown.zip(rows.first().and_then(|row| row.description.clone()))
+        };
+        put("1.0.0", "first").await;
+        let two = put("2.0.0", "second").await;
+        put("1.5.0", "older but newer").await;
+        assert_eq!(latest().await, Some(("2.0.0".into(), "second".into())));
+
+        // yank 2.0.0: 1.5.0 becomes latest; removing the mark brings 2.0.0 back
+        let (yd, yc) = (d("yank 2"), b"{\"yank\":2}".to_vec());
+        let mut y = manifest(&yd, &yc, vec![]);
+        y.artifact_type = Some(wharf_registry::store::YANK_ARTIFACT_TYPE);
+        y.subject = Some(&two);
+        s.put_manifest(&r, &y, &[]).await.unwrap();
+        assert_eq!(
+            latest().await.unwrap().0,
+            "1.5.0",
+            "a yanked version is not latest"
+        );
+        assert!(s.delete_manifest(&r, &yd).await.unwrap());
+        assert_eq!(latest().await.unwrap().0, "2.0.0", "the yank mark is gone");
+
+        // a newer non-semver tag does not replace a semver version
+        put("dev", "nightly").await;
+        assert_eq!(latest().await.unwrap().0, "2.0.0");
+        assert!(s.delete_tag(&r, &tag("2.0.0")).await.unwrap());
+        assert_eq!(latest().await.unwrap().0, "1.5.0", "tag deleted");
+        assert!(s.delete_manifest(&r, &d("1.5.0")).await.unwrap());
+        assert!(s.delete_tag(&r, &tag("1.0.0")).await.unwrap());
+        assert_eq!(
+            latest().await,
+            Some(("dev".into(), "nightly".into())),
+            "without semver versions, the most recent tag"
+        );
+        assert!(s.delete_tag(&r, &tag("dev")).await.unwrap());
+        assert_eq!(latest().await, None, "no Wasm tag left: not a package");
+        // the repository still holds manifests, so it is still listed as a repository
+        let (names, total) = s.repository_page(&Visibility::all(), WHOLE).await.unwrap();
+        assert_eq!((texts(&names), total), (vec!["acme/app".to_string()], 1));
+    }
+
+    /// Listings apply the viewer's visibility in the database, before paging and counting,
+    /// and agree with `Visibility::allows` name by name: longest prefix first, whole path
+    /// parts only, of equal prefixes the later one.
+    pub async fn listings_filter_by_visibility_before_paging(s: &dyn Store) {
+        let names = [
+            "a/x",
+            "other",
+            "team",
+            "team/one",
+            "team/secret/two",
+            "team/secretive",
+            "teamwork/z",
+            "team_b/y",
+            "zz/last",
+        ];
+        let layer = d("layer");
+        for (i, name) in names.iter().enumerate() {
+            let r = repo(name);
+            s.link_blob(&r, &layer, 5).await.unwrap();
+            let md = d(&format!("v {i}"));
+            let content = format!("{{\"i\":{i}}}").into_bytes();
+            let mut m = manifest(&md, &content, vec![layer.clone()]);
+            m.wasm = Some(wasm(&layer, &["wasi:cli/run@0.2.0"], &[], name));
+            s.put_manifest(&r, &m, &[tag("1.0.0")]).await.unwrap();
+        }
+        let rule = |p: &str, shown: bool| (p.to_string(), shown);
+        let cases = [
+            Visibility::all(),
+            Visibility::by_prefix([]),
+            Visibility::by_prefix([
+                rule("", true),
+                rule("team", false),
+                rule("team/secret/", true),
+            ]),
+            Visibility::by_prefix([rule("team/", true)]),
+            Visibility::by_prefix([rule("team", true), rule("team/", false)]),
+            Visibility::by_prefix([rule("", false), rule("a", true), rule("zz/last", true)]),
+        ];
+        for visible in cases {
+            // byte order, as every listing sorts
+            let mut expected: Vec<String> = names
+                .iter()
+                .filter(|n| visible.allows(n))
+                .map(|n| n.to_string())
+                .collect();
+            expected.sort();
+            // pages of 2, walked to the end: repositories, packages by name, newest first
+            let (mut repositories, mut by_name, mut recent) = (Vec::new(), Vec::new(), Vec::new());
+            let f = CatalogFilter {
+                visible: visible.clone(),
+                ..filter("", None)
+            };
+            for page in 0..6u64 {
+                let window = Window {
+                    offset: page * 2,
+                    limit: 2,
+                };
+                let (rows, total) = s.repository_page(&visible, window).await.unwrap();
+                assert_eq!(total, expected.len() as u64, "{visible:?}");
+                assert!(rows.len() <= 2);
+                repositories.extend(texts(&rows));
+                for (order, out) in [(false, &mut by_name), (true, &mut recent)] {
+                    let (rows, total) = s.catalog(&f, order, window).await.unwrap();
+                    assert_eq!(total, expected.len() as u64, "{visible:?}");
+                    out.extend(rows.into_iter().map(|r| r.repository.to_string()));
+                }
+            }
+            assert_eq!(repositories, expected, "repository pages for {visible:?}");
+            // the distribution API's `_catalog`: pages after `last`
+            let mut listed: Vec<String> = Vec::new();
+            loop {
+                let page = Page {
+                    n: 2,
+                    last: listed.last().map(String::as_str),
+                };
+                let rows = texts(&s.repositories(page, &visible).await.unwrap());
+                let done = rows.len() < 2;
+                listed.extend(rows);
+                if done {
+                    break;
+                }
+            }
+            assert_eq!(listed, expected, "_catalog pages for {visible:?}");
+            assert_eq!(by_name, expected, "catalog pages for {visible:?}");
+            recent.sort();
+            assert_eq!(recent, expected, "newest-first pages for {visible:?}");
+        }
+        // a text search counts only what the viewer may see
+        let f = CatalogFilter {
+            visible: Visibility::by_prefix([rule("team", true), rule("team/secret", false)]),
+            ..filter("team", None)
+        };
+        let (rows, total) = s.catalog(&f, false, WHOLE).await.unwrap();
+        assert_eq!(
+            (
+                texts(
+                    &rows
+                        .iter()
+                        .map(|r| r.repository.clone())
+                        .collect::<Vec<_>>()
+                ),
+                total
+            ),
+            (
+                vec![
+                    "team".to_string(),
+                    "team/one".into(),
+                    "team/secretive".into()
+                ],
+                3
+            )
+        );
     }
 }
