@@ -251,7 +251,7 @@ fn is_wit_package(surface: &Surface, types: &Types) -> bool {
         })
 }
 
-fn not_wasm(bytes: &[u8], what: &str) -> ComponentError {
+pub(crate) fn not_wasm(bytes: &[u8], what: &str) -> ComponentError {
     if bytes.starts_with(b"\0asm") {
         ComponentError::Invalid {
             what: what.to_owned(),

@@ -16,6 +16,7 @@ mod error;
 mod inspect;
 mod sbom;
 mod skeleton;
+mod stream;
 mod wit;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
@@ -28,6 +29,7 @@ pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, compon
 pub use error::ComponentError;
 pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, inspect_known, validate};
 pub use sbom::{CYCLONEDX_MEDIA_TYPE, cyclonedx_sbom, dependency_tree};
+pub use stream::StreamingInspector;
 pub use wit::{LoadedWit, WitSummary, build_wit_package, component_wit, load_wit, print_wit};
 
 /// Result alias of this crate.

@@ -42,11 +42,12 @@ use crate::store::{Store, StoreError};
 pub struct Limits {
     /// Largest manifest accepted, in bytes.
     pub max_manifest_bytes: u64,
-    /// Largest wasm layer validated and indexed at push (read into memory for it); a
-    /// manifest with a larger wasm layer is refused (413 `SIZE_INVALID`).
+    /// Largest wasm layer validated and indexed at push (streamed through the validator,
+    /// so this bounds the time a push may take, not memory); a manifest with a larger wasm
+    /// layer is refused (413 `SIZE_INVALID`).
     pub max_index_bytes: u64,
-    /// How many layers may be indexed at once; with `max_index_bytes` it bounds the
-    /// memory indexing can take.
+    /// How many layers may be indexed at once (CPU, and each one's largest section in
+    /// memory).
     pub max_concurrent_index: usize,
     /// Largest blob accepted, in bytes; 0 is no limit.
     pub max_blob_bytes: u64,

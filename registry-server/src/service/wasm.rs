@@ -7,9 +7,9 @@ use super::{Registry, ServiceError};
 use crate::store::WasmIndexEntry;
 
 impl Registry {
-    /// Validate the one wasm layer of `m` with wasmparser and record what it is. A layer
-    /// over `max_index_bytes` is refused ([`ServiceError::SizeInvalid`], 413), never stored
-    /// unvalidated.
+    /// Validate the one wasm layer of `m` with wasmparser, streaming it from the blob
+    /// store, and record what it is. A layer over `max_index_bytes` is refused
+    /// ([`ServiceError::SizeInvalid`], 413), never stored unvalidated.
     pub(super) async fn index_wasm(
         &self,
         artifact: &WasmArtifact<'_>,
@@ -39,29 +39,42 @@ impl Registry {
                 layer.digest, layer.size
             )));
         }
-        let mut bytes = Vec::with_capacity(len as usize);
-        while let Some(chunk) = stream.next().await {
-            bytes.extend_from_slice(
-                &chunk.map_err(|e| ServiceError::Internal(format!("reading layer: {e}")))?,
-            );
-        }
+        // the layer goes through wasmparser's incremental parser and validator as it is
+        // read, in the blob store's chunks: memory is bounded by the largest section, not
+        // by the layer (wharf_component::StreamingInspector)
         let what = format!("wasm layer {}", layer.digest);
         let digest = layer.digest.clone();
-        let (info, wit) = tokio::task::spawn_blocking(move || {
-            // the upload's commit checked the digest: no need to hash the layer again
-            let known =
-                (digest.algorithm() == wharf_oci::DigestAlgorithm::Sha256).then_some(digest);
-            let info = wharf_component::inspect_known(&bytes, &what, known)?;
-            // the WIT it was built against, for people browsing; a core module has none
-            let wit = match info.kind {
-                wharf_component::WasmKind::CoreModule => None,
-                _ => wharf_component::component_wit(&bytes, &what).ok(),
-            };
-            Ok::<_, wharf_component::ComponentError>((info, wit))
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?
-        .map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+        let inspect = tokio::task::spawn_blocking(move || {
+            let mut inspector = wharf_component::StreamingInspector::new(&what);
+            while let Some(chunk) = rx.blocking_recv() {
+                inspector.feed(&chunk)?;
+            }
+            inspector.finish(digest)
+        });
+        let mut read_error = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                // a closed channel: the inspector stopped at an error it will report
+                Ok(chunk) => {
+                    if tx.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    read_error = Some(ServiceError::Internal(format!("reading layer: {e}")));
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let inspected = inspect
+            .await
+            .map_err(|e| ServiceError::Internal(format!("wasm inspection task failed: {e}")))?;
+        if let Some(e) = read_error {
+            return Err(e);
+        }
+        let (info, wit) = inspected.map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
         Ok(Some(WasmIndexEntry {
             kind: info.kind,
             target: info.target,

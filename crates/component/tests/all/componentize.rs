@@ -438,3 +438,80 @@ fn wit_from_the_skeleton_is_the_components_wit() {
     assert_eq!(from_skeleton, expected);
     assert!(from_skeleton.contains("wasi:cli/run"), "{from_skeleton}");
 }
+
+/// A binary fed to the streaming inspector in pieces is judged exactly as the whole binary
+/// is: the same inspection (kind, target, imports, exports, metadata, custom sections) and
+/// the same WIT, for components with metadata, a WIT package, and core modules (the WASI
+/// adapters, with names and data); while it holds far less than the binary at once.
+#[test]
+fn streamed_inspection_is_the_whole_inspection() {
+    use wasm_metadata::{AddMetadata, AddMetadataField, Description, Licenses};
+    let command = componentize(
+        &wat::parse_file(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
+        )
+        .unwrap(),
+        "command.wasm",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap()
+    .bytes;
+    let dir = wit_dir(LIB_WIT);
+    let library = componentize(
+        &wat::parse_str(LIB_WAT).unwrap(),
+        "lib.wasm",
+        &ComponentizeOptions {
+            wit: Some(dir.path()),
+            world: Some("lib"),
+            adapter: AdapterChoice::Auto,
+        },
+    )
+    .unwrap()
+    .bytes;
+    let mut add = AddMetadata::default();
+    add.description = AddMetadataField::Set(Description::new("adds two numbers"));
+    add.licenses = AddMetadataField::Set(Licenses::new("Apache-2.0 OR MIT").unwrap());
+    let library = add.to_wasm(&library).unwrap();
+    let wit_package = build_wit_package(&project_wit()).unwrap();
+    let inputs = [
+        ("command component", command),
+        ("library component with metadata", library),
+        ("WIT package", wit_package),
+        (
+            "command adapter",
+            adapter_bytes(AdapterKind::Command).to_vec(),
+        ),
+        (
+            "reactor adapter",
+            adapter_bytes(AdapterKind::Reactor).to_vec(),
+        ),
+    ];
+    for (name, bytes) in inputs {
+        let whole = inspect(&bytes, name).unwrap();
+        let whole_wit = match whole.kind {
+            WasmKind::CoreModule => None,
+            _ => Some(wharf_component::component_wit(&bytes, name).unwrap()),
+        };
+        for piece in [1000, 64 * 1024] {
+            let mut s = wharf_component::StreamingInspector::new(name);
+            for chunk in bytes.chunks(piece) {
+                s.feed(chunk).unwrap();
+            }
+            let high_water = s.high_water();
+            let (streamed, wit) = s.finish(whole.digest.clone()).unwrap();
+            assert_eq!(
+                format!("{streamed:#?}"),
+                format!("{whole:#?}"),
+                "{name} in pieces of {piece}"
+            );
+            assert_eq!(wit, whole_wit, "{name} WIT");
+            if piece == 1000 && bytes.len() > 50_000 {
+                assert!(
+                    high_water < bytes.len() / 2,
+                    "{name}: held {high_water} of {} bytes at once",
+                    bytes.len()
+                );
+            }
+        }
+    }
+}
