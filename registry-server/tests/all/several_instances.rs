@@ -93,7 +93,9 @@ async fn gc_on_one_instance_while_another_takes_pushes() {
     let db = fresh_database(&url).await;
     let server = S3Server::start();
     server.bucket("shared");
-    let gc_toml = "gc-grace-secs = 2\nupload-expiry-secs = 3600\ngc-untagged = true";
+    // a grace period well above two collector passes, even on a loaded machine (each pass
+    // starts a process): a blob older than it, unreferenced, may rightly go
+    let gc_toml = "gc-grace-secs = 6\nupload-expiry-secs = 3600\ngc-untagged = true";
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (_a, a) = start_on_s3(dir_a.path(), &db, &server, "");
     let (_b, b) = start_on_s3(dir_b.path(), &db, &server, gc_toml);
@@ -112,7 +114,7 @@ async fn gc_on_one_instance_while_another_takes_pushes() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED);
     }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(6500)).await;
     // the collector: `wharf-registry gc` on B's settings, again and again
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
