@@ -52,6 +52,12 @@ pub struct StreamingInspector {
     /// The reduced binary of each open module or component, outermost first, with the
     /// section id it takes in its parent.
     levels: Vec<(u8, Vec<u8>)>,
+    /// Whether each open level is a core module (else a component).
+    core: Vec<bool>,
+    /// A large data section being read past the parser (see [`DataRewrite`]).
+    rewrite: Option<DataRewrite>,
+    /// Padding sections are going through the parser: not part of the reduced binary.
+    padding: bool,
     /// The stubbed code section being built, and how many bodies it still expects.
     code: Option<(wasm_encoder::CodeSection, u32)>,
     /// The top-level `End` was seen.
@@ -74,6 +80,9 @@ impl StreamingInspector {
             validator: Validator::new_with_features(WasmFeatures::all()),
             allocations: Some(FuncValidatorAllocations::default()),
             levels: vec![(0, Vec::new())],
+            core: Vec::new(),
+            rewrite: None,
+            padding: false,
             code: None,
             done: false,
             high_water: 0,
@@ -133,6 +142,175 @@ impl StreamingInspector {
         }
     }
 
+    /// Parse, validate and reduce the next payload in the buffer; false when the parser
+    /// needs more bytes first.
+    fn step(&mut self, eof: bool) -> Result<bool> {
+        let data = &self.buf[self.start..];
+        // a parser waiting for the rest of a section has already noted its order: keep the
+        // state from before, so a rewritten data section is not "out of order"
+        let before = self.parser.clone();
+        let (consumed, payload) = match self.parser.parse(data, eof) {
+            Ok(Chunk::NeedMoreData(_)) => {
+                self.parser = before;
+                return Ok(false);
+            }
+            Ok(Chunk::Parsed { consumed, payload }) => (consumed, payload),
+            Err(e) => {
+                return Err(ComponentError::Invalid {
+                    what: self.what.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let invalid = |e: wasmparser::BinaryReaderError| ComponentError::Invalid {
+            what: self.what.clone(),
+            reason: e.to_string(),
+        };
+        match self.validator.payload(&payload).map_err(invalid)? {
+            ValidPayload::Ok => {}
+            ValidPayload::Parser(nested) => {
+                self.parsers
+                    .push(std::mem::replace(&mut self.parser, nested));
+            }
+            ValidPayload::Func(func, body) => {
+                let mut v = func.into_validator(self.allocations.take().unwrap_or_default());
+                v.validate(&body).map_err(invalid)?;
+                self.allocations = Some(v.into_allocations());
+            }
+            ValidPayload::End(_) => match self.parsers.pop() {
+                Some(parent) => self.parser = parent,
+                None => self.done = true,
+            },
+        }
+        match &payload {
+            Payload::ModuleSection { .. } => self.core.push(true),
+            Payload::ComponentSection { .. } => self.core.push(false),
+            Payload::End(_) => {
+                self.core.pop();
+            }
+            _ => {}
+        }
+        if !(self.padding && matches!(payload, Payload::CustomSection(_))) {
+            reduce(
+                &mut self.levels,
+                &mut self.code,
+                &payload,
+                &self.buf,
+                self.base,
+            )
+            .map_err(|reason| ComponentError::Invalid {
+                what: self.what.clone(),
+                reason,
+            })?;
+        }
+        self.start += consumed;
+        Ok(true)
+    }
+
+    /// When the parser waits for a data section of a core module larger than
+    /// [`REWRITE_ABOVE`], read it here instead: see [`DataRewrite`]. True when started.
+    fn enter_rewrite(&mut self) -> Result<bool> {
+        let at_section = self.core.last() == Some(&true)
+            && self.code.is_none()
+            && self.levels.last().is_some_and(|(_, out)| !out.is_empty());
+        let data = &self.buf[self.start..];
+        if !at_section || data.first() != Some(&DATA_SECTION) {
+            return Ok(false);
+        }
+        let mut reader = wasmparser::BinaryReader::new(&data[1..], 0);
+        let Ok(size) = reader.read_var_u32() else {
+            return Ok(false);
+        };
+        if (size as usize) < REWRITE_ABOVE {
+            return Ok(false);
+        }
+        let header = 1 + reader.current_position();
+        self.rewrite = Some(DataRewrite {
+            at: self.base + self.start,
+            header,
+            size: size as usize,
+            read: 0,
+            count: None,
+            segments: 0,
+            data_left: 0,
+            reduced: wasm_encoder::DataSection::new(),
+        });
+        self.start += header;
+        Ok(true)
+    }
+
+    /// Read what the buffer holds of the data section being rewritten; once it is all
+    /// read, run the padding and the reduced section through the parser in its place.
+    /// False when more bytes are needed.
+    fn rewrite_step(&mut self, eof: bool) -> Result<bool> {
+        let Some(rw) = self.rewrite.as_mut() else {
+            return Ok(true);
+        };
+        let available = &self.buf[self.start..];
+        let used = rw
+            .read_from(available, eof)
+            .map_err(|reason| ComponentError::Invalid {
+                what: self.what.clone(),
+                reason: format!("data section at offset {}: {reason}", rw.at),
+            })?;
+        self.start += used;
+        if !rw.finished() {
+            if eof {
+                return Err(self.invalid("the binary ends inside its data section"));
+            }
+            return Ok(false);
+        }
+        let Some(rw) = self.rewrite.take() else {
+            return Ok(true);
+        };
+        // the bytes after the section wait while the replacement goes through
+        let rest = self.buf.split_off(self.start);
+        let total = rw.header + rw.size;
+        let mut content = Vec::new();
+        rw.reduced.encode(&mut content);
+        // `content` is the size then the segments; a gap of 1 or 2 bytes (too small for a
+        // padding section) is taken up by writing the size in a longer LEB128
+        let mut sized = wasmparser::BinaryReader::new(&content, 0);
+        let inner = sized.read_var_u32().unwrap_or(0);
+        let width = sized.current_position();
+        let body = &content[width..];
+        let gap = total
+            .checked_sub(1 + content.len())
+            .ok_or_else(|| self.invalid("a data section's segment headers do not fit in it"))?;
+        let extra = if (1..=2).contains(&gap) && width + gap <= 5 {
+            gap
+        } else {
+            0
+        };
+        let mut reduced = vec![DATA_SECTION];
+        let mut size = leb_wide(inner, width + extra);
+        reduced.append(&mut size);
+        reduced.extend_from_slice(body);
+        let gap = gap - extra;
+        if (1..=2).contains(&gap) {
+            return Err(self.invalid("a data section could not be rewritten"));
+        }
+        let mut offset = rw.at;
+        self.padding = true;
+        for piece in padding(total.saturating_sub(reduced.len())).chain(std::iter::once(reduced)) {
+            let len = piece.len();
+            self.buf = piece;
+            self.start = 0;
+            self.base = offset;
+            while self.start < self.buf.len() {
+                if !self.step(false)? {
+                    return Err(self.invalid("a rewritten data section did not parse"));
+                }
+            }
+            offset += len;
+        }
+        self.padding = false;
+        self.buf = rest;
+        self.start = 0;
+        self.base = rw.at + total;
+        Ok(true)
+    }
+
     /// Parse, validate and reduce every payload the buffered bytes hold.
     fn parse(&mut self, eof: bool) -> Result<()> {
         // the header first, for a clear "not wasm"
@@ -149,50 +327,22 @@ impl StreamingInspector {
                 return Err(not_wasm(head, &self.what));
             }
         }
+        if self.core.is_empty() && self.buf.len() >= 8 {
+            self.core.push(Parser::is_core_wasm(&self.buf[..8]));
+        }
         while !self.done {
-            let data = &self.buf[self.start..];
-            let (consumed, payload) = match self.parser.parse(data, eof) {
-                Ok(Chunk::NeedMoreData(_)) => break,
-                Ok(Chunk::Parsed { consumed, payload }) => (consumed, payload),
-                Err(e) => {
-                    return Err(ComponentError::Invalid {
-                        what: self.what.clone(),
-                        reason: e.to_string(),
-                    });
+            if self.rewrite.is_some() {
+                if self.rewrite_step(eof)? {
+                    continue;
                 }
-            };
-            let invalid = |e: wasmparser::BinaryReaderError| ComponentError::Invalid {
-                what: self.what.clone(),
-                reason: e.to_string(),
-            };
-            match self.validator.payload(&payload).map_err(invalid)? {
-                ValidPayload::Ok => {}
-                ValidPayload::Parser(nested) => {
-                    self.parsers
-                        .push(std::mem::replace(&mut self.parser, nested));
-                }
-                ValidPayload::Func(func, body) => {
-                    let mut v = func.into_validator(self.allocations.take().unwrap_or_default());
-                    v.validate(&body).map_err(invalid)?;
-                    self.allocations = Some(v.into_allocations());
-                }
-                ValidPayload::End(_) => match self.parsers.pop() {
-                    Some(parent) => self.parser = parent,
-                    None => self.done = true,
-                },
+                break;
             }
-            reduce(
-                &mut self.levels,
-                &mut self.code,
-                &payload,
-                &self.buf,
-                self.base,
-            )
-            .map_err(|reason| ComponentError::Invalid {
-                what: self.what.clone(),
-                reason,
-            })?;
-            self.start += consumed;
+            if self.step(eof)? {
+                continue;
+            }
+            if !self.enter_rewrite()? {
+                break;
+            }
         }
         // drop what was parsed; what is left is part of one section
         self.buf.drain(..self.start);
@@ -202,11 +352,187 @@ impl StreamingInspector {
     }
 }
 
+/// Data sections larger than this are read past the parser ([`DataRewrite`]) instead of
+/// being buffered whole.
+const REWRITE_ABOVE: usize = 1 << 20;
+
+/// The longest data segment header (flags, memory index, offset expression, length) read
+/// before giving up on it as malformed.
+const MAX_SEGMENT_HEADER: usize = 64 * 1024;
+
+/// A large data section of a core module, read here rather than by the parser (which needs
+/// a whole section in memory): segment headers are parsed and kept, segment bytes skipped
+/// as they arrive. Once it is all read, the parser and validator are given in its place
+/// custom sections of padding (one at a time, 64 KiB each, left out of the reduced binary)
+/// and then the section with its segments emptied, together exactly as long as the
+/// original, so every later offset is the original's and the validator judges the same
+/// segments (data bytes are not validated, only their headers are).
+struct DataRewrite {
+    /// Stream offset of the section's id byte.
+    at: usize,
+    /// Bytes of the id and the size.
+    header: usize,
+    /// The size the section declares.
+    size: usize,
+    /// Content bytes read so far.
+    read: usize,
+    /// The segment count, once read.
+    count: Option<u32>,
+    /// Segment headers read.
+    segments: u32,
+    /// Bytes of the current segment still to skip.
+    data_left: usize,
+    /// The segments, emptied.
+    reduced: wasm_encoder::DataSection,
+}
+
+impl DataRewrite {
+    fn finished(&self) -> bool {
+        self.read == self.size && self.data_left == 0
+    }
+
+    /// Read from `bytes` (what the buffer holds); how many were used.
+    fn read_from(&mut self, bytes: &[u8], eof: bool) -> std::result::Result<usize, String> {
+        let mut used = 0;
+        loop {
+            let left = self.size - self.read;
+            let count = self.count.unwrap_or(0);
+            if left == 0 {
+                if self.data_left > 0 || self.count.is_none() || self.segments != count {
+                    return Err(format!(
+                        "the section ends inside segment {} of {count}",
+                        self.segments
+                    ));
+                }
+                return Ok(used);
+            }
+            let avail = &bytes[used..bytes.len().min(used + left)];
+            if avail.is_empty() {
+                return Ok(used);
+            }
+            if self.data_left > 0 {
+                let n = avail.len().min(self.data_left);
+                self.data_left -= n;
+                self.read += n;
+                used += n;
+                continue;
+            }
+            if self.count.is_some() && self.segments == count {
+                return Err(format!("{left} bytes after its {count} segments"));
+            }
+            let mut r = wasmparser::BinaryReader::new(avail, self.at + self.header + self.read);
+            let parsed = match self.count {
+                None => r
+                    .read_var_u32()
+                    .map(|c| self.count = Some(c))
+                    .map_err(|e| (false, e.to_string())),
+                Some(_) => segment_header(&mut r, &mut self.reduced).map(|len| {
+                    self.segments += 1;
+                    self.data_left = len as usize;
+                }),
+            };
+            match parsed {
+                Ok(()) => {
+                    let n = r.current_position();
+                    self.read += n;
+                    used += n;
+                }
+                // a header cut by the end of the buffer: wait for more
+                Err((false, _))
+                    if !eof && avail.len() < left && avail.len() < MAX_SEGMENT_HEADER =>
+                {
+                    return Ok(used);
+                }
+                Err((_, reason)) => return Err(reason),
+            }
+        }
+    }
+}
+
+/// Read one data segment header (wasm core spec §5.5.14) into `reduced`, emptied; returns
+/// the length of its bytes. An error is `(malformed, reason)`: `malformed` when more bytes
+/// cannot help, else the header may only be cut short.
+fn segment_header(
+    r: &mut wasmparser::BinaryReader<'_>,
+    reduced: &mut wasm_encoder::DataSection,
+) -> std::result::Result<u32, (bool, String)> {
+    let short = |e: wasmparser::BinaryReaderError| (false, e.to_string());
+    let flags = r.read_var_u32().map_err(short)?;
+    let memory = match flags {
+        0 => Some(0),
+        1 => None,
+        2 => Some(r.read_var_u32().map_err(short)?),
+        _ => return Err((true, format!("invalid data segment flags {flags}"))),
+    };
+    if let Some(memory) = memory {
+        let expr: wasmparser::ConstExpr<'_> = r.read().map_err(short)?;
+        let expr = RoundtripReencoder
+            .const_expr(expr)
+            .map_err(|e| (true, format!("data segment offset: {e}")))?;
+        reduced.active(memory, &expr, []);
+    } else {
+        reduced.passive([]);
+    }
+    r.read_var_u32().map_err(short)
+}
+
+/// Custom sections with an empty name, `len` bytes in all, in pieces of at most 64 KiB.
+/// `len` is 0 or at least 3 (the smallest custom section).
+fn padding(len: usize) -> impl Iterator<Item = Vec<u8>> {
+    /// One section of exactly `len` bytes, when that length can be written.
+    fn piece(len: usize) -> Option<Vec<u8>> {
+        (1..=5).find_map(|width| {
+            let filler = len.checked_sub(2 + width)?;
+            let size = (filler + 1) as u32;
+            let mut head = Vec::new();
+            size.encode(&mut head);
+            (head.len() == width).then(|| {
+                let mut out = Vec::with_capacity(len);
+                out.push(0);
+                out.extend_from_slice(&head);
+                out.push(0);
+                out.resize(len, 0);
+                out
+            })
+        })
+    }
+    let mut left = len;
+    std::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        // a length that cannot be written alone is split off its last few bytes
+        let take = match left {
+            n if n > 65536 + 16 => 65536,
+            n if piece(n).is_some() => n,
+            n => (3..16)
+                .map(|tail| n - tail)
+                .find(|head| piece(*head).is_some() && piece(n - head).is_some())
+                .unwrap_or(n),
+        };
+        left -= take;
+        piece(take)
+    })
+}
+
 /// Append a section with id `id` and content `content` to `out`.
 fn section(out: &mut Vec<u8>, id: u8, content: &[u8]) {
     out.push(id);
     (content.len() as u32).encode(out);
     out.extend_from_slice(content);
+}
+
+/// `n` as LEB128 in exactly `width` bytes (1..=5; non-minimal when wider than needed,
+/// which the binary format allows).
+fn leb_wide(n: u32, width: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(width);
+    let mut v = n;
+    for i in 0..width {
+        let more = i + 1 < width;
+        out.push((v & 0x7f) as u8 | if more { 0x80 } else { 0 });
+        v >>= 7;
+    }
+    out
 }
 
 /// Only the subsection with id 0 (the module's or component's own name) of a `name` or
@@ -396,5 +722,144 @@ mod tests {
         let mut longer = module.clone();
         longer.extend_from_slice(b"\0asm");
         assert!(streamed(&longer, 3).is_err());
+    }
+
+    /// A core module whose data section is larger than the rewrite threshold: one large
+    /// active segment in memory 0, one in memory 1 (flags 2), one passive, a data count.
+    fn module_with_large_data(len: usize) -> Vec<u8> {
+        use wasm_encoder::{ConstExpr, DataCountSection, DataSection, MemorySection, MemoryType};
+        let mut m = wasm_encoder::Module::new();
+        let mut memories = MemorySection::new();
+        let memory = MemoryType {
+            minimum: (len as u64 / 65536) + 2,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        };
+        memories.memory(memory).memory(memory);
+        m.section(&memories);
+        m.section(&DataCountSection { count: 3 });
+        let mut data = DataSection::new();
+        let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        data.active(0, &ConstExpr::i32_const(16), bytes.iter().copied());
+        data.active(
+            1,
+            &ConstExpr::i32_const(8),
+            b"second memory".iter().copied(),
+        );
+        data.passive(b"passive".iter().copied());
+        m.section(&data);
+        m.finish()
+    }
+
+    #[test]
+    fn a_large_data_section_streams_without_being_held() {
+        let module = module_with_large_data(3 << 20);
+        wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+            .validate_all(&module)
+            .unwrap();
+        let whole = crate::inspect(&module, "test.wasm").unwrap();
+        for piece in [4096, 65536, 1 << 20] {
+            let mut s = StreamingInspector::new("test.wasm");
+            for chunk in module.chunks(piece) {
+                s.feed(chunk).unwrap();
+            }
+            let high_water = s.high_water();
+            let (inspection, _) = s.finish(wharf_oci::Digest::sha256_of(&module)).unwrap();
+            assert_eq!(
+                format!("{inspection:?}"),
+                format!("{whole:?}"),
+                "pieces of {piece}"
+            );
+            assert!(
+                high_water <= piece + 64 * 1024,
+                "held {high_water} bytes at once with pieces of {piece}"
+            );
+        }
+        // inside a component: a reactor module (one exported memory, 2 MiB of data)
+        // componentized with the WASI adapter
+        let mut m = wasm_encoder::Module::new();
+        let mut memories = wasm_encoder::MemorySection::new();
+        memories.memory(wasm_encoder::MemoryType {
+            minimum: 40,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        m.section(&memories);
+        let mut exports = wasm_encoder::ExportSection::new();
+        exports.export("memory", wasm_encoder::ExportKind::Memory, 0);
+        m.section(&exports);
+        let mut data = wasm_encoder::DataSection::new();
+        data.active(
+            0,
+            &wasm_encoder::ConstExpr::i32_const(0),
+            (0..2 << 20).map(|i: u32| (i % 253) as u8),
+        );
+        m.section(&data);
+        let component = crate::componentize(
+            &m.finish(),
+            "big.wasm",
+            &crate::ComponentizeOptions::default(),
+        )
+        .unwrap()
+        .bytes;
+        let whole = crate::inspect(&component, "big component").unwrap();
+        let mut s = StreamingInspector::new("big component");
+        for chunk in component.chunks(65536) {
+            s.feed(chunk).unwrap();
+        }
+        assert!(s.high_water() < 512 * 1024, "held {}", s.high_water());
+        let (streamed, wit) = s.finish(whole.digest.clone()).unwrap();
+        assert_eq!(format!("{streamed:?}"), format!("{whole:?}"));
+        assert_eq!(wit, crate::component_wit(&component, "big component").ok());
+        assert!(wit.is_some());
+    }
+
+    #[test]
+    fn broken_large_data_sections_are_refused() {
+        let module = module_with_large_data(2 << 20);
+        // cut inside the large segment
+        let err = streamed(&module[..module.len() / 2], 65536).unwrap_err();
+        assert!(
+            err.to_string().contains("ends inside its data section"),
+            "{err}"
+        );
+        // the first segment claims more bytes than the section holds
+        let at = module
+            .windows(4)
+            .position(|w| w == [0x00, 0x41, 0x10, 0x0b])
+            .expect("the first segment's header")
+            + 4;
+        let mut longer = module.clone();
+        longer[at..at + 3].copy_from_slice(&[0xff, 0xff, 0xff]); // 3 of the length's bytes
+        assert!(streamed(&longer, 65536).is_err());
+        // unknown segment flags
+        let mut flags = module.clone();
+        flags[at - 4] = 7;
+        let err = streamed(&flags, 65536).unwrap_err();
+        assert!(err.to_string().contains("flags"), "{err}");
+    }
+
+    #[test]
+    fn padding_is_exactly_as_long_as_asked_in_custom_sections() {
+        let lengths = (3..400).chain(16_380..16_400).chain(65_530..65_700).chain([
+            131_072 + 130,
+            1 << 20,
+            (1 << 20) + 16_386,
+        ]);
+        for len in lengths {
+            let pieces: Vec<Vec<u8>> = super::padding(len).collect();
+            assert_eq!(pieces.iter().map(Vec::len).sum::<usize>(), len, "{len}");
+            for p in pieces {
+                let mut r = wasmparser::BinaryReader::new(&p, 0);
+                assert_eq!(r.read_u8().unwrap(), 0);
+                let size = r.read_var_u32().unwrap() as usize;
+                assert_eq!(size, r.bytes_remaining(), "a piece of {len}");
+                assert_eq!(r.read_var_u32().unwrap(), 0, "empty name");
+            }
+        }
     }
 }

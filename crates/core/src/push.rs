@@ -246,23 +246,26 @@ pub async fn push_file(
 
     let progress = options.progress.clone();
     let total = info.size;
-    let mut sent = 0;
-    sent += usize::from(
-        client
-            .push_blob_file(target, layer_path, &info.digest, info.size, move |n| {
-                if let Some(p) = &progress {
-                    p(n, total)
-                }
-            })
-            .await
-            .with_context(|| format!("failed to push the wasm layer to {target}"))?,
-    );
-    sent += usize::from(
-        client
-            .push_blob_bytes(target, config_bytes)
-            .await
-            .context("failed to push the config")?,
-    );
+    // the layer and the config go up at once (each skipped when the registry has it)
+    let (layer_sent, config_sent) = futures_util::try_join!(
+        async {
+            client
+                .push_blob_file(target, layer_path, &info.digest, info.size, move |n| {
+                    if let Some(p) = &progress {
+                        p(n, total)
+                    }
+                })
+                .await
+                .with_context(|| format!("failed to push the wasm layer to {target}"))
+        },
+        async {
+            client
+                .push_blob_bytes(target, config_bytes)
+                .await
+                .context("failed to push the config")
+        },
+    )?;
+    let sent = usize::from(layer_sent) + usize::from(config_sent);
     let reference = target
         .tag
         .clone()
