@@ -22,6 +22,36 @@ fn wit_dir(text: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The command component of `cli/tests/cli/command.wat`.
+fn command_component() -> Vec<u8> {
+    componentize(
+        &wat::parse_file(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
+        )
+        .unwrap(),
+        "command.wasm",
+        &ComponentizeOptions::default(),
+    )
+    .unwrap()
+    .bytes
+}
+
+/// The library component of [`LIB_WAT`] for world `lib` of [`LIB_WIT`].
+fn library_component() -> Vec<u8> {
+    let dir = wit_dir(LIB_WIT);
+    componentize(
+        &wat::parse_str(LIB_WAT).unwrap(),
+        "lib.wasm",
+        &ComponentizeOptions {
+            wit: Some(dir.path()),
+            world: Some("lib"),
+            adapter: AdapterChoice::Auto,
+        },
+    )
+    .unwrap()
+    .bytes
+}
+
 fn project_wit() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit")
 }
@@ -365,27 +395,8 @@ fn a_bad_adapter_is_named_as_the_adapter() {
 /// decoding its WIT: they must be exactly the world's items as wit-component decodes them.
 #[test]
 fn the_surface_read_without_decoding_matches_the_decoded_world() {
-    let command = componentize(
-        &wat::parse_file(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
-        )
-        .unwrap(),
-        "command.wasm",
-        &ComponentizeOptions::default(),
-    )
-    .unwrap()
-    .bytes;
-    let library = componentize(
-        &wat::parse_str(LIB_WAT).unwrap(),
-        "lib.wasm",
-        &ComponentizeOptions {
-            wit: Some(wit_dir(LIB_WIT).path()),
-            world: Some("lib"),
-            adapter: AdapterChoice::Auto,
-        },
-    )
-    .unwrap()
-    .bytes;
+    let command = command_component();
+    let library = library_component();
     for (name, bytes) in [("command", command), ("library", library)] {
         let info = inspect(&bytes, name).unwrap();
         let Ok(wit_component::DecodedWasm::Component(resolve, world)) =
@@ -411,16 +422,7 @@ fn the_surface_read_without_decoding_matches_the_decoded_world() {
 /// of the component itself.
 #[test]
 fn wit_from_the_skeleton_is_the_components_wit() {
-    let command = componentize(
-        &wat::parse_file(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
-        )
-        .unwrap(),
-        "command.wasm",
-        &ComponentizeOptions::default(),
-    )
-    .unwrap()
-    .bytes;
+    let command = command_component();
     let whole = wit_component::decode(&command).unwrap();
     let mut printer = wit_component::WitPrinter::default();
     let nested: Vec<_> = whole
@@ -446,28 +448,8 @@ fn wit_from_the_skeleton_is_the_components_wit() {
 #[test]
 fn streamed_inspection_is_the_whole_inspection() {
     use wasm_metadata::{AddMetadata, AddMetadataField, Description, Licenses};
-    let command = componentize(
-        &wat::parse_file(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cli/tests/cli/command.wat"),
-        )
-        .unwrap(),
-        "command.wasm",
-        &ComponentizeOptions::default(),
-    )
-    .unwrap()
-    .bytes;
-    let dir = wit_dir(LIB_WIT);
-    let library = componentize(
-        &wat::parse_str(LIB_WAT).unwrap(),
-        "lib.wasm",
-        &ComponentizeOptions {
-            wit: Some(dir.path()),
-            world: Some("lib"),
-            adapter: AdapterChoice::Auto,
-        },
-    )
-    .unwrap()
-    .bytes;
+    let command = command_component();
+    let library = library_component();
     let mut add = AddMetadata::default();
     add.description = AddMetadataField::Set(Description::new("adds two numbers"));
     add.licenses = AddMetadataField::Set(Licenses::new("Apache-2.0 OR MIT").unwrap());
