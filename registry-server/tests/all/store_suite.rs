@@ -118,6 +118,46 @@ const WHOLE: Window = Window {
     limit: 100,
 };
 
+/// A database from before the package summary (migration 0007: no summary rows) gets them
+/// when it is opened, so its catalog lists and searches what it holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn summaries_are_filled_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metadata.db");
+    let layer = d("layer");
+    {
+        let s = SqliteStore::open(&path).await.unwrap();
+        let r = repo("acme/old");
+        s.link_blob(&r, &layer, 5).await.unwrap();
+        for version in ["1.0.0", "2.0.0"] {
+            let md = d(version);
+            let content = format!("{{\"v\":\"{version}\"}}").into_bytes();
+            let mut m = manifest(&md, &content, vec![layer.clone()]);
+            m.wasm = Some(wasm(&layer, &["wasi:cli/run@0.2.0"], &[], "an old package"));
+            s.put_manifest(&r, &m, &[tag(version)]).await.unwrap();
+        }
+    }
+    let url = format!("sqlite://{}", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let removed = sqlx::query("DELETE FROM package_summary")
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(removed, 1);
+    pool.close().await;
+
+    let s = SqliteStore::open(&path).await.unwrap();
+    let (rows, total) = s.catalog(&filter("", None), false, WHOLE).await.unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(
+        (rows[0].repository.as_str(), rows[0].tag.as_str()),
+        ("acme/old", "2.0.0")
+    );
+    let by_export = filter("", Some((Direction::Export, "wasi:cli/run".into())));
+    assert_eq!(s.catalog(&by_export, false, WHOLE).await.unwrap().1, 1);
+}
+
 /// Generates one `#[tokio::test]` per check, running it on every backend.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {$(
