@@ -247,6 +247,56 @@ fn wit_bindgen_build_componentize_push_pull_run_inspect() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+    // the same file at another time (no SOURCE_DATE_EPOCH: another `created`) is the same
+    // artifact: the version already holds it, so the push succeeds with its digest (the
+    // README quick start after `scripts/main-job`, or a push retried after a lost answer)
+    let later = w
+        .cmd()
+        .args(
+            [
+                &["push", s(&greeter), "wharf:greeter@0.1.1"][..],
+                &registry_flag[..],
+            ]
+            .concat(),
+        )
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert!(
+        later.status.success(),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    assert_eq!(later.stdout, first.stdout, "the existing manifest's digest");
+    assert!(
+        String::from_utf8_lossy(&later.stderr).contains("(0 new blobs)"),
+        "{}",
+        String::from_utf8_lossy(&later.stderr)
+    );
+    // other annotations are other content: an immutable version refuses it
+    let other = w
+        .cmd()
+        .args(
+            [
+                &[
+                    "push",
+                    s(&greeter),
+                    "wharf:greeter@0.1.1",
+                    "--annotation",
+                    "a=b",
+                ][..],
+                &registry_flag[..],
+            ]
+            .concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("already exists"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
 
     // a binary WIT package is a package too
     let wit_pkg = work.path().join("greeter-wit.wasm");

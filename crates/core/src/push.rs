@@ -244,47 +244,61 @@ pub async fn push_file(
     let manifest_bytes = serde_json::to_vec_pretty(&manifest)?;
     let manifest_desc = Descriptor::of(media_types::OCI_MANIFEST, &manifest_bytes);
 
-    let progress = options.progress.clone();
-    let total = info.size;
-    // the layer and the config go up at once (each skipped when the registry has it)
-    let (layer_sent, config_sent) = futures_util::try_join!(
-        async {
-            client
-                .push_blob_file(target, layer_path, &info.digest, info.size, move |n| {
-                    if let Some(p) = &progress {
-                        p(n, total)
-                    }
-                })
+    // a version that already holds this very artifact (a retried push, or the same file
+    // pushed again at another time) is a success: nothing is uploaded, its digest reported,
+    // and a signature or SBOM asked for is attached to it
+    let (digest, manifest_desc, sent) = match same_artifact_at(client, target, &manifest).await {
+        Some(existing) => (existing.digest.clone(), existing, 0),
+        None => {
+            let progress = options.progress.clone();
+            let total = info.size;
+            // the layer and the config go up at once (each skipped when the registry has it)
+            let (layer_sent, config_sent) = futures_util::try_join!(
+                async {
+                    client
+                        .push_blob_file(target, layer_path, &info.digest, info.size, move |n| {
+                            if let Some(p) = &progress {
+                                p(n, total)
+                            }
+                        })
+                        .await
+                        .with_context(|| format!("failed to push the wasm layer to {target}"))
+                },
+                async {
+                    client
+                        .push_blob_bytes(target, config_bytes)
+                        .await
+                        .context("failed to push the config")
+                },
+            )?;
+            let reference = target
+                .tag
+                .clone()
+                .map(Reference::Tag)
+                .unwrap_or_else(|| target.reference());
+            let digest = client
+                .push_manifest(
+                    target,
+                    &reference,
+                    media_types::OCI_MANIFEST,
+                    manifest_bytes,
+                )
                 .await
-                .with_context(|| format!("failed to push the wasm layer to {target}"))
-        },
-        async {
-            client
-                .push_blob_bytes(target, config_bytes)
-                .await
-                .context("failed to push the config")
-        },
-    )?;
-    let sent = usize::from(layer_sent) + usize::from(config_sent);
-    let reference = target
-        .tag
-        .clone()
-        .map(Reference::Tag)
-        .unwrap_or_else(|| target.reference());
-    let digest = client
-        .push_manifest(
-            target,
-            &reference,
-            media_types::OCI_MANIFEST,
-            manifest_bytes,
-        )
-        .await
-        .with_context(|| format!("failed to push the manifest to {target}"))?;
-    if let Some(pinned) = &target.digest
-        && pinned != &digest
-    {
-        bail!("the pushed manifest has digest {digest}, not the {pinned} named in the reference");
-    }
+                .with_context(|| format!("failed to push the manifest to {target}"))?;
+            if let Some(pinned) = &target.digest
+                && pinned != &digest
+            {
+                bail!(
+                    "the pushed manifest has digest {digest}, not the {pinned} named in the reference"
+                );
+            }
+            (
+                digest,
+                manifest_desc,
+                usize::from(layer_sent) + usize::from(config_sent),
+            )
+        }
+    };
     let signature = match &options.key {
         Some(key) => Some(sign_manifest(client, target, manifest_desc.clone(), key).await?),
         None => None,
@@ -318,6 +332,34 @@ pub async fn push_file(
         signature,
         sbom,
     })
+}
+
+/// The manifest tag `target` already points at, when it is `manifest` but for the time it
+/// was made: the same layers (digest, size, media type, annotations), config media type and
+/// subject, and the same manifest annotations besides `org.opencontainers.image.created`.
+/// `None` when the tag is free, holds something else or cannot be read (the push then goes
+/// ahead and the registry decides), and for a target pinned by digest.
+async fn same_artifact_at(
+    client: &wharf_client::Client,
+    target: &ImageReference,
+    manifest: &ImageManifest,
+) -> Option<Descriptor> {
+    target.tag.as_ref()?;
+    if target.digest.is_some() {
+        return None;
+    }
+    let pulled = client.pull_manifest(target).await.ok()?;
+    let theirs = ImageManifest::from_slice(&pulled.bytes).ok()?;
+    let without_created = |m: &ImageManifest| {
+        let mut a = m.annotations.clone().unwrap_or_default();
+        a.remove("org.opencontainers.image.created");
+        a
+    };
+    let same = theirs.layers == manifest.layers
+        && theirs.config.media_type == manifest.config.media_type
+        && theirs.subject == manifest.subject
+        && without_created(&theirs) == without_created(manifest);
+    same.then(|| Descriptor::new(&pulled.media_type, pulled.digest, pulled.bytes.len() as u64))
 }
 
 /// For a push of a package name: the repository the registry's discovery document maps
