@@ -42,11 +42,19 @@ impl Args {
             .await
             .with_context(|| format!("failed to resolve {target}"))?;
         if self.undo {
-            let marks = client
+            // only the marks that yank this version (not another tag of the same manifest)
+            let version = target.tag.as_ref().map(|t| t.as_str());
+            let marks: Vec<_> = client
                 .referrers(&target, &pulled.digest, Some(YANK_ARTIFACT_TYPE))
                 .await?
                 .map(|i| i.manifests)
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| {
+                    m.artifact_type.as_deref() == Some(YANK_ARTIFACT_TYPE)
+                        && wharf_oci::yank::applies(m.annotations.as_ref(), version)
+                })
+                .collect();
             for m in &marks {
                 client
                     .delete_manifest(&target, &m.digest)
@@ -64,8 +72,18 @@ impl Args {
             pulled.digest.clone(),
             pulled.bytes.len() as u64,
         );
+        let Some(version) = target.tag.as_ref() else {
+            anyhow::bail!(
+                "`{}` names no version: yank a version (`…:1.2.3` or `ns:name@1.2.3`), not a digest",
+                self.reference
+            );
+        };
         let annotations = BTreeMap::from([
             (YANK_REASON_ANNOTATION.to_owned(), self.reason.clone()),
+            (
+                wharf_oci::yank::VERSION_ANNOTATION.to_owned(),
+                version.to_string(),
+            ),
             (
                 "org.opencontainers.image.created".to_owned(),
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -128,7 +128,7 @@ fn push_other_artifact(registry: &str) {
     });
 }
 
-fn get(url: &str) -> (u16, Value) {
+pub(crate) fn get(url: &str) -> (u16, Value) {
     get_as(url, None)
 }
 

@@ -396,4 +396,76 @@ fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
     );
     w.ok(&[&["yank", "demo:app@1.1.0", "--undo"][..], &flag[..]].concat());
     assert_eq!(newest(&w), d2);
+
+    // two versions of one manifest (the same file pushed as 1.2.0 and 1.3.0): yanking
+    // 1.2.0 yanks that version only
+    let push_at_epoch = |version: &str| {
+        let out = w
+            .cmd()
+            .args([&["push", s(&other), version][..], &flag[..]].concat())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let d3 = push_at_epoch("demo:app@1.2.0");
+    assert_eq!(
+        push_at_epoch("demo:app@1.3.0"),
+        d3,
+        "one manifest, two versions"
+    );
+    w.ok(&[
+        &["yank", "demo:app@1.2.0", "--reason", "only this one"][..],
+        &flag[..],
+    ]
+    .concat());
+    assert_eq!(newest(&w), d3, "1.3.0 is still the newest version");
+    let pinned = w
+        .cmd()
+        .args(
+            [
+                &[
+                    "pull",
+                    "demo:app@1.3.0",
+                    "-o",
+                    s(&work.path().join("q.wasm")),
+                ][..],
+                &flag[..],
+            ]
+            .concat(),
+        )
+        .output()
+        .unwrap();
+    assert!(pinned.status.success());
+    assert!(
+        !String::from_utf8_lossy(&pinned.stderr).contains("yanked"),
+        "{}",
+        String::from_utf8_lossy(&pinned.stderr)
+    );
+    let (_, api) = crate::browse::get(&format!("http://{}/api/v1/packages/demo/app", reg.addr));
+    let yanked = |v: &str| {
+        api["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["version"] == v)
+            .unwrap()["yanked"]
+            .clone()
+    };
+    assert_eq!(yanked("1.2.0"), "only this one", "{api}");
+    assert!(yanked("1.3.0").is_null(), "{api}");
+    assert_eq!(api["latest"], "1.3.0");
+    // the version page agrees, and a yank names a version, never a bare digest
+    let (_, v13) = crate::browse::get(&format!(
+        "http://{}/api/v1/packages/demo/app@1.3.0",
+        reg.addr
+    ));
+    assert!(v13["yanked"].is_null(), "{v13}");
+    let err = w.fails(&["yank", &format!("{}/demo/app@{d3}", reg.addr)]);
+    assert!(err.contains("names no version"), "{err}");
 }

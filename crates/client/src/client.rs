@@ -17,10 +17,10 @@ use wharf_oci::{
 use crate::auth::{Challenge, parse_challenge};
 use crate::{ClientError, Credentials, DockerConfig, MAX_MANIFEST_SIZE};
 
-/// Artifact type of the referrer that marks a version yanked.
-pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
+/// Artifact type of the referrer that marks a version yanked ([`wharf_oci::yank`]).
+pub const YANK_ARTIFACT_TYPE: &str = wharf_oci::yank::ARTIFACT_TYPE;
 /// Annotation of a yank marker holding the reason.
-pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
+pub const YANK_REASON_ANNOTATION: &str = wharf_oci::yank::REASON_ANNOTATION;
 
 /// A layer of a referrer artifact: media type, content, descriptor annotations.
 pub type ReferrerLayer = (String, Vec<u8>, Option<BTreeMap<String, String>>);
@@ -522,7 +522,9 @@ impl Client {
         self.yanked_digest(r, &manifest.digest).await
     }
 
-    /// Whether manifest `digest` of `r`'s repository is yanked (see [`Client::yanked`]).
+    /// Whether manifest `digest` of `r`'s repository is yanked as version `r.tag` (see
+    /// [`Client::yanked`]): a mark yanks only the version it names
+    /// ([`wharf_oci::yank::applies`]).
     pub async fn yanked_digest(
         &self,
         r: &ImageReference,
@@ -536,7 +538,13 @@ impl Client {
         Ok(index
             .manifests
             .iter()
-            .find(|d| d.artifact_type.as_deref() == Some(YANK_ARTIFACT_TYPE))
+            .find(|d| {
+                d.artifact_type.as_deref() == Some(YANK_ARTIFACT_TYPE)
+                    && wharf_oci::yank::applies(
+                        d.annotations.as_ref(),
+                        r.tag.as_ref().map(|t| t.as_str()),
+                    )
+            })
             .map(|d| {
                 d.annotations
                     .as_ref()
@@ -998,8 +1006,7 @@ impl Client {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".wharf-partial-")
+        let tmp = output_file_builder(".wharf-partial-")
             .tempfile_in(&dir)
             .map_err(|e| io("create a temporary file beside", e))?;
         let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| io("open", e))?);
@@ -1116,4 +1123,18 @@ fn resolve_location(base: &str, loc: &str) -> Result<String, ClientError> {
             url: base.to_owned(),
             reason: format!("bad Location `{loc}`: {e}"),
         })
+}
+
+/// A temporary-file builder for outputs that are renamed into place: created with mode
+/// 0666 less the umask, as a file the user writes with any tool would be (tempfile's own
+/// default, 0600, is for secrets; private keys are written apart, 0600).
+pub fn output_file_builder(prefix: &str) -> tempfile::Builder<'_, '_> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        b.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    b
 }

@@ -14,6 +14,7 @@ mod package;
 mod reference;
 
 pub mod media_types;
+pub mod yank;
 
 pub use artifact::{
     ArtifactError, ORAS_UNKNOWN_CONFIG, SPIN_APPLICATION_CONFIG, WasmArtifact, WasmLayout,

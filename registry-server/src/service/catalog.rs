@@ -15,7 +15,7 @@ use crate::store::{
     CatalogFilter, Direction, SignatureRecord, TagRow, Timestamp, Visibility, WasmKind, Window,
 };
 /// Annotation of a yank mark holding the reason.
-pub const YANK_REASON_ANNOTATION: &str = "dev.wharf.yank.reason";
+pub const YANK_REASON_ANNOTATION: &str = wharf_oci::yank::REASON_ANNOTATION;
 /// Artifact type of CycloneDX SBOM referrers.
 pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 /// Largest page a listing returns.
@@ -457,10 +457,19 @@ impl Registry {
                 annotations: d.annotations.unwrap_or_default(),
             })
             .collect();
+        // a yank mark yanks the version it names (wharf_oci::yank::applies)
+        let version = match reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
         let newest = |t: &str| {
             referrers
                 .iter()
                 .filter(|r| r.artifact_type.as_deref() == Some(t))
+                .filter(|r| {
+                    t != YANK_ARTIFACT_TYPE
+                        || wharf_oci::yank::applies(Some(&r.annotations), version)
+                })
                 .max_by(|a, b| {
                     let created = |r: &ReferrerSummary| {
                         r.annotations

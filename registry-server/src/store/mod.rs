@@ -182,7 +182,7 @@ impl Direction {
 
 /// Artifact type of yank marks (`wharf yank`): a referrer of this type marks its subject's
 /// tags as yanked, and takes them out of the running for a package's latest version.
-pub const YANK_ARTIFACT_TYPE: &str = "application/vnd.wharf.yank.v1+json";
+pub const YANK_ARTIFACT_TYPE: &str = wharf_oci::yank::ARTIFACT_TYPE;
 
 /// Which repositories a listing may show a viewer: a show-or-hide decision per repository
 /// prefix, the longest prefix matching at `/` boundaries deciding (as

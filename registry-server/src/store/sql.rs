@@ -104,17 +104,20 @@ pub(super) mod q {
     /// How many: the same condition as [`REPOSITORY_LIST`].
     pub const REPOSITORY_COUNT: &str = "SELECT COUNT(*) FROM repositories r \
         WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
-    /// Tags of a repository with what they point at; binds repository id, yank artifact
-    /// type (the rows of [`TAG_DETAILS`], for the package summary).
+    /// Tags of a repository with what they point at, by name (`yank` left empty: see
+    /// [`YANK_MARKS`] and [`super::attach_yanks`]); binds repository id.
     pub const TAG_DETAILS_BY_ID: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
         m.artifact_type, m.size, w.kind, \
-        (SELECT COALESCE(y.annotations, '{}') FROM manifests y WHERE y.repository_id = t.repository_id \
-            AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
-            ORDER BY y.created_at DESC LIMIT 1) AS yank \
+        CAST(NULL AS TEXT) AS yank \
         FROM tags t \
         JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
         LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
         WHERE t.repository_id = $1 ORDER BY t.name";
+    /// The yank marks of a repository, newest first: subject and annotations; binds
+    /// repository id, yank artifact type.
+    pub const YANK_MARKS: &str = "SELECT y.subject, y.annotations FROM manifests y \
+        WHERE y.repository_id = $1 AND y.artifact_type = $2 AND y.subject IS NOT NULL \
+        ORDER BY y.created_at DESC, y.digest";
     /// Point a package's summary at its latest version; binds repository id, tag.
     pub const SET_SUMMARY: &str = "INSERT INTO package_summary \
         (repository_id, name, tag, manifest_digest, updated_at, kind, description, target) \
@@ -140,16 +143,6 @@ pub(super) mod q {
     pub const MISSING_SUMMARIES: &str = "SELECT DISTINCT t.repository_id FROM tags t \
         JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
         WHERE NOT EXISTS (SELECT 1 FROM package_summary s WHERE s.repository_id = t.repository_id)";
-    /// Tags with their manifests; binds repository name, yank artifact type.
-    pub const TAG_DETAILS: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
-        m.artifact_type, m.size, w.kind, \
-        (SELECT COALESCE(y.annotations, '{}') FROM manifests y WHERE y.repository_id = t.repository_id \
-            AND y.subject = t.manifest_digest AND y.artifact_type = $2 \
-            ORDER BY y.created_at DESC LIMIT 1) AS yank \
-        FROM tags t JOIN repositories r ON r.id = t.repository_id \
-        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
-        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
-        WHERE r.name = $1 ORDER BY t.name";
     /// Signatures of a subject; binds repository name, subject digest.
     pub const SIGNATURES: &str = "SELECT s.signature_digest, s.layer, s.subject, s.key_id, s.status, s.detail \
         FROM signatures s JOIN repositories r ON r.id = s.repository_id \
@@ -328,6 +321,35 @@ pub(super) fn visibility_condition(
     }
     sql.push_str(" ELSE 0 END = 1");
     (sql, binds)
+}
+
+/// Mark each of `rows` with the newest of `marks` (subject digest, annotations as JSON
+/// text; newest first) that yanks its version ([`wharf_oci::yank::applies`]).
+pub(super) fn attach_yanks(
+    rows: &mut [TagRow],
+    marks: &[(String, Option<String>)],
+) -> Result<(), StoreError> {
+    let marks = marks
+        .iter()
+        .map(|(subject, annotations)| {
+            let a: Option<std::collections::BTreeMap<String, String>> = annotations
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("manifests.annotations: {e}")))?;
+            Ok((subject.as_str(), a))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    for row in rows {
+        let digest = row.digest.to_string();
+        row.yank = marks
+            .iter()
+            .find(|(subject, a)| {
+                *subject == digest && wharf_oci::yank::applies(a.as_ref(), Some(row.tag.as_str()))
+            })
+            .map(|(_, a)| a.clone().unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// A stored manifest row.
@@ -533,7 +555,7 @@ macro_rules! impl_store {
 
         use super::sql::{
             BATCH, CatalogRecord, ManifestRecord, ReferrerRecord, SignatureRow, TagRecord,
-            UsageRecord, WasmRecord, convert, interface_condition, q, size_of,
+            UsageRecord, WasmRecord, attach_yanks, convert, interface_condition, q, size_of,
             visibility_condition,
         };
         use super::{
@@ -623,10 +645,15 @@ macro_rules! impl_store {
         ) -> Result<(), StoreError> {
             let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS_BY_ID)
                 .bind(repo_id)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut rows: Vec<TagRow> = convert(rows)?;
+            let marks: Vec<(String, Option<String>)> = sqlx::query_as(q::YANK_MARKS)
+                .bind(repo_id)
                 .bind(YANK_ARTIFACT_TYPE)
                 .fetch_all(&mut *conn)
                 .await?;
-            let rows: Vec<TagRow> = convert(rows)?;
+            attach_yanks(&mut rows, &marks)?;
             sqlx::query(q::DELETE_SUMMARY_INTERFACES)
                 .bind(repo_id)
                 .execute(&mut *conn)
@@ -1445,12 +1472,25 @@ macro_rules! impl_store {
                 repo: &RepositoryName,
                 yank_type: &str,
             ) -> Result<Vec<TagRow>, StoreError> {
-                let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS)
+                let Some(repo_id): Option<i64> = sqlx::query_scalar(q::REPOSITORY_ID)
                     .bind(repo.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?
+                else {
+                    return Ok(Vec::new());
+                };
+                let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS_BY_ID)
+                    .bind(repo_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut rows: Vec<TagRow> = convert(rows)?;
+                let marks: Vec<(String, Option<String>)> = sqlx::query_as(q::YANK_MARKS)
+                    .bind(repo_id)
                     .bind(yank_type)
                     .fetch_all(&self.pool)
                     .await?;
-                convert(rows)
+                attach_yanks(&mut rows, &marks)?;
+                Ok(rows)
             }
 
             async fn signatures(
