@@ -1,9 +1,11 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use serde::Serialize;
 use wharf_core::check_package;
-use wharf_oci::{Descriptor, Digest};
+use wharf_oci::{Descriptor, Digest, ImageReference};
 
 use super::print_json;
 use crate::config::GlobalArgs;
@@ -19,11 +21,14 @@ Reads the CNCF layout and the older wasm-to-oci and wasmCloud media types.
 Examples:
   wharf pull localhost:5000/demo/app:1.0.0 -o app.wasm
   wharf pull demo:greeter@0.1.0 --registry localhost:5000 -o greeter.wasm
-  wharf pull localhost:5000/demo/app@sha256:… -o app.wasm")]
+  wharf pull localhost:5000/demo/app@sha256:… -o app.wasm
+  wharf pull localhost:5000/demo/app:1.0.0 -o downloads/      # downloads/app.wasm
+  wharf pull localhost:5000/demo/app:1.0.0 -o - | wasm-tools print")]
 pub struct Args {
     /// `host[:port]/repository[:tag|@digest]` or `ns:name@version`.
     reference: String,
-    /// Output file.
+    /// Output file; `-` for stdout; a directory (or a path ending in `/`) gets the layer's
+    /// `org.opencontainers.image.title`, else `<repository name>.wasm`.
     #[arg(short, long)]
     output: PathBuf,
     /// Print JSON.
@@ -52,9 +57,31 @@ impl Args {
             check_package(&client, &remote, &settings.trust, self.verify.mode(), &warn).await?;
         let layer = checked.layer.clone();
         let bar = bytes_bar(layer.size, "pulling");
-        checked
-            .download(&client, &self.output, |n| bar.set_position(n))
-            .await?;
+        let to_stdout = self.output.as_os_str() == "-";
+        if !to_stdout && self.output.as_os_str().to_string_lossy().ends_with('/') {
+            std::fs::create_dir_all(&self.output)
+                .with_context(|| format!("failed to create `{}`", self.output.display()))?;
+        }
+        let output = match to_stdout {
+            true => self.output.clone(),
+            false => output_path(&self.output, &layer, &checked.reference),
+        };
+        if to_stdout {
+            // verified in a temporary file first: stdout never gets bytes that do not match
+            let tmp = tempfile::tempdir().context("failed to create a temporary directory")?;
+            let path = tmp.path().join("layer.wasm");
+            checked
+                .download(&client, &path, |n| bar.set_position(n))
+                .await?;
+            let mut file = std::fs::File::open(&path)
+                .with_context(|| format!("failed to open `{}`", path.display()))?;
+            std::io::copy(&mut file, &mut std::io::stdout().lock())
+                .context("failed to write stdout")?;
+        } else {
+            checked
+                .download(&client, &output, |n| bar.set_position(n))
+                .await?;
+        }
         bar.finish_and_clear();
         let pinned = checked.reference;
         if self.json {
@@ -62,15 +89,49 @@ impl Args {
                 reference: pinned.to_string(),
                 digest: checked.manifest.digest,
                 layer,
-                output: self.output,
+                output,
             });
         }
         eprintln!(
             "pulled {pinned} ({} bytes, {}) -> {}",
             layer.size,
             layer.digest,
-            self.output.display()
+            if to_stdout {
+                "stdout".into()
+            } else {
+                output.display().to_string()
+            }
         );
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Where `-o` puts the layer: `output` itself, or inside it when it is a directory (or ends
+/// in `/`, created then): the layer's title annotation when it is a plain file name (a
+/// registry's annotation never names a path), else the repository's last part + `.wasm`.
+fn output_path(output: &Path, layer: &Descriptor, reference: &ImageReference) -> PathBuf {
+    let is_dir = output.is_dir() || output.as_os_str().to_string_lossy().ends_with('/');
+    if !is_dir {
+        return output.to_path_buf();
+    }
+    let title = layer
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(wharf_oci::ANNOTATION_TITLE))
+        .filter(|t| {
+            let mut parts = Path::new(t.as_str()).components();
+            matches!(
+                (parts.next(), parts.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            ) && !t.contains('/')
+                && !t.contains('\\')
+        });
+    let name = match title {
+        Some(t) => t.clone(),
+        None => {
+            let repo = reference.repository.as_str();
+            format!("{}.wasm", repo.rsplit('/').next().unwrap_or(repo))
+        }
+    };
+    output.join(name)
 }

@@ -182,3 +182,105 @@ fn output_to_a_special_file_is_written_in_place() {
         );
     }
 }
+
+/// Where and how outputs are written: with the mode the umask gives (0640 under umask 027,
+/// not 0600), `-o -` on stdout (verified first), `-o dir/` as `dir/<layer title>`, and a
+/// title that names a path is not followed.
+#[test]
+fn outputs_follow_the_umask_stdout_and_directories() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/demo/outputs:1.0.0", reg.addr);
+    w.ok(&["push", s(&hello), &reference]);
+    let expected = std::fs::read(&hello).unwrap();
+    let under_umask = |args: &[&str]| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 027 && exec \"$0\" \"$@\"")
+            .arg(w.cmd().get_program())
+            .args(args)
+            .envs(w.cmd().get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let pulled = work.path().join("pulled.wasm");
+    under_umask(&["pull", &reference, "-o", s(&pulled)]);
+    assert_eq!(mode(&pulled), 0o640, "pull honours the umask");
+    let componentized = work.path().join("c.wasm");
+    under_umask(&[
+        "componentize",
+        s(&guests().hello_core),
+        "-o",
+        s(&componentized),
+    ]);
+    assert_eq!(
+        mode(&componentized),
+        0o640,
+        "componentize honours the umask"
+    );
+
+    // stdout
+    let out = w.run(&["pull", &reference, "-o", "-"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, expected, "the component on stdout");
+    assert!(!std::path::Path::new("-").exists(), "no file named `-`");
+
+    // a directory, existing or to create: the layer's title (the pushed file's name)
+    let dir = work.path().join("downloads");
+    w.ok(&["pull", &reference, "-o", &format!("{}/", dir.display())]);
+    let title = hello.file_name().unwrap();
+    assert_eq!(std::fs::read(dir.join(title)).unwrap(), expected);
+    let json: serde_json::Value =
+        serde_json::from_str(&w.ok(&["pull", &reference, "-o", s(&dir), "--json"])).unwrap();
+    assert_eq!(json["output"], s(&dir.join(title)));
+
+    // a title naming a path is not followed: the repository's name is used
+    let base = format!("http://{}/v2/demo/outputs/manifests", reg.addr);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let http = reqwest::Client::new();
+        let mut m: serde_json::Value = http
+            .get(format!("{base}/1.0.0"))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        m["layers"][0]["annotations"]["org.opencontainers.image.title"] = "../escape.wasm".into();
+        let put = http
+            .put(format!("{base}/evil"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(serde_json::to_vec(&m).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status().as_u16(), 201);
+    });
+    let inner = work.path().join("inner");
+    w.ok(&[
+        "pull",
+        &format!("{}/demo/outputs:evil", reg.addr),
+        "-o",
+        &format!("{}/", inner.display()),
+    ]);
+    assert_eq!(std::fs::read(inner.join("outputs.wasm")).unwrap(), expected);
+    assert!(
+        !work.path().join("escape.wasm").exists(),
+        "the title's path was followed"
+    );
+}

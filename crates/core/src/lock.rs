@@ -168,13 +168,14 @@ pub async fn fetch_locked(
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename,
-/// so a crash never leaves half a file.
+/// so a crash never leaves half a file; the file gets mode 0666 less the umask.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let mut tmp = wharf_client::output_file_builder(".wharf-partial-")
+        .tempfile_in(dir)
         .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
         .with_context(|| format!("failed to write `{}`", path.display()))?;
