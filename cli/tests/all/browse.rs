@@ -313,7 +313,37 @@ fn json_api_answers_as_its_openapi_document_says() {
     );
     assert_eq!(
         v["commands"]["wharf"],
-        format!("wharf pull {}/demo/greeter:0.1.0", f.reg.addr)
+        format!(
+            "wharf pull {}/demo/greeter:0.1.0 -o greeter.wasm",
+            f.reg.addr
+        )
+    );
+    // the command works as pasted, in an empty directory
+    let pasted = tempfile::tempdir().unwrap();
+    let words: Vec<&str> = v["commands"]["wharf"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .collect();
+    assert_eq!(words[0], "wharf");
+    let out = w
+        .cmd()
+        .args(&words[1..])
+        .current_dir(pasted.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspected: Value =
+        serde_json::from_str(&w.ok(&["inspect", s(&pasted.path().join("greeter.wasm")), "--json"]))
+            .unwrap();
+    assert_eq!(inspected["kind"], "component");
+    assert_eq!(
+        inspected["exports"], v["exports"],
+        "the version the page shows"
     );
     let v2 = check("/api/v1/packages/demo/greeter@0.2.0", version, "200");
     assert_eq!(v2["signatures"][0]["status"], "unverified");

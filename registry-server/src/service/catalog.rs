@@ -166,7 +166,7 @@ pub struct ReferrerSummary {
 /// Commands that fetch a version.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct FetchCommands {
-    /// `wharf pull …`.
+    /// `wharf pull … -o <name>.wasm`.
     pub wharf: String,
     /// `wkg get …`, when the repository maps to a package name.
     pub wkg: Option<String>,
@@ -492,8 +492,9 @@ impl Registry {
         };
         let name = viewer.package_name(repo.as_str());
         let image = format!("{}/{repo}{at}", viewer.host);
+        let file = repo.as_str().rsplit('/').next().unwrap_or(repo.as_str());
         let commands = FetchCommands {
-            wharf: format!("wharf pull {image}"),
+            wharf: format!("wharf pull {image} -o {file}.wasm"),
             wkg: match (&name, reference) {
                 (Some(n), Reference::Tag(t)) if t.semver().is_some() => {
                     Some(format!("wkg get {n}@{t} --registry {}", viewer.host))
