@@ -649,3 +649,36 @@ fn browse_find_read_and_copy_in_a_real_browser() {
         assert!(shots.join(format!("{name}.png")).metadata().unwrap().len() > 1000);
     }
 }
+
+/// Standard annotations given at push (`--annotation`, as ORAS and wkg set them) are what
+/// the catalog shows and searches, ahead of the wasm metadata sections.
+#[test]
+fn standard_annotations_show_in_the_catalog() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    w.ok(&[
+        "push",
+        s(&hello),
+        &format!("{}/demo/annotated:1.0.0", reg.addr),
+        "--annotation",
+        "org.opencontainers.image.description=Says hello, from an annotation",
+        "--annotation",
+        "org.opencontainers.image.licenses=MIT OR Apache-2.0",
+        "--annotation",
+        "org.opencontainers.image.source=https://example.com/annotated",
+    ]);
+    let base = format!("http://{}", reg.addr);
+    let (status, p) = get(&format!("{base}/api/v1/packages/demo/annotated"));
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(p["description"], "Says hello, from an annotation");
+    assert_eq!(p["licenses"], "MIT OR Apache-2.0");
+    assert_eq!(p["source"], "https://example.com/annotated");
+    let (_, found) = get(&format!("{base}/api/v1/packages?q=from+an+annotation"));
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(
+        found["packages"][0]["description"],
+        "Says hello, from an annotation"
+    );
+}

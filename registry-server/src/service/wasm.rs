@@ -75,6 +75,16 @@ impl Registry {
             return Err(e);
         }
         let (info, wit) = inspected.map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
+        // what the manifest's standard annotations say (set by `wharf push --annotation`,
+        // ORAS, wkg) wins; the wasm metadata sections fill what they leave out
+        let annotations = artifact.manifest.annotations.as_ref();
+        let annotated = |key: &str, from_wasm: Option<String>| {
+            annotations
+                .and_then(|a| a.get(key))
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .or(from_wasm)
+        };
         Ok(Some(WasmIndexEntry {
             kind: info.kind,
             target: info.target,
@@ -83,10 +93,13 @@ impl Registry {
             exports: info.exports,
             layer_digest: layer.digest.clone(),
             layer_size: layer.size,
-            description: info.metadata.description,
-            licenses: info.metadata.licenses,
-            source: info.metadata.source,
-            authors: info.metadata.authors,
+            description: annotated(
+                "org.opencontainers.image.description",
+                info.metadata.description,
+            ),
+            licenses: annotated("org.opencontainers.image.licenses", info.metadata.licenses),
+            source: annotated("org.opencontainers.image.source", info.metadata.source),
+            authors: annotated("org.opencontainers.image.authors", info.metadata.authors),
             wit,
         }))
     }
