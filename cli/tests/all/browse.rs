@@ -345,6 +345,42 @@ fn json_api_answers_as_its_openapi_document_says() {
         inspected["exports"], v["exports"],
         "the version the page shows"
     );
+    // every name the WIT viewer links leads somewhere: a package page, or a search with
+    // results (names nothing here exports or defines are plain text)
+    let html_of = |path: &str| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let r = reqwest::get(format!("http://{}{path}", f.reg.addr))
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    };
+    let mut links = Vec::new();
+    for page in ["/packages/demo/greeter@0.1.0", "/packages/demo/hello@1.0.0"] {
+        let (status, html) = html_of(page);
+        assert_eq!(status, 200);
+        let wit = html
+            .split("<pre class=\"wit\">")
+            .nth(1)
+            .unwrap()
+            .split("</pre>")
+            .next()
+            .unwrap();
+        links.extend(
+            wit.split("class=\"ref\" href=\"")
+                .skip(1)
+                .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&")),
+        );
+    }
+    assert!(
+        !links.is_empty(),
+        "the greeter's export links to its exporters"
+    );
+    for link in &links {
+        let (status, html) = html_of(link);
+        assert_eq!(status, 200, "{link}");
+        assert!(!html.contains(">0 found"), "{link} finds nothing");
+    }
     let v2 = check("/api/v1/packages/demo/greeter@0.2.0", version, "200");
     assert_eq!(v2["signatures"][0]["status"], "unverified");
     assert!(v2["signatures"][0]["key_id"].is_null());

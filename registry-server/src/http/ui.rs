@@ -7,6 +7,7 @@
 //! unless it is wrapped in `PreEscaped`, which nothing here does, so no value a client
 //! pushed (names, annotations, WIT) can become markup.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,7 +21,10 @@ use super::AppState;
 use super::api::{ViewerParts, parse_target, search_query};
 use super::auth::Identity;
 use super::{ApiError, Query};
-use crate::service::{PackageDetail, PackagePage, RepositoryDetail, SearchQuery, VersionDetail};
+use crate::service::{
+    PackageDetail, PackagePage, RepositoryDetail, SearchQuery, VersionDetail, WitTarget,
+};
+use crate::store::unversioned;
 
 const CSS: &str = include_str!("ui/wharf.css");
 const JS: &str = include_str!("ui/wharf.js");
@@ -28,10 +32,6 @@ const JS: &str = include_str!("ui/wharf.js");
 /// Percent-encode a query value.
 fn q(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-fn unversioned(name: &str) -> &str {
-    name.split_once('@').map_or(name, |(b, _)| b)
 }
 
 /// The first 19 characters of a digest (`sha256:` and 12 hex digits).
@@ -295,12 +295,27 @@ pub(crate) async fn package(
             .await
         {
             Ok(d) => {
+                let names = d.wit.as_deref().map(wit_references).unwrap_or_default();
+                let targets = parts
+                    .with(async |v| {
+                        state
+                            .registry
+                            .wit_targets(names.iter().map(String::as_str), v)
+                            .await
+                    })
+                    .await
+                    .unwrap_or_default();
                 let title = format!(
                     "{}@{}",
                     d.name.as_deref().unwrap_or(d.repository.as_str()),
                     d.reference
                 );
-                page(&title, version_page(&d, &r), started, StatusCode::OK)
+                page(
+                    &title,
+                    version_page(&d, &r, &targets),
+                    started,
+                    StatusCode::OK,
+                )
             }
             Err(e) => error_page(e.into(), started),
         },
@@ -421,7 +436,7 @@ fn copyable(label: &str, command: &str) -> Markup {
     }
 }
 
-fn version_page(d: &VersionDetail, r: &Reference) -> Markup {
+fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, WitTarget>) -> Markup {
     let name = d.name.as_deref().unwrap_or(d.repository.as_str());
     html! {
         p.crumbs { a href={ "/packages/" (d.repository) } { (name) } }
@@ -489,7 +504,7 @@ fn version_page(d: &VersionDetail, r: &Reference) -> Markup {
         @if let Some(wit) = &d.wit {
             section aria-labelledby="wit" {
                 h2 #wit { "WIT" }
-                pre.wit { code { (highlight_wit(wit)) } }
+                pre.wit { code { (highlight_wit(wit, targets)) } }
             }
         }
         @if !d.referrers.is_empty() {
@@ -570,8 +585,8 @@ enum WitToken<'a> {
     Keyword(&'a str),
     /// A built-in type.
     Type(&'a str),
-    /// A qualified name (`ns:pkg`, `ns:pkg/interface@version`) and where it links.
-    Reference { text: String, href: String },
+    /// A qualified name (`ns:pkg`, `ns:pkg/interface@version`).
+    Reference { text: String },
     /// Anything else.
     Text(String),
 }
@@ -605,13 +620,7 @@ fn wit_tokens(wit: &str) -> Vec<WitToken<'static>> {
             }
             let token: String = chars[start..i].iter().collect();
             if token.contains(':') {
-                let base = unversioned(&token);
-                let href = if base.contains('/') {
-                    format!("/search?exports={}", q(base))
-                } else {
-                    format!("/search?q={}", q(base))
-                };
-                out.push(WitToken::Reference { text: token, href });
+                out.push(WitToken::Reference { text: token });
             } else if let Some(k) = KEYWORDS.iter().find(|k| **k == token) {
                 out.push(WitToken::Keyword(k));
             } else if let Some(t) = TYPES.iter().find(|t| **t == token) {
@@ -627,17 +636,42 @@ fn wit_tokens(wit: &str) -> Vec<WitToken<'static>> {
     out
 }
 
-/// WIT as HTML: comments, keywords and built-in types in spans, qualified names
-/// (`ns:pkg/interface@version`) linked to the packages that export them. Names followed
-/// by `:` (functions, fields, parameters) are plain text.
-pub fn highlight_wit(wit: &str) -> Markup {
+/// The qualified names (`ns:pkg`, `ns:pkg/interface@version`) in `wit`.
+pub fn wit_references(wit: &str) -> Vec<String> {
+    wit_tokens(wit)
+        .into_iter()
+        .filter_map(|t| match t {
+            WitToken::Reference { text } => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The page a [`WitTarget`] is shown on.
+fn target_href(t: &WitTarget) -> String {
+    match t {
+        WitTarget::Exporters(interface) => format!("/search?exports={}", q(interface)),
+        WitTarget::Package(repo) => format!("/packages/{repo}"),
+    }
+}
+
+/// WIT as HTML: comments, keywords and built-in types in spans; a qualified name
+/// (`ns:pkg/interface@version`) is a link when `targets` (by name without version) says
+/// where it leads: the packages exporting it, or its package. Other names, and names
+/// followed by `:` (functions, fields, parameters), are plain text.
+pub fn highlight_wit(wit: &str, targets: &BTreeMap<String, WitTarget>) -> Markup {
     html! {
         @for t in wit_tokens(wit) {
             @match t {
                 WitToken::Comment(c) => span.c { (c) },
                 WitToken::Keyword(k) => span.k { (k) },
                 WitToken::Type(t) => span.t { (t) },
-                WitToken::Reference { text, href } => a.ref href=(href) { (text) },
+                WitToken::Reference { text } => {
+                    @match targets.get(unversioned(&text)) {
+                        Some(target) => a.ref href=(target_href(target)) { (text) },
+                        None => (text),
+                    }
+                }
                 WitToken::Text(s) => (s),
             }
         }
@@ -771,8 +805,19 @@ mod tests {
 
     #[test]
     fn wit_is_escaped_highlighted_and_linked() {
+        let targets = BTreeMap::from([
+            (
+                "demo:app".to_owned(),
+                WitTarget::Package("demo/app".parse().unwrap()),
+            ),
+            (
+                "wasi:http/types".to_owned(),
+                WitTarget::Exporters("wasi:http/types".into()),
+            ),
+        ]);
         let html = highlight_wit(
             "// a <comment>\npackage demo:app@1.0.0;\nworld w {\n  import wasi:http/types@0.2.0;\n  use wasi:io/streams@0.2.12.{input-stream};\n  export run: func(n: u32) -> string;\n}\n",
+            &targets,
         )
         .into_string();
         assert!(
@@ -781,14 +826,16 @@ mod tests {
         );
         assert!(html.contains("<span class=\"k\">package</span>"));
         assert!(
-            html.contains("<a class=\"ref\" href=\"/search?q=demo%3Aapp\">demo:app@1.0.0</a>"),
+            html.contains("<a class=\"ref\" href=\"/packages/demo/app\">demo:app@1.0.0</a>"),
             "{html}"
         );
         assert!(html.contains("<a class=\"ref\" href=\"/search?exports=wasi%3Ahttp%2Ftypes\">wasi:http/types@0.2.0</a>"), "{html}");
+        // a name that leads nowhere here is text, not a link
         assert!(
-            html.contains(">wasi:io/streams@0.2.12</a>.{input-stream}"),
+            html.contains(" wasi:io/streams@0.2.12.{input-stream}"),
             "{html}"
         );
+        assert_eq!(html.matches("<a ").count(), 2, "{html}");
         assert!(html.contains("<span class=\"t\">u32</span>"));
         assert!(!html.contains("<comment>"));
         // names before `:` (functions, parameters, fields) are not references
@@ -796,7 +843,10 @@ mod tests {
             html.contains("run: <span class=\"k\">func</span>(n: "),
             "{html}"
         );
-        assert!(!html.contains("href=\"/search?q=run"), "{html}");
+        assert_eq!(
+            wit_references("package a:b@1.0.0;\nworld w { import c:d/e; export f: func(); }"),
+            ["a:b@1.0.0", "c:d/e"]
+        );
     }
 
     #[test]

@@ -229,6 +229,15 @@ pub struct VersionDetail {
     pub commands: FetchCommands,
 }
 
+/// Where a qualified WIT name (`ns:pkg`, `ns:pkg/interface`) leads in this registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WitTarget {
+    /// Packages here export the interface: the search for them.
+    Exporters(String),
+    /// The package that defines it is here.
+    Package(RepositoryName),
+}
+
 /// A repository of any artifacts, with its tags.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct RepositoryDetail {
@@ -536,6 +545,47 @@ impl Registry {
             referrers,
             commands,
         })
+    }
+
+    /// Where each of the qualified WIT names `names` (versions ignored) leads for this
+    /// viewer: the packages exporting an interface when there are any, else the package
+    /// defining it when this registry holds it (and the viewer may see it); names with
+    /// neither are left out, so a page links nothing that leads nowhere.
+    pub async fn wit_targets(
+        &self,
+        names: impl IntoIterator<Item = &str>,
+        viewer: &Viewer<'_>,
+    ) -> Result<BTreeMap<String, WitTarget>, ServiceError> {
+        let mut out = BTreeMap::new();
+        let bases: std::collections::BTreeSet<&str> =
+            names.into_iter().map(crate::store::unversioned).collect();
+        for base in bases {
+            if base.contains('/') {
+                let q = SearchQuery {
+                    exports: base.to_owned(),
+                    page: 1,
+                    per_page: 1,
+                    ..Default::default()
+                };
+                if self.search_packages(&q, viewer).await?.total > 0 {
+                    out.insert(base.to_owned(), WitTarget::Exporters(base.to_owned()));
+                    continue;
+                }
+            }
+            let package = base.split('/').next().unwrap_or(base);
+            let Some((ns, name)) = package.split_once(':') else {
+                continue;
+            };
+            let Ok(repo) =
+                format!("{}{ns}/{name}", viewer.namespace_prefix).parse::<RepositoryName>()
+            else {
+                continue;
+            };
+            if self.package(&repo, viewer).await.is_ok() {
+                out.insert(base.to_owned(), WitTarget::Package(repo));
+            }
+        }
+        Ok(out)
     }
 
     /// Every repository the viewer may pull (Wasm or not), one page.

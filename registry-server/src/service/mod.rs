@@ -23,7 +23,8 @@ pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
 pub use catalog::{
     FetchCommands, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,
-    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer, openapi,
+    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    WitTarget, openapi,
 };
 
 pub use signatures::SignatureRule;
