@@ -144,15 +144,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// Print `error: …` and the `Caused by:` chain on stderr (the wasm-tools form); exit 1.
+/// Print `error: …` and the `Caused by:` chain on stderr (the wasm-tools form), then a
+/// `hint:` where the cause is one a person can act on; exit 1. A failed request's
+/// transport chain (hyper, sockets) is cut to its innermost cause.
 fn report(e: anyhow::Error) -> ExitCode {
     // messages may carry what a registry said: escape control characters
     eprintln!("error: {}", output::sanitize(&e.to_string()));
-    let causes: Vec<String> = e
-        .chain()
-        .skip(1)
-        .map(|c| output::sanitize(&c.to_string()).into_owned())
-        .collect();
+    let mut causes: Vec<String> = Vec::new();
+    let mut hint = None;
+    for c in e.chain().skip(1) {
+        let text = output::sanitize(&c.to_string()).into_owned();
+        match c.downcast_ref::<wharf_client::ClientError>() {
+            Some(client @ wharf_client::ClientError::Transport { .. }) => {
+                let innermost =
+                    std::iter::successors(std::error::Error::source(client), |e| e.source())
+                        .last()
+                        .map(|e| output::sanitize(&e.to_string()).into_owned());
+                causes.push(match innermost {
+                    Some(why) => format!("{text}: {why}"),
+                    None => text,
+                });
+                hint = hint.or_else(|| client_hint(client));
+                break;
+            }
+            Some(client) => {
+                hint = hint.or_else(|| client_hint(client));
+                causes.push(text);
+            }
+            None => causes.push(text),
+        }
+    }
+    if let Some(client) = e.downcast_ref::<wharf_client::ClientError>() {
+        hint = hint.or_else(|| client_hint(client));
+    }
+    causes.dedup();
     if !causes.is_empty() {
         eprintln!("\nCaused by:");
         for (i, c) in causes.iter().enumerate() {
@@ -163,5 +188,44 @@ fn report(e: anyhow::Error) -> ExitCode {
             }
         }
     }
+    if let Some(h) = hint {
+        eprintln!("\nhint: {h}");
+    }
     ExitCode::FAILURE
+}
+
+/// What a person can do about `e`, when the cause is theirs to act on.
+fn client_hint(e: &wharf_client::ClientError) -> Option<String> {
+    use wharf_client::ClientError;
+    let host = |url: &str| {
+        url.split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(url)
+            .to_owned()
+    };
+    match e {
+        ClientError::Transport { url, source } if source.is_connect() => Some(format!(
+            "nothing answers at {}: is the registry running (`wharf-registry --data-dir DIR`), \
+             and is the host and port right?",
+            host(url)
+        )),
+        ClientError::Transport { url, source } if source.is_timeout() => Some(format!(
+            "{} did not answer in time: check the host, the network, or a proxy in between",
+            host(url)
+        )),
+        ClientError::Status {
+            url, status: 401, ..
+        } => Some(format!(
+            "log in first: `wharf login {}` (or set credentials in the Docker config)",
+            host(url)
+        )),
+        ClientError::Status {
+            url, status: 403, ..
+        } => Some(format!(
+            "{} knows who you are, but your account may not do this here: ask its operator for access",
+            host(url)
+        )),
+        _ => None,
+    }
 }

@@ -284,3 +284,56 @@ fn outputs_follow_the_umask_stdout_and_directories() {
         "the title's path was followed"
     );
 }
+
+/// Errors a person can act on: nothing listening (one line of cause and a hint, not the
+/// socket layers), a web server that is not a registry (no markup dumped).
+#[test]
+fn unreachable_and_foreign_hosts_get_a_cause_and_a_hint() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("x.wasm");
+    // a port nothing listens on
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let err = w.fails(&[
+        "pull",
+        &format!("127.0.0.1:{port}/demo/app:1.0.0"),
+        "-o",
+        s(&out),
+    ]);
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(
+        err.contains(&format!("hint: nothing answers at 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("tcp connect error") && !err.contains("2:"),
+        "{err}"
+    );
+    // a web server answering HTML
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            use std::io::{Read as _, Write as _};
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "<!DOCTYPE html><html><body><h1>Not Found</h1></body></html>";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let err = w.fails(&["pull", &format!("{addr}/demo/app:1.0.0"), "-o", s(&out)]);
+    assert!(
+        err.contains("an HTML page, not an OCI registry's error"),
+        "{err}"
+    );
+    assert!(!err.contains("<h1>") && !err.contains("DOCTYPE"), "{err}");
+    assert!(!out.exists());
+}

@@ -477,6 +477,18 @@ fn the_api_shows_only_what_the_caller_may_pull() {
         401
     );
     let _ = w;
+    // a client without credentials is told how to get them
+    let stranger = Wharf::new();
+    let err = stranger.fails(&[
+        "pull",
+        &format!("{}/demo/greeter:0.1.0", f.addr),
+        "-o",
+        s(&work.path().join("g.wasm")),
+    ]);
+    assert!(
+        err.contains(&format!("hint: log in first: `wharf login {}`", f.addr)),
+        "{err}"
+    );
 }
 
 /// An auth-enabled registry where alice pushes demo/greeter and anyone demo/hello.

@@ -188,7 +188,12 @@ async fn error_detail(resp: Response) -> Option<String> {
         return Some(format!("{code} {msg}").trim().to_owned());
     }
     let t = text.trim();
-    (!t.is_empty()).then(|| t.chars().take(300).collect())
+    let lower = t.get(..t.len().min(200)).unwrap_or("").to_ascii_lowercase();
+    if lower.starts_with("<!doctype") || lower.starts_with("<html") || lower.contains("<html") {
+        // a web server's page, not a registry's JSON error: say so, not the markup
+        return Some("an HTML page, not an OCI registry's error: is this host a registry?".into());
+    }
+    (!t.is_empty()).then(|| t.lines().next().unwrap_or(t).chars().take(300).collect())
 }
 
 async fn status_error(method: &str, url: &str, resp: Response) -> ClientError {
