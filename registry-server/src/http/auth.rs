@@ -278,8 +278,17 @@ pub(crate) async fn authorize(
         .iter()
         .find(|(repo, action)| !who.may(auth, repo, *action))
     {
+        // a known user whom the rules refuse this is denied (403), whether they came with
+        // a password or with a token for them: a new token would not help; a token that
+        // merely lacks a scope its user has gets the challenge, to fetch one that has it
+        let user_refused = match &who {
+            Who::User(u) => Some(u.as_str()),
+            Who::Token(_) => who.user(),
+            Who::Anonymous => None,
+        }
+        .is_some_and(|u| !auth.permitted(Some(u), repo).contains(action));
         return match who {
-            Who::User(_) => ApiError::new(
+            _ if user_refused => ApiError::new(
                 ErrorCode::Denied,
                 format!("{action:?} access to repository `{repo}` is denied").to_lowercase(),
             )
