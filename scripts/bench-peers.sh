@@ -30,7 +30,8 @@ peak_kib() { awk '/VmHWM/ {print $2}' /proc/$1/status; }
 
 start_wharf() { # name → addr[name], pid[name]
   local port; port=$(free_port)
-  "$REGISTRY" --listen "127.0.0.1:$port" --data-dir "$work/$1" 2>"$work/$1.log" &
+  # warnings only, as Distribution runs here (log level error): no access line per request
+  WHARF_REGISTRY_LOG=warn "$REGISTRY" --listen "127.0.0.1:$port" --data-dir "$work/$1" 2>"$work/$1.log" &
   pid[$1]=$!; pids+=($!); addr[$1]=127.0.0.1:$port
   wait_http "http://127.0.0.1:$port/v2/"
 }

@@ -37,7 +37,7 @@ start_registry() { # name, extra args...
   local name=$1; shift
   local port; port=$(free_port)
   mkdir -p "$work/$name"
-  "$REGISTRY" --listen "127.0.0.1:$port" --data-dir "$work/$name" "$@" 2>"$work/$name.log" &
+  WHARF_REGISTRY_LOG=warn "$REGISTRY" --listen "127.0.0.1:$port" --data-dir "$work/$name" "$@" 2>"$work/$name.log" &
   pid[$name]=$!
   pids+=($!)
   addr[$name]=127.0.0.1:$port

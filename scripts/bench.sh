@@ -14,7 +14,7 @@ trap 'kill $reg_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 addr=127.0.0.1:$port
-$REGISTRY --listen "$addr" --data-dir "$work/data" 2>"$work/registry.log" &
+WHARF_REGISTRY_LOG=warn $REGISTRY --listen "$addr" --data-dir "$work/data" 2>"$work/registry.log" &
 reg_pid=$!
 for _ in $(seq 50); do curl -fs "http://$addr/v2/" >/dev/null && break; sleep 0.1; done
 rss_kib() { awk '/VmRSS/ {print $2}' /proc/$reg_pid/status; }

@@ -21,7 +21,8 @@ use super::route::Route;
 use super::{ApiError, ErrorCode, Query};
 use crate::auth::{Action, Auth, Token};
 
-/// Who made a request, for handlers that filter by permission (`_catalog`).
+/// Who made a request, for handlers that filter by permission (`_catalog`); also put on
+/// the response, for the access log.
 #[derive(Clone, Debug, Default)]
 pub struct Identity {
     /// The user name, when authenticated.
@@ -249,10 +250,14 @@ pub(crate) async fn authorize(
             Ok(w) => w,
             Err(r) => return r.respond(auth, req.headers()),
         };
-        req.extensions_mut().insert(Identity {
+        let identity = Identity {
             user: who.user().map(str::to_owned),
-        });
-        return next.run(req).await;
+        };
+        req.extensions_mut().insert(identity.clone());
+        let mut resp = next.run(req).await;
+        // for the access log
+        resp.extensions_mut().insert(identity);
+        return resp;
     };
     let query = Query::parse(req.uri().query().map(str::to_owned));
     // decide on exactly the route the handler will act on: `route::resolve` decoded and
@@ -304,10 +309,14 @@ pub(crate) async fn authorize(
             ),
         };
     }
-    req.extensions_mut().insert(Identity {
+    let identity = Identity {
         user: who.user().map(str::to_owned),
-    });
-    next.run(req).await
+    };
+    req.extensions_mut().insert(identity.clone());
+    let mut resp = next.run(req).await;
+    // for the access log
+    resp.extensions_mut().insert(identity);
+    resp
 }
 
 /// `GET /token?service=…&scope=repository:<name>:<actions>…`: a bearer token for what the

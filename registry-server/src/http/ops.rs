@@ -43,13 +43,15 @@ fn content_length(h: &axum::http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-/// Middleware: count the request.
+/// Middleware: count the request and log it (method, path, status, bytes, duration, user).
 pub(crate) async fn track(
     State(state): State<Arc<AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
+    let started = std::time::Instant::now();
     let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
     let by_path = path_kind(req.uri().path());
     state
         .metrics
@@ -60,6 +62,21 @@ pub(crate) async fn track(
         .metrics
         .bytes_out
         .fetch_add(content_length(resp.headers()), Ordering::Relaxed);
+    // the access log: one line per request (target `wharf_registry::access`, at info)
+    tracing::info!(
+        target: "wharf_registry::access",
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        bytes = content_length(resp.headers()),
+        ms = (started.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+        user = %resp
+            .extensions()
+            .get::<super::auth::Identity>()
+            .and_then(|i| i.user.as_deref())
+            .unwrap_or("-"),
+        "request"
+    );
     if let Ok(mut map) = state.metrics.requests.lock() {
         let kind = by_path
             .or_else(|| resp.extensions().get::<route::RouteKind>().map(|k| k.0))

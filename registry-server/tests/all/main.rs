@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod gc;
 mod hostile;
+mod logs;
 mod mirror;
 mod quotas;
 mod route_properties;
