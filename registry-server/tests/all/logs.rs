@@ -5,22 +5,31 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// The registry process, killed and reaped when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Start the binary with stderr into a file and `env`; returns the process, its address
 /// and the log file.
-fn start(
-    dir: &std::path::Path,
-    env: &[(&str, &str)],
-) -> (std::process::Child, String, std::path::PathBuf) {
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (Running, String, std::path::PathBuf) {
     let log = dir.join("registry.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let child = Running(
+        Command::new(env!("CARGO_BIN_EXE_wharf-registry"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..200 {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Some(addr) = text
@@ -57,7 +66,7 @@ fn access_lines(log: &std::path::Path, lines: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_plain_line_per_request_and_json_when_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, log) = start(dir.path(), &[("WHARF_REGISTRY_LOG", "info")]);
+    let (child, addr, log) = start(dir.path(), &[("WHARF_REGISTRY_LOG", "info")]);
     let http = reqwest::Client::new();
     assert_eq!(
         http.get(format!("http://{addr}/v2/"))
@@ -74,7 +83,7 @@ async fn one_plain_line_per_request_and_json_when_asked() {
         .unwrap();
     assert_eq!(missing.status(), 404);
     let lines = access_lines(&log, 2);
-    let _ = child.kill();
+    drop(child);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
         !text.contains('\u{1b}'),
@@ -95,7 +104,7 @@ async fn one_plain_line_per_request_and_json_when_asked() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, log) = start(
+    let (child, addr, log) = start(
         dir.path(),
         &[
             ("WHARF_REGISTRY_LOG", "info"),
@@ -104,7 +113,7 @@ async fn one_plain_line_per_request_and_json_when_asked() {
     );
     http.get(format!("http://{addr}/v2/")).send().await.unwrap();
     let lines = access_lines(&log, 1);
-    let _ = child.kill();
+    drop(child);
     let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
     assert_eq!(entry["fields"]["method"], "GET", "{entry}");
     assert_eq!(entry["fields"]["status"], 200, "{entry}");
