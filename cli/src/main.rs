@@ -91,6 +91,16 @@ Examples:
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
     Logout(commands::login::LogoutArgs),
+    /// Print a shell completion script (clap_complete).
+    #[command(after_help = "\
+Examples:
+  wharf completions bash > ~/.local/share/bash-completion/completions/wharf
+  wharf completions zsh > ~/.zfunc/_wharf
+  wharf completions fish > ~/.config/fish/completions/wharf.fish")]
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -129,6 +139,16 @@ fn main() -> ExitCode {
                 Command::Verify(a) => a.run(&cli.global).await,
                 Command::Login(a) => a.run(&cli.global).await,
                 Command::Logout(a) => a.run().await,
+                Command::Completions { shell } => {
+                    use clap::CommandFactory as _;
+                    clap_complete::generate(
+                        shell,
+                        &mut Cli::command(),
+                        "wharf",
+                        &mut std::io::stdout(),
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
             }
         };
         // Ctrl-C drops the running command, so its temporary files (a half-downloaded

@@ -337,3 +337,29 @@ fn unreachable_and_foreign_hosts_get_a_cause_and_a_hint() {
     assert!(!err.contains("<h1>") && !err.contains("DOCTYPE"), "{err}");
     assert!(!out.exists());
 }
+
+/// `wharf completions` prints a script each shell loads, naming the subcommands; an unknown
+/// shell is a usage error naming the ones there are.
+#[test]
+fn completion_scripts_for_each_shell() {
+    let w = Wharf::new();
+    let bash = w.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("_wharf()") && bash.contains("componentize"),
+        "{bash}"
+    );
+    assert!(w.ok(&["completions", "zsh"]).starts_with("#compdef wharf"));
+    assert!(w.ok(&["completions", "fish"]).contains("complete -c wharf"));
+    // bash itself accepts the script
+    let checked = std::process::Command::new("bash")
+        .args(["-n", "-c", &bash])
+        .status()
+        .unwrap();
+    assert!(checked.success());
+    let out = w.run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("possible values"),
+        "{out:?}"
+    );
+}
