@@ -138,49 +138,37 @@ async fn basic_bearer_anonymous_and_denied() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // bob is authenticated but may not touch team/: 403, not 401
-    let r = s
-        .http
-        .get(s.url("/v2/team/app/tags/list"))
-        .basic_auth("bob", Some("hunter2"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["errors"][0]["code"],
-        "DENIED"
-    );
+    async fn denied(r: reqwest::Response) {
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            r.json::<Value>().await.unwrap()["errors"][0]["code"],
+            "DENIED"
+        );
+    }
+    let tags = s.url("/v2/team/app/tags/list");
+    denied(
+        s.http
+            .get(&tags)
+            .basic_auth("bob", Some("hunter2"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     // and a token for bob grants nothing there; as bob himself may not, the answer is the
-    // same 403 (under the token flow too), not a challenge to fetch another token
-    let t: Value = s
-        .token(Some(("bob", "hunter2")), "repository:team/app:pull,push")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let r = s
-        .http
-        .get(s.url("/v2/team/app/tags/list"))
-        .bearer_auth(t["token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["errors"][0]["code"],
-        "DENIED"
-    );
-    // a token that lacks a scope its user has is challenged, so the client fetches one
-    let pull_only: Value = s
-        .token(Some(("alice", "s3cret")), "repository:team/app:pull")
-        .await
-        .json()
-        .await
-        .unwrap();
+    // same 403 (under the token flow too), not a challenge to fetch another token; a token
+    // that lacks a scope its user has is challenged, so the client fetches one
+    let token = async |user: (&str, &str), scope: &str| -> String {
+        let t: Value = s.token(Some(user), scope).await.json().await.unwrap();
+        t["token"].as_str().unwrap().to_owned()
+    };
+    let bobs = token(("bob", "hunter2"), "repository:team/app:pull,push").await;
+    denied(s.http.get(&tags).bearer_auth(&bobs).send().await.unwrap()).await;
+    let pull_only = token(("alice", "s3cret"), "repository:team/app:pull").await;
     let r = s
         .http
         .post(s.url("/v2/team/app/blobs/uploads/"))
-        .bearer_auth(pull_only["token"].as_str().unwrap())
+        .bearer_auth(&pull_only)
         .send()
         .await
         .unwrap();
