@@ -169,7 +169,14 @@ fn main() -> ExitCode {
 /// transport chain (hyper, sockets) is cut to its innermost cause.
 fn report(e: anyhow::Error) -> ExitCode {
     // messages may carry what a registry said: escape control characters
-    eprintln!("error: {}", output::sanitize(&e.to_string()));
+    // (arguments after `--` are a guest's, not wharf's)
+    let json = std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    if !json {
+        eprintln!("error: {}", output::sanitize(&e.to_string()));
+    }
     let mut causes: Vec<String> = Vec::new();
     let mut hint = None;
     for c in e.chain().skip(1) {
@@ -198,6 +205,19 @@ fn report(e: anyhow::Error) -> ExitCode {
         hint = hint.or_else(|| client_hint(client));
     }
     causes.dedup();
+    if json {
+        // with --json an error is one JSON object on stderr, with a stable `code`
+        let doc = serde_json::json!({
+            "error": {
+                "code": error_code(&e),
+                "message": e.to_string(),
+                "causes": causes,
+                "hint": hint,
+            }
+        });
+        eprintln!("{doc}");
+        return ExitCode::FAILURE;
+    }
     if !causes.is_empty() {
         eprintln!("\nCaused by:");
         for (i, c) in causes.iter().enumerate() {
@@ -212,6 +232,32 @@ fn report(e: anyhow::Error) -> ExitCode {
         eprintln!("\nhint: {h}");
     }
     ExitCode::FAILURE
+}
+
+/// The stable `code` of an error under `--json`, from the first registry-client error in
+/// its chain: `connection-failed`, `timeout`, `unauthorized` (401), `denied` (403),
+/// `not-found` (404), `registry-error` (another status), `digest-mismatch`,
+/// `size-mismatch`, `too-large`, `protocol`, `no-matching-version`, `io`; else `error`.
+fn error_code(e: &anyhow::Error) -> &'static str {
+    use wharf_client::ClientError;
+    let Some(client) = e.chain().find_map(|c| c.downcast_ref::<ClientError>()) else {
+        return "error";
+    };
+    match client {
+        ClientError::Transport { source, .. } if source.is_timeout() => "timeout",
+        ClientError::Transport { .. } => "connection-failed",
+        ClientError::Status { status: 401, .. } => "unauthorized",
+        ClientError::Status { status: 403, .. } => "denied",
+        ClientError::Status { status: 404, .. } => "not-found",
+        ClientError::Status { .. } => "registry-error",
+        ClientError::DigestMismatch { .. } => "digest-mismatch",
+        ClientError::SizeMismatch { .. } => "size-mismatch",
+        ClientError::ManifestTooLarge { .. } => "too-large",
+        ClientError::Protocol { .. } => "protocol",
+        ClientError::NoMatchingVersion { .. } => "no-matching-version",
+        ClientError::Io { .. } => "io",
+        _ => "error",
+    }
 }
 
 /// What a person can do about `e`, when the cause is theirs to act on.

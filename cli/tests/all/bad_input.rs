@@ -78,6 +78,22 @@ fn unknown_repository_and_tag() {
         "{err}"
     );
     assert!(!out.exists());
+    let json = w.run(&[
+        "pull",
+        &format!("{}/nobody/here:1.0.0", reg.addr),
+        "-o",
+        s(&out),
+        "--json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stderr).unwrap();
+    assert_eq!(doc["error"]["code"], "not-found", "{doc}");
+    assert!(
+        doc["error"]["causes"][0]
+            .as_str()
+            .unwrap()
+            .contains("MANIFEST_UNKNOWN"),
+        "{doc}"
+    );
     let err = w.fails(&[
         "pull",
         "nobody:here@1.0.0",
@@ -312,6 +328,25 @@ fn unreachable_and_foreign_hosts_get_a_cause_and_a_hint() {
         !err.contains("tcp connect error") && !err.contains("2:"),
         "{err}"
     );
+    // with --json the error is one JSON object on stderr with a stable code
+    let json = w.run(&[
+        "pull",
+        &format!("127.0.0.1:{port}/demo/app:1.0.0"),
+        "-o",
+        s(&out),
+        "--json",
+    ]);
+    assert_eq!(json.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&json.stderr).unwrap();
+    assert_eq!(doc["error"]["code"], "connection-failed", "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("nothing answers"),
+        "{doc}"
+    );
+    assert!(json.stdout.is_empty());
     // a web server answering HTML
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
