@@ -87,6 +87,8 @@ Examples:
     Sbom(commands::sbom::Args),
     /// Mark a version yanked (ranges skip it; exact pins still work, with a warning).
     Yank(commands::yank::Args),
+    /// List the versions of a package with their digests, yanks and signatures.
+    Tags(commands::tags::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
                 Command::Run(a) => a.run(&cli.global).await,
                 Command::Key(c) => c.run(),
                 Command::Yank(a) => a.run(&cli.global).await,
+                Command::Tags(a) => a.run(&cli.global).await,
                 Command::Sbom(a) => a.run(&cli.global).await,
                 Command::Lock(a) => a.run(&cli.global).await,
                 Command::Fetch(a) => a.run(&cli.global).await,

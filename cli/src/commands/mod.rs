@@ -11,6 +11,7 @@ pub mod push;
 pub mod run;
 pub mod sbom;
 pub mod sign;
+pub mod tags;
 pub mod wit;
 pub mod yank;
 

@@ -151,6 +151,12 @@ fn sign_verify_and_an_independent_check_with_openssl() {
     for k in [&public, &public2] {
         w.ok(&["verify", &reference, "--key", s(k)]);
     }
+    // `wharf tags` counts them, and lists no cosign `.sig` tag as a version
+    let repo = reference.rsplit_once(':').unwrap().0;
+    let listed: serde_json::Value = serde_json::from_str(&w.ok(&["tags", repo, "--json"])).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["signatures"], 2, "{listed:?}");
     // a version cannot be moved to other content (immutable versions)...
     let other = work.path().join("other.wasm");
     std::fs::write(&other, wat::parse_str("(component)").unwrap()).unwrap();
@@ -448,4 +454,48 @@ fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
     assert!(v13["yanked"].is_null(), "{v13}");
     let err = w.fails(&["yank", &format!("{}/demo/app@{d3}", reg.addr)]);
     assert!(err.contains("names no version"), "{err}");
+
+    // `wharf tags`: every version, highest first, with its digest and yank
+    let listed: serde_json::Value =
+        serde_json::from_str(&w.ok(&[&["tags", "demo:app", "--json"][..], &flag[..]].concat()))
+            .unwrap();
+    let rows: Vec<(String, String, Option<String>)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["tag"].as_str().unwrap().to_owned(),
+                e["manifest_digest"].as_str().unwrap().to_owned(),
+                e["yanked"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("1.3.0".to_owned(), d3.clone(), None),
+            (
+                "1.2.0".to_owned(),
+                d3.clone(),
+                Some("only this one".to_owned())
+            ),
+            ("1.1.0".to_owned(), d2.clone(), None),
+            (
+                "1.0.0".to_owned(),
+                d1.clone(),
+                Some("no reason given".to_owned())
+            ),
+        ]
+    );
+    let text = w.ok(&["tags", &format!("{}/demo/app", reg.addr)]);
+    let first = text.lines().next().unwrap();
+    assert!(first.starts_with("1.3.0"), "{text}");
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .contains("yanked: only this one"),
+        "{text}"
+    );
 }

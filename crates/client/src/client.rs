@@ -425,6 +425,32 @@ impl Client {
         registry: &str,
         pkg: &PackageRef,
     ) -> Result<ImageReference, ClientError> {
+        let (oci_registry, repository) = self.package_repository(registry, pkg).await?;
+        let at = |tag: &str| -> Result<ImageReference, ClientError> {
+            let tag = tag
+                .parse()
+                .map_err(|e: wharf_oci::NameError| ClientError::Protocol {
+                    url: registry.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            Ok(ImageReference {
+                registry: oci_registry.clone(),
+                repository: repository.clone(),
+                tag: Some(tag),
+                digest: None,
+            })
+        };
+        self.resolve_in(pkg, &oci_registry, &repository, at).await
+    }
+
+    /// The OCI registry and repository that package `pkg` lives in, by `registry`'s
+    /// discovery document (checked: the registry it names must be a canonical
+    /// `host[:port]`).
+    pub async fn package_repository(
+        &self,
+        registry: &str,
+        pkg: &PackageRef,
+    ) -> Result<(String, wharf_oci::RepositoryName), ClientError> {
         let meta = self.registry_metadata(registry).await?;
         // everything the discovery document says is checked: the registry it names must
         // be `host[:port]` (no user info, path or dot segments), written canonically, so
@@ -444,24 +470,22 @@ impl Client {
                     url: registry.to_owned(),
                     reason: e.to_string(),
                 })?;
-        let at = |tag: &str| -> Result<ImageReference, ClientError> {
-            let tag = tag
-                .parse()
-                .map_err(|e: wharf_oci::NameError| ClientError::Protocol {
-                    url: registry.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            Ok(ImageReference {
-                registry: oci_registry.clone(),
-                repository: repository.clone(),
-                tag: Some(tag),
-                digest: None,
-            })
-        };
+        Ok((oci_registry, repository))
+    }
+
+    /// [`Client::resolve_package`] once the repository is known; `at` makes the reference
+    /// of a tag.
+    async fn resolve_in(
+        &self,
+        pkg: &PackageRef,
+        oci_registry: &str,
+        repository: &wharf_oci::RepositoryName,
+        at: impl Fn(&str) -> Result<ImageReference, ClientError>,
+    ) -> Result<ImageReference, ClientError> {
         if let Some(v) = &pkg.exact {
             return at(&v.to_string());
         }
-        let tags = self.tags(&oci_registry, &repository).await?;
+        let tags = self.tags(oci_registry, repository).await?;
         let mut versions: Vec<semver::Version> = tags
             .iter()
             .filter_map(|t| semver::Version::parse(t).ok())
