@@ -89,6 +89,8 @@ Examples:
     Yank(commands::yank::Args),
     /// List the versions of a package with their digests, yanks and signatures.
     Tags(commands::tags::Args),
+    /// Find packages in a registry by text or by an interface they export or import.
+    Search(commands::search::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -133,6 +135,7 @@ fn main() -> ExitCode {
                 Command::Key(c) => c.run(),
                 Command::Yank(a) => a.run(&cli.global).await,
                 Command::Tags(a) => a.run(&cli.global).await,
+                Command::Search(a) => a.run(&cli.global).await,
                 Command::Sbom(a) => a.run(&cli.global).await,
                 Command::Lock(a) => a.run(&cli.global).await,
                 Command::Fetch(a) => a.run(&cli.global).await,

@@ -10,6 +10,7 @@ pub mod pull;
 pub mod push;
 pub mod run;
 pub mod sbom;
+pub mod search;
 pub mod sign;
 pub mod tags;
 pub mod wit;

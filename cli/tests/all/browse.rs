@@ -381,6 +381,27 @@ fn json_api_answers_as_its_openapi_document_says() {
         assert_eq!(status, 200, "{link}");
         assert!(!html.contains(">0 found"), "{link} finds nothing");
     }
+    // `wharf search`, by text and by interface
+    let search = |args: &[&str]| -> Value {
+        serde_json::from_str(
+            &w.ok(&[&["search", "--registry", &f.reg.addr, "--json"][..], args].concat()),
+        )
+        .unwrap()
+    };
+    let by_text = search(&["greeter"]);
+    assert_eq!(
+        by_text["packages"][0]["repository"], "demo/greeter",
+        "{by_text}"
+    );
+    assert_eq!(
+        by_text["packages"][0]["latest"], "0.1.0",
+        "the yanked 0.2.0 is not latest"
+    );
+    let by_export = search(&["--exports", "wasi:cli/run"]);
+    assert_eq!(by_export["total"], 1, "{by_export}");
+    assert_eq!(by_export["packages"][0]["repository"], "demo/hello");
+    let text = w.ok(&["search", "--imports", "wasi:*", "--registry", &f.reg.addr]);
+    assert!(text.lines().any(|l| l.starts_with("demo:hello")), "{text}");
     let v2 = check("/api/v1/packages/demo/greeter@0.2.0", version, "200");
     assert_eq!(v2["signatures"][0]["status"], "unverified");
     assert!(v2["signatures"][0]["key_id"].is_null());
@@ -477,8 +498,22 @@ fn the_api_shows_only_what_the_caller_may_pull() {
         401
     );
     let _ = w;
+    // `wharf search` sends the stored credentials: alice finds the private package, a
+    // stranger only the public one
+    let found = |who: &Wharf| -> Vec<String> {
+        let out: Value =
+            serde_json::from_str(&who.ok(&["search", "--registry", &f.addr, "--json"])).unwrap();
+        out["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["repository"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(found(&w), ["demo/greeter", "demo/hello"]);
     // a client without credentials is told how to get them
     let stranger = Wharf::new();
+    assert_eq!(found(&stranger), ["demo/hello"]);
     let err = stranger.fails(&[
         "pull",
         &format!("{}/demo/greeter:0.1.0", f.addr),

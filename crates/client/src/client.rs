@@ -416,6 +416,43 @@ impl Client {
         json_capped(resp, MAX_SMALL_BODY, self.metadata_timeout(), &url).await
     }
 
+    /// Search the packages of a wharf registry through its catalog API
+    /// (`GET /api/v1/packages?q=&exports=&imports=&page=`): text in the name or
+    /// description, or an interface (a glob) a package exports or imports. Stored
+    /// credentials for `registry` are sent, so private packages the user may pull are
+    /// found too. The answer is bounded like every listing.
+    pub async fn search_packages(
+        &self,
+        registry: &str,
+        query: &SearchRequest,
+    ) -> Result<SearchResults, ClientError> {
+        let mut params = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", &query.text),
+            ("exports", &query.exports),
+            ("imports", &query.imports),
+        ] {
+            if !v.is_empty() {
+                params.append_pair(k, v);
+            }
+        }
+        params.append_pair("page", &query.page.max(1).to_string());
+        let url = format!(
+            "{}/api/v1/packages?{}",
+            self.base_url(registry),
+            params.finish()
+        );
+        let mut rb = self.http.get(&url);
+        if let Some(c) = self.config.credentials.credentials(registry) {
+            rb = rb.header(AUTHORIZATION, c.basic_header());
+        }
+        let resp = rb.send().await.map_err(transport(&url))?;
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        json_capped(resp, MAX_LISTING_BODY, self.metadata_timeout(), &url).await
+    }
+
     /// Resolve a package reference through `registry`'s discovery document and its tags:
     /// the exact version when one is given (yanked or not: a pin always works), else the
     /// highest semver tag matching the requirement that is not yanked (pre-releases only
@@ -1166,4 +1203,47 @@ pub fn output_file_builder(prefix: &str) -> tempfile::Builder<'_, '_> {
         b.permissions(std::fs::Permissions::from_mode(0o666));
     }
     b
+}
+
+/// A search of a registry's catalog ([`Client::search_packages`]).
+#[derive(Clone, Debug, Default)]
+pub struct SearchRequest {
+    /// Text in the name or description.
+    pub text: String,
+    /// An interface (glob) the package exports.
+    pub exports: String,
+    /// An interface (glob) the package imports.
+    pub imports: String,
+    /// 1-based page.
+    pub page: u32,
+}
+
+/// One package found (`/api/v1/packages`, as the registry's OpenAPI document gives it).
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct PackageHit {
+    /// Repository name.
+    pub repository: String,
+    /// `ns:name`, when the repository maps to one.
+    pub name: Option<String>,
+    /// Its latest version.
+    pub latest: String,
+    /// `component`, `core-module` or `wit-package`.
+    pub kind: String,
+    /// Its description.
+    pub description: Option<String>,
+    /// Its target world.
+    pub target: Option<String>,
+}
+
+/// One page of search results.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct SearchResults {
+    /// The packages on this page.
+    pub packages: Vec<PackageHit>,
+    /// Matches in all pages.
+    pub total: u64,
+    /// This page.
+    pub page: u32,
+    /// Page size.
+    pub per_page: u32,
 }
