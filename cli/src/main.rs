@@ -91,6 +91,8 @@ Examples:
     Tags(commands::tags::Args),
     /// Find packages in a registry by text or by an interface they export or import.
     Search(commands::search::Args),
+    /// Delete a tag, or a manifest by digest, from a registry (asks first).
+    Delete(commands::delete::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -136,6 +138,7 @@ fn main() -> ExitCode {
                 Command::Yank(a) => a.run(&cli.global).await,
                 Command::Tags(a) => a.run(&cli.global).await,
                 Command::Search(a) => a.run(&cli.global).await,
+                Command::Delete(a) => a.run(&cli.global).await,
                 Command::Sbom(a) => a.run(&cli.global).await,
                 Command::Lock(a) => a.run(&cli.global).await,
                 Command::Fetch(a) => a.run(&cli.global).await,

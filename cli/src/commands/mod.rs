@@ -2,6 +2,7 @@
 
 pub mod bindgen;
 pub mod componentize;
+pub mod delete;
 pub mod inspect;
 pub mod login;
 pub mod policy;

@@ -398,3 +398,54 @@ fn completion_scripts_for_each_shell() {
         "{out:?}"
     );
 }
+
+/// `wharf delete`: refuses without `--yes` when it cannot ask, deletes a tag only (the
+/// manifest stays for its other tags), or a manifest by digest with every tag on it; a
+/// package range is refused.
+#[test]
+fn delete_asks_and_removes_a_tag_or_a_manifest() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    let repo = format!("{}/demo/del", reg.addr);
+    let push = |tag: &str| {
+        let out = w
+            .cmd()
+            .args(["push", s(&hello), &format!("{repo}:{tag}")])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let digest = push("1.0.0");
+    assert_eq!(push("dev"), digest);
+    let out = work.path().join("x.wasm");
+    let pulls = |tag: &str| {
+        w.run(&["pull", &format!("{repo}:{tag}"), "-o", s(&out)])
+            .status
+            .success()
+    };
+
+    let err = w.fails(&["delete", &format!("{repo}:dev")]);
+    assert!(err.contains("without `--yes`"), "{err}");
+    assert!(pulls("dev"), "nothing was deleted");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&w.ok(&["delete", &format!("{repo}:dev"), "--yes", "--json"]))
+            .unwrap();
+    assert_eq!(report["deleted"], "tag");
+    assert!(!pulls("dev"), "the tag is gone");
+    assert!(pulls("1.0.0"), "the manifest stays for its other tag");
+
+    w.ok(&["delete", &format!("{repo}@{digest}"), "--yes"]);
+    assert!(!pulls("1.0.0"), "the manifest and its tags are gone");
+
+    let err = w.fails(&["delete", "demo:del", "--registry", &reg.addr, "--yes"]);
+    assert!(err.contains("names no exact version"), "{err}");
+}

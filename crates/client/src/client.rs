@@ -11,7 +11,7 @@ use reqwest::{RequestBuilder, Response, StatusCode, Url};
 use tokio::io::AsyncWriteExt;
 use wharf_oci::{
     Descriptor, Digest, ImageManifest, ImageReference, PackageRef, Reference, RegistryMetadata,
-    RepositoryName, is_loopback_host, media_types,
+    RepositoryName, Tag, is_loopback_host, media_types,
 };
 
 use crate::auth::{Challenge, parse_challenge};
@@ -568,7 +568,26 @@ impl Client {
         r: &ImageReference,
         digest: &Digest,
     ) -> Result<(), ClientError> {
-        let url = self.repo_url(&r.registry, &r.repository, &format!("manifests/{digest}"));
+        self.delete_reference(r, &digest.to_string()).await
+    }
+
+    /// Delete tag `tag` of `r`'s repository (distribution-spec "Deleting tags"): the
+    /// manifest stays, for its other tags and until garbage collection.
+    pub async fn delete_tag(&self, r: &ImageReference, tag: &Tag) -> Result<(), ClientError> {
+        self.delete_reference(r, tag.as_str()).await
+    }
+
+    /// `DELETE /v2/<name>/manifests/<reference>`.
+    async fn delete_reference(
+        &self,
+        r: &ImageReference,
+        reference: &str,
+    ) -> Result<(), ClientError> {
+        let url = self.repo_url(
+            &r.registry,
+            &r.repository,
+            &format!("manifests/{reference}"),
+        );
         let resp = self
             .send(&r.registry, Some(&r.repository), true, &url, |h| {
                 h.delete(&url)
