@@ -113,10 +113,27 @@ impl GlobalArgs {
 impl Settings {
     /// A registry client with Docker credentials and the transport settings.
     pub fn client(&self, registry_hint: Option<&str>) -> anyhow::Result<Client> {
-        let credentials = match DockerConfig::default_path() {
+        let mut credentials = match DockerConfig::default_path() {
             Some(p) => DockerConfig::load(&p)?,
             None => DockerConfig::default(),
         };
+        // CI: WHARF_REGISTRY_USERNAME and WHARF_REGISTRY_PASSWORD (as wkg and ORAS take
+        // them from the environment), for the registry this command names only, so they
+        // are never sent to a registry a discovery document or redirect points elsewhere
+        let from_env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+        match (
+            registry_hint,
+            from_env("WHARF_REGISTRY_USERNAME"),
+            from_env("WHARF_REGISTRY_PASSWORD"),
+        ) {
+            (Some(registry), Some(username), Some(password)) => {
+                credentials.insert(registry, wharf_client::Credentials { username, password })
+            }
+            (_, Some(_), None) | (_, None, Some(_)) => anyhow::bail!(
+                "set both WHARF_REGISTRY_USERNAME and WHARF_REGISTRY_PASSWORD, or neither"
+            ),
+            _ => {}
+        }
         let plain = self.plain_http
             || registry_hint
                 .is_some_and(|r| self.file.plain_http_registries.iter().any(|p| p == r));

@@ -524,6 +524,35 @@ fn the_api_shows_only_what_the_caller_may_pull() {
         err.contains(&format!("hint: log in first: `wharf login {}`", f.addr)),
         "{err}"
     );
+    // CI credentials from the environment, for the registry the command names
+    let pulled = stranger
+        .cmd()
+        .args([
+            "pull",
+            &format!("{}/demo/greeter:0.1.0", f.addr),
+            "-o",
+            s(&work.path().join("g.wasm")),
+        ])
+        .env("WHARF_REGISTRY_USERNAME", "alice")
+        .env("WHARF_REGISTRY_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let half = stranger
+        .cmd()
+        .args(["search", "--registry", &f.addr])
+        .env("WHARF_REGISTRY_USERNAME", "alice")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains("set both WHARF_REGISTRY_USERNAME"),
+        "{}",
+        String::from_utf8_lossy(&half.stderr)
+    );
 }
 
 /// An auth-enabled registry where alice pushes demo/greeter and anyone demo/hello.

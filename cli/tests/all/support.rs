@@ -72,7 +72,9 @@ impl Wharf {
             .env_remove("WHARF_CONFIG")
             .env_remove("WHARF_CACHE_DIR")
             .env_remove("WHARF_PLAIN_HTTP")
-            .env_remove("WHARF_KEY_PASSPHRASE");
+            .env_remove("WHARF_KEY_PASSPHRASE")
+            .env_remove("WHARF_REGISTRY_USERNAME")
+            .env_remove("WHARF_REGISTRY_PASSWORD");
         c
     }
 
