@@ -1,6 +1,6 @@
 //! Bad input gets a clear error naming the problem, exit code 1, and leaves nothing behind.
 
-use crate::support::{Registry, Wharf, guests, hello_component, s};
+use crate::support::{Registry, Wharf, guests, hello_component, root, s};
 
 #[test]
 fn truncated_and_wrong_kinds_of_wasm() {
@@ -448,4 +448,64 @@ fn delete_asks_and_removes_a_tag_or_a_manifest() {
 
     let err = w.fails(&["delete", "demo:del", "--registry", &reg.addr, "--yes"]);
     assert!(err.contains("names no exact version"), "{err}");
+}
+
+/// `wharf bindgen --check`: exit 0 when the bindings on disk are what the WIT generates,
+/// 1 with a unified diff when one was edited or is missing; nothing is written.
+#[test]
+fn bindgen_check_reports_stale_bindings_with_a_diff() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let wit = root().join("wit");
+    let out = work.path().join("bindings");
+    let args = |check: bool| {
+        let mut a = vec![
+            "bindgen".to_owned(),
+            "markdown".to_owned(),
+            s(&wit).to_owned(),
+            "--world".to_owned(),
+            "greeter".to_owned(),
+            "--out-dir".to_owned(),
+            s(&out).to_owned(),
+        ];
+        if check {
+            a.push("--check".to_owned());
+        }
+        a
+    };
+    let run = |check: bool| {
+        let a = args(check);
+        w.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let missing = run(true);
+    assert_eq!(missing.status.code(), Some(1), "nothing written yet");
+    assert!(!out.exists(), "--check writes nothing");
+    assert!(run(false).status.success());
+    let fresh = run(true);
+    assert!(
+        fresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fresh.stderr)
+    );
+    let file = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen('#', "##", 1)).unwrap();
+    let stale = run(true);
+    assert_eq!(stale.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&stale.stdout);
+    assert!(
+        diff.contains("(on disk)") && diff.contains("(generated)"),
+        "{diff}"
+    );
+    assert!(diff.lines().any(|l| l.starts_with("-##")), "{diff}");
+    assert!(
+        String::from_utf8_lossy(&stale.stderr).contains("not what"),
+        "{}",
+        String::from_utf8_lossy(&stale.stderr)
+    );
 }
