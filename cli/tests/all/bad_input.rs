@@ -409,20 +409,7 @@ fn delete_asks_and_removes_a_tag_or_a_manifest() {
     let reg = Registry::start();
     let hello = hello_component(&w, work.path());
     let repo = format!("{}/demo/del", reg.addr);
-    let push = |tag: &str| {
-        let out = w
-            .cmd()
-            .args(["push", s(&hello), &format!("{repo}:{tag}")])
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let push = |tag: &str| w.ok_at_epoch(&["push", s(&hello), &format!("{repo}:{tag}")]);
     let digest = push("1.0.0");
     assert_eq!(push("dev"), digest);
     let out = work.path().join("x.wasm");

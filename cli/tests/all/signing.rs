@@ -405,20 +405,8 @@ fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
 
     // two versions of one manifest (the same file pushed as 1.2.0 and 1.3.0): yanking
     // 1.2.0 yanks that version only
-    let push_at_epoch = |version: &str| {
-        let out = w
-            .cmd()
-            .args([&["push", s(&other), version][..], &flag[..]].concat())
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let push_at_epoch =
+        |version: &str| w.ok_at_epoch(&[&["push", s(&other), version][..], &flag[..]].concat());
     let d3 = push_at_epoch("demo:app@1.2.0");
     assert_eq!(
         push_at_epoch("demo:app@1.3.0"),

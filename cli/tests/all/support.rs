@@ -78,6 +78,24 @@ impl Wharf {
         c
     }
 
+    /// Run with `args` and `SOURCE_DATE_EPOCH` fixed (a reproducible push: the same file
+    /// gives the same manifest digest); require success and return stdout, trimmed.
+    pub fn ok_at_epoch(&self, args: &[&str]) -> String {
+        let out = self
+            .cmd()
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .expect("run wharf");
+        assert!(
+            out.status.success(),
+            "wharf {args:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Run with `args`; returns the output (not checked).
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run wharf")
