@@ -92,12 +92,20 @@ impl Args {
         if self.json {
             return print_json(&report);
         }
-        eprintln!(
-            "pushed {} {} to {target} ({} new blobs)",
-            report.kind,
-            self.file.display(),
-            report.blobs_sent
-        );
+        if report.already_present {
+            eprintln!(
+                "{target} already holds this {} ({}): nothing pushed",
+                report.kind,
+                self.file.display()
+            );
+        } else {
+            eprintln!(
+                "pushed {} {} to {target} ({} new blobs)",
+                report.kind,
+                self.file.display(),
+                report.blobs_sent
+            );
+        }
         if let Some(key) = &options.key {
             eprintln!("signed with key {}", key.key_id);
         }

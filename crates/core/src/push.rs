@@ -136,6 +136,9 @@ pub struct PushReport {
     pub config: Descriptor,
     /// Blobs the registry did not have.
     pub blobs_sent: usize,
+    /// The version already held this very artifact (another `created` at most): nothing
+    /// was uploaded, `digest` is the existing manifest's.
+    pub already_present: bool,
     /// The signature manifest, when signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<Digest>,
@@ -247,7 +250,9 @@ pub async fn push_file(
     // a version that already holds this very artifact (a retried push, or the same file
     // pushed again at another time) is a success: nothing is uploaded, its digest reported,
     // and a signature or SBOM asked for is attached to it
-    let (digest, manifest_desc, sent) = match same_artifact_at(client, target, &manifest).await {
+    let existing = same_artifact_at(client, target, &manifest).await;
+    let already_present = existing.is_some();
+    let (digest, manifest_desc, sent) = match existing {
         Some(existing) => (existing.digest.clone(), existing, 0),
         None => {
             let progress = options.progress.clone();
@@ -329,6 +334,7 @@ pub async fn push_file(
         layer,
         config: config_desc,
         blobs_sent: sent,
+        already_present,
         signature,
         sbom,
     })
