@@ -29,13 +29,20 @@ Examples:
         /// in the environment variable WHARF_KEY_PASSPHRASE.
         #[arg(long)]
         encrypt: bool,
+        /// Print JSON: `{key_id, private_key, public_key}` (the files' paths).
+        #[arg(long)]
+        json: bool,
     },
 }
 
 impl KeyCommand {
     /// Run the subcommand.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let KeyCommand::Generate { output, encrypt } = self;
+        let KeyCommand::Generate {
+            output,
+            encrypt,
+            json,
+        } = self;
         let passphrase = match (encrypt, passphrase()) {
             (false, _) => None,
             (true, Some(p)) => Some(p),
@@ -63,12 +70,20 @@ impl KeyCommand {
         }
         std::fs::write(&public, &pair.public_pem)
             .with_context(|| format!("failed to write `{}`", public.display()))?;
+        let key_id = wharf_sign::key_id(&pair.public_pem)?;
+        if json {
+            return print_json(&serde_json::json!({
+                "key_id": key_id,
+                "private_key": private,
+                "public_key": public,
+            }));
+        }
         eprintln!(
             "wrote {} (private, keep it secret) and {}",
             private.display(),
             public.display()
         );
-        outln!("{}", wharf_sign::key_id(&pair.public_pem)?);
+        outln!("{key_id}");
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -88,6 +103,9 @@ pub struct SignArgs {
     /// Private key (PKCS#8 PEM; an encrypted one is opened with WHARF_KEY_PASSPHRASE).
     #[arg(long)]
     key: PathBuf,
+    /// Print JSON: `{reference, manifest_digest, signature_digest, key_id}`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `wharf verify`
@@ -120,6 +138,14 @@ impl SignArgs {
         let target = resolve(&client, &remote).await?;
         let subject = subject_of(&client, &target).await?;
         let digest = sign_manifest(&client, &target, subject.clone(), &key).await?;
+        if self.json {
+            return print_json(&serde_json::json!({
+                "reference": target.to_string(),
+                "manifest_digest": subject.digest,
+                "signature_digest": digest,
+                "key_id": key.key_id,
+            }));
+        }
         eprintln!(
             "signed {} ({}) with key {}",
             target, subject.digest, key.key_id

@@ -28,6 +28,10 @@ pub struct Args {
     /// Remove the yank mark instead.
     #[arg(long)]
     undo: bool,
+    /// Print JSON: `{reference, manifest_digest, version, yanked, reason, mark_digest}`
+    /// (`marks_removed` with `--undo`).
+    #[arg(long)]
+    json: bool,
 }
 
 impl Args {
@@ -60,6 +64,15 @@ impl Args {
                     .delete_manifest(&target, &m.digest)
                     .await
                     .context("failed to remove the yank mark")?;
+            }
+            if self.json {
+                return super::print_json(&serde_json::json!({
+                    "reference": target.to_string(),
+                    "manifest_digest": pulled.digest,
+                    "version": version,
+                    "yanked": false,
+                    "marks_removed": marks.len(),
+                }));
             }
             eprintln!(
                 "{target} is no longer yanked ({} marks removed)",
@@ -100,6 +113,16 @@ impl Args {
             .await
             .context("failed to push the yank mark")?
             .digest;
+        if self.json {
+            return super::print_json(&serde_json::json!({
+                "reference": target.to_string(),
+                "manifest_digest": pulled.digest,
+                "version": version.to_string(),
+                "yanked": true,
+                "reason": self.reason,
+                "mark_digest": digest,
+            }));
+        }
         eprintln!("yanked {target} ({}): {}", pulled.digest, self.reason);
         outln!("{digest}");
         Ok(ExitCode::SUCCESS)

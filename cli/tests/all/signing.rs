@@ -11,6 +11,19 @@ use crate::support::{DockerRegistry, Registry, Wharf, hello_component, require_t
 fn keys(w: &Wharf, dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let base = dir.join(name);
     let id = w.ok(&["key", "generate", "-o", s(&base)]);
+    // and `--json` names both files
+    let other = dir.join(format!("{name}-json"));
+    let made: serde_json::Value =
+        serde_json::from_str(&w.ok(&["key", "generate", "-o", s(&other), "--json"])).unwrap();
+    assert_eq!(
+        made["public_key"],
+        s(&other.with_extension("pub")),
+        "{made}"
+    );
+    assert!(
+        made["key_id"].as_str().unwrap().starts_with("sha256:"),
+        "{made}"
+    );
     assert!(
         id.trim().starts_with("sha256:") && id.trim().len() == 23,
         "{id}"
@@ -147,7 +160,23 @@ fn sign_verify_and_an_independent_check_with_openssl() {
 
     // a second signature is kept beside the first
     let (key2, public2) = keys(&w, work.path(), "second");
-    w.ok(&["sign", &reference, "--key", s(&key2)]);
+    let signed: serde_json::Value =
+        serde_json::from_str(&w.ok(&["sign", &reference, "--key", s(&key2), "--json"])).unwrap();
+    assert!(
+        signed["signature_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{signed}"
+    );
+    assert_eq!(signed["key_id"].as_str().unwrap().len(), 23, "{signed}");
+    assert!(
+        signed["manifest_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{signed}"
+    );
     for k in [&public, &public2] {
         w.ok(&["verify", &reference, "--key", s(k)]);
     }
@@ -388,7 +417,19 @@ fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
     };
     let warned = pull_pinned("demo:app@1.1.0");
     assert!(warned.contains("is yanked: broken build"), "{warned}");
-    w.ok(&[&["yank", "demo:app@1.0.0"][..], &flag[..]].concat());
+    let yanked: serde_json::Value = serde_json::from_str(
+        &w.ok(&[&["yank", "demo:app@1.0.0", "--json"][..], &flag[..]].concat()),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            &yanked["version"],
+            &yanked["yanked"],
+            &yanked["manifest_digest"]
+        ),
+        (&"1.0.0".into(), &true.into(), &d1.clone().into()),
+        "{yanked}"
+    );
     let err = w.fails(
         &[
             &["pull", "demo:app", "-o", s(&work.path().join("x.wasm"))][..],
@@ -400,7 +441,15 @@ fn yanked_versions_are_skipped_by_ranges_and_warned_on_pins() {
         err.contains("1.0.0 (yanked)") && err.contains("1.1.0 (yanked)"),
         "{err}"
     );
-    w.ok(&[&["yank", "demo:app@1.1.0", "--undo"][..], &flag[..]].concat());
+    let undone: serde_json::Value = serde_json::from_str(
+        &w.ok(&[
+            &["yank", "demo:app@1.1.0", "--undo", "--json"][..],
+            &flag[..],
+        ]
+        .concat()),
+    )
+    .unwrap();
+    assert_eq!(undone["marks_removed"], 1, "{undone}");
     assert_eq!(newest(&w), d2);
 
     // two versions of one manifest (the same file pushed as 1.2.0 and 1.3.0): yanking
