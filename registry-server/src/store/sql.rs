@@ -87,22 +87,16 @@ pub(super) mod q {
     /// Mark a blob link used: time, digest, stale-before time, repository name.
     pub const TOUCH_BLOB: &str = "UPDATE repository_blobs SET last_used_at = $1 WHERE digest = $2 AND last_used_at < $3 \
         AND repository_id = (SELECT id FROM repositories WHERE name = $4)";
-    /// Catalog rows (one per package, from its summary), before the interface and
-    /// visibility conditions, order and window; binds text flag, text pattern.
-    pub const CATALOG: &str = "SELECT s.name AS repository, s.tag, s.manifest_digest AS digest, \
-        s.updated_at, s.kind, s.description, s.target FROM package_summary s WHERE \
-        ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2) \
-";
-    /// How many catalog rows match: the same conditions as [`CATALOG`].
-    /// (Both are followed by [`super::interface_condition`] when searching by interface.)
-    pub const CATALOG_COUNT: &str = "SELECT COUNT(*) FROM package_summary s WHERE \
-        ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2) \
-";
-    /// Repositories holding a manifest, before the visibility condition and window.
-    pub const REPOSITORY_LIST: &str = "SELECT r.name FROM repositories r \
-        WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
-    /// How many: the same condition as [`REPOSITORY_LIST`].
-    pub const REPOSITORY_COUNT: &str = "SELECT COUNT(*) FROM repositories r \
+    /// The columns of a catalog row (see [`CATALOG_FROM`]).
+    pub const CATALOG_COLUMNS: &str = "s.name AS repository, s.tag, s.manifest_digest AS digest, \
+        s.updated_at, s.kind, s.description, s.target";
+    /// Catalog rows (one per package, from its summary) matching the text search, before
+    /// the interface and visibility conditions; binds text flag, text pattern. Both the page
+    /// and its count select from it.
+    pub const CATALOG_FROM: &str = "FROM package_summary s WHERE \
+        ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2)";
+    /// Repositories holding a manifest, before the visibility condition.
+    pub const REPOSITORY_FROM: &str = "FROM repositories r \
         WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
     /// Tags of a repository with what they point at, by name (`yank` left empty: see
     /// [`YANK_MARKS`] and [`super::attach_yanks`]); binds repository id.
@@ -637,12 +631,13 @@ macro_rules! impl_store {
             Ok(())
         }
 
-        /// Rewrite the package summary of repository `repo_id` from its tags (the one
-        /// [`latest_version`] rule), within the caller's write transaction.
-        async fn refresh_summary(
+        /// The tags of repository `repo_id` with what they point at and the yank mark
+        /// (artifact type `yank_type`) of each version.
+        async fn tags_with_yanks(
             conn: &mut <$db as sqlx::Database>::Connection,
             repo_id: i64,
-        ) -> Result<(), StoreError> {
+            yank_type: &str,
+        ) -> Result<Vec<TagRow>, StoreError> {
             let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS_BY_ID)
                 .bind(repo_id)
                 .fetch_all(&mut *conn)
@@ -650,10 +645,20 @@ macro_rules! impl_store {
             let mut rows: Vec<TagRow> = convert(rows)?;
             let marks: Vec<(String, Option<String>)> = sqlx::query_as(q::YANK_MARKS)
                 .bind(repo_id)
-                .bind(YANK_ARTIFACT_TYPE)
+                .bind(yank_type)
                 .fetch_all(&mut *conn)
                 .await?;
             attach_yanks(&mut rows, &marks)?;
+            Ok(rows)
+        }
+
+        /// Rewrite the package summary of repository `repo_id` from its tags (the one
+        /// [`latest_version`] rule), within the caller's write transaction.
+        async fn refresh_summary(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            repo_id: i64,
+        ) -> Result<(), StoreError> {
+            let rows = tags_with_yanks(conn, repo_id, YANK_ARTIFACT_TYPE).await?;
             sqlx::query(q::DELETE_SUMMARY_INTERFACES)
                 .bind(repo_id)
                 .execute(&mut *conn)
@@ -698,12 +703,13 @@ macro_rules! impl_store {
             }
         }
 
-        /// A page of rows of `sql` (a `SELECT` with `$1`…`$n_binds` bound to `binds`)
-        /// that `visible` shows in `column`, ordered by `order`, and how many in all
-        /// (`count_sql`, the same conditions).
+        /// A page of `SELECT columns from_where` (`from_where` a `FROM … WHERE …` with
+        /// `$1`…`$n` bound to `binds`) keeping the rows `visible` shows in `column`, ordered
+        /// by `order`, and how many there are in all (`SELECT COUNT(*) from_where`, the same
+        /// conditions).
         async fn visible_page<R>(
             pool: &sqlx::Pool<$db>,
-            (sql, count_sql): (&str, &str),
+            (columns, from_where): (&str, &str),
             binds: &[String],
             visible: &Visibility,
             column: &str,
@@ -716,7 +722,7 @@ macro_rules! impl_store {
             let (condition, vis_binds) = visibility_condition(visible, column, binds.len() + 1);
             let n = binds.len() + vis_binds.len();
             let page_sql = format!(
-                "{sql}{condition} {order} LIMIT ${} OFFSET ${}",
+                "SELECT {columns} {from_where}{condition} {order} LIMIT ${} OFFSET ${}",
                 n + 1,
                 n + 2
             );
@@ -730,7 +736,7 @@ macro_rules! impl_store {
                 .fetch_all(pool)
                 .await?;
             let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
-                "{count_sql}{condition}"
+                "SELECT COUNT(*) {from_where}{condition}"
             )));
             for b in binds.iter().chain(&vis_binds) {
                 count = count.bind(b.as_str());
@@ -1426,15 +1432,14 @@ macro_rules! impl_store {
                     d => interface_condition(d, interface, binds.len() + 1),
                 };
                 binds.extend(interface_binds);
-                let page_sql = format!("{}{interface_sql}", q::CATALOG);
-                let count_sql = format!("{}{interface_sql}", q::CATALOG_COUNT);
+                let from_where = format!("{}{interface_sql}", q::CATALOG_FROM);
                 let order = match recent {
                     true => "ORDER BY s.updated_at DESC, s.name",
                     false => "ORDER BY s.name",
                 };
                 let (rows, total) = visible_page::<CatalogRecord>(
                     &self.pool,
-                    (&page_sql, &count_sql),
+                    (q::CATALOG_COLUMNS, &from_where),
                     &binds,
                     &filter.visible,
                     "s.name",
@@ -1452,7 +1457,7 @@ macro_rules! impl_store {
             ) -> Result<(Vec<RepositoryName>, u64), StoreError> {
                 let (rows, total) = visible_page::<(String,)>(
                     &self.pool,
-                    (q::REPOSITORY_LIST, q::REPOSITORY_COUNT),
+                    ("r.name", q::REPOSITORY_FROM),
                     &[],
                     visible,
                     "r.name",
@@ -1479,18 +1484,8 @@ macro_rules! impl_store {
                 else {
                     return Ok(Vec::new());
                 };
-                let rows: Vec<TagRecord> = sqlx::query_as(q::TAG_DETAILS_BY_ID)
-                    .bind(repo_id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut rows: Vec<TagRow> = convert(rows)?;
-                let marks: Vec<(String, Option<String>)> = sqlx::query_as(q::YANK_MARKS)
-                    .bind(repo_id)
-                    .bind(yank_type)
-                    .fetch_all(&self.pool)
-                    .await?;
-                attach_yanks(&mut rows, &marks)?;
-                Ok(rows)
+                let mut conn = self.pool.acquire().await?;
+                tags_with_yanks(&mut conn, repo_id, yank_type).await
             }
 
             async fn signatures(
