@@ -105,19 +105,7 @@ impl Args {
                         .flatten()
                         .map(|i| i.manifests)
                         .unwrap_or_default();
-                    let yanked = referrers
-                        .iter()
-                        .find(|d| {
-                            d.artifact_type.as_deref() == Some(wharf_oci::yank::ARTIFACT_TYPE)
-                                && wharf_oci::yank::applies(d.annotations.as_ref(), Some(&tag))
-                        })
-                        .map(|d| {
-                            d.annotations
-                                .as_ref()
-                                .and_then(|a| a.get(wharf_oci::yank::REASON_ANNOTATION))
-                                .cloned()
-                                .unwrap_or_else(|| "no reason given".into())
-                        });
+                    let yanked = wharf_oci::yank::yanked_by(&referrers, Some(&tag));
                     let signatures = referrers
                         .iter()
                         .filter(|d| {

@@ -620,23 +620,10 @@ impl Client {
         };
         // filtered here too: a registry that ignores `artifactType` must not make every
         // signed version look yanked
-        Ok(index
-            .manifests
-            .iter()
-            .find(|d| {
-                d.artifact_type.as_deref() == Some(YANK_ARTIFACT_TYPE)
-                    && wharf_oci::yank::applies(
-                        d.annotations.as_ref(),
-                        r.tag.as_ref().map(|t| t.as_str()),
-                    )
-            })
-            .map(|d| {
-                d.annotations
-                    .as_ref()
-                    .and_then(|a| a.get(YANK_REASON_ANNOTATION))
-                    .cloned()
-                    .unwrap_or_else(|| "no reason given".to_owned())
-            }))
+        Ok(wharf_oci::yank::yanked_by(
+            &index.manifests,
+            r.tag.as_ref().map(|t| t.as_str()),
+        ))
     }
 
     /// All tags of `repo`, following `Link` pagination.

@@ -26,6 +26,31 @@ pub fn applies(annotations: Option<&BTreeMap<String, String>>, tag: Option<&str>
     }
 }
 
+/// The reason a mark with `annotations` gives ([`REASON_ANNOTATION`], else "no reason
+/// given").
+pub fn reason(annotations: Option<&BTreeMap<String, String>>) -> String {
+    annotations
+        .and_then(|a| a.get(REASON_ANNOTATION))
+        .cloned()
+        .unwrap_or_else(|| "no reason given".to_owned())
+}
+
+/// The reason of the first yank mark among `referrers` that yanks version `tag` (see
+/// [`applies`]); `None` when none does. Descriptors of other artifact types are skipped,
+/// so a registry that ignores an `artifactType` filter cannot make a version look yanked.
+pub fn yanked_by<'a>(
+    referrers: impl IntoIterator<Item = &'a crate::Descriptor>,
+    tag: Option<&str>,
+) -> Option<String> {
+    referrers
+        .into_iter()
+        .find(|d| {
+            d.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
+                && applies(d.annotations.as_ref(), tag)
+        })
+        .map(|d| reason(d.annotations.as_ref()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,7 @@ pub use crate::store::YANK_ARTIFACT_TYPE;
 use crate::store::{
     CatalogFilter, Direction, SignatureRecord, TagRow, Timestamp, Visibility, WasmKind, Window,
 };
-/// Annotation of a yank mark holding the reason.
-pub const YANK_REASON_ANNOTATION: &str = wharf_oci::yank::REASON_ANNOTATION;
+
 /// Artifact type of CycloneDX SBOM referrers.
 pub const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
 /// Largest page a listing returns.
@@ -315,10 +314,7 @@ pub mod openapi {
 }
 
 fn yank_reason(annotations: &BTreeMap<String, String>) -> String {
-    annotations
-        .get(YANK_REASON_ANNOTATION)
-        .cloned()
-        .unwrap_or_else(|| "no reason given".into())
+    wharf_oci::yank::reason(Some(annotations))
 }
 
 fn visible(viewer: &Viewer<'_>, repo: &RepositoryName) -> Result<(), ServiceError> {
