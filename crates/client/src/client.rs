@@ -477,52 +477,10 @@ impl Client {
                 digest: None,
             })
         };
-        self.resolve_in(pkg, &oci_registry, &repository, at).await
-    }
-
-    /// The OCI registry and repository that package `pkg` lives in, by `registry`'s
-    /// discovery document (checked: the registry it names must be a canonical
-    /// `host[:port]`).
-    pub async fn package_repository(
-        &self,
-        registry: &str,
-        pkg: &PackageRef,
-    ) -> Result<(String, wharf_oci::RepositoryName), ClientError> {
-        let meta = self.registry_metadata(registry).await?;
-        // everything the discovery document says is checked: the registry it names must
-        // be `host[:port]` (no user info, path or dot segments), written canonically, so
-        // trust rules match the repository actually fetched
-        let named = meta.oci_registry_or(registry);
-        let oci_registry =
-            wharf_oci::canonical_registry_host(named).ok_or_else(|| ClientError::Protocol {
-                url: registry.to_owned(),
-                reason: format!(
-                    "the discovery document names registry `{}`, which is not host[:port]",
-                    named.escape_debug()
-                ),
-            })?;
-        let repository =
-            pkg.repository(meta.namespace_prefix())
-                .map_err(|e| ClientError::Protocol {
-                    url: registry.to_owned(),
-                    reason: e.to_string(),
-                })?;
-        Ok((oci_registry, repository))
-    }
-
-    /// [`Client::resolve_package`] once the repository is known; `at` makes the reference
-    /// of a tag.
-    async fn resolve_in(
-        &self,
-        pkg: &PackageRef,
-        oci_registry: &str,
-        repository: &wharf_oci::RepositoryName,
-        at: impl Fn(&str) -> Result<ImageReference, ClientError>,
-    ) -> Result<ImageReference, ClientError> {
         if let Some(v) = &pkg.exact {
             return at(&v.to_string());
         }
-        let tags = self.tags(oci_registry, repository).await?;
+        let tags = self.tags(&oci_registry, &repository).await?;
         let mut versions: Vec<semver::Version> = tags
             .iter()
             .filter_map(|t| semver::Version::parse(t).ok())
@@ -560,6 +518,36 @@ impl Client {
                 found.join(", ")
             },
         })
+    }
+
+    /// The OCI registry and repository that package `pkg` lives in, by `registry`'s
+    /// discovery document (checked: the registry it names must be a canonical
+    /// `host[:port]`).
+    pub async fn package_repository(
+        &self,
+        registry: &str,
+        pkg: &PackageRef,
+    ) -> Result<(String, wharf_oci::RepositoryName), ClientError> {
+        let meta = self.registry_metadata(registry).await?;
+        // everything the discovery document says is checked: the registry it names must
+        // be `host[:port]` (no user info, path or dot segments), written canonically, so
+        // trust rules match the repository actually fetched
+        let named = meta.oci_registry_or(registry);
+        let oci_registry =
+            wharf_oci::canonical_registry_host(named).ok_or_else(|| ClientError::Protocol {
+                url: registry.to_owned(),
+                reason: format!(
+                    "the discovery document names registry `{}`, which is not host[:port]",
+                    named.escape_debug()
+                ),
+            })?;
+        let repository =
+            pkg.repository(meta.namespace_prefix())
+                .map_err(|e| ClientError::Protocol {
+                    url: registry.to_owned(),
+                    reason: e.to_string(),
+                })?;
+        Ok((oci_registry, repository))
     }
 
     /// `DELETE` manifest `digest` from `r`'s repository.
