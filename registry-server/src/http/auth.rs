@@ -237,7 +237,7 @@ fn challenge(auth: &Auth, headers: &HeaderMap, scope: Option<String>, message: &
 /// Middleware guarding `/v2/`.
 pub(crate) async fn authorize(
     State(state): State<Arc<AppState>>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let Some(auth) = state.auth.as_ref() else {
@@ -250,14 +250,7 @@ pub(crate) async fn authorize(
             Ok(w) => w,
             Err(r) => return r.respond(auth, req.headers()),
         };
-        let identity = Identity {
-            user: who.user().map(str::to_owned),
-        };
-        req.extensions_mut().insert(identity.clone());
-        let mut resp = next.run(req).await;
-        // for the access log
-        resp.extensions_mut().insert(identity);
-        return resp;
+        return run_as(&who, req, next).await;
     };
     let query = Query::parse(req.uri().query().map(str::to_owned));
     // decide on exactly the route the handler will act on: `route::resolve` decoded and
@@ -309,12 +302,17 @@ pub(crate) async fn authorize(
             ),
         };
     }
+    run_as(&who, req, next).await
+}
+
+/// Run the request as `who`: its [`Identity`] goes on the request (for handlers that
+/// filter by permission) and on the response (for the access log).
+async fn run_as(who: &Who, mut req: Request, next: Next) -> Response {
     let identity = Identity {
         user: who.user().map(str::to_owned),
     };
     req.extensions_mut().insert(identity.clone());
     let mut resp = next.run(req).await;
-    // for the access log
     resp.extensions_mut().insert(identity);
     resp
 }

@@ -317,6 +317,17 @@ fn yank_reason(annotations: &BTreeMap<String, String>) -> String {
     wharf_oci::yank::reason(Some(annotations))
 }
 
+/// Page `page` (1-based, at least 1) of `per_page` items (1..=[`MAX_PER_PAGE`]), as those
+/// two numbers and the rows the store skips and returns.
+fn page_window(page: u32, per_page: u32) -> (u32, u32, Window) {
+    let (page, per_page) = (page.max(1), per_page.clamp(1, MAX_PER_PAGE));
+    let window = Window {
+        offset: u64::from(page - 1) * u64::from(per_page),
+        limit: per_page,
+    };
+    (page, per_page, window)
+}
+
 fn visible(viewer: &Viewer<'_>, repo: &RepositoryName) -> Result<(), ServiceError> {
     match viewer.may_pull(repo.as_str()) {
         true => Ok(()),
@@ -350,12 +361,7 @@ impl Registry {
             interface,
             visible: viewer.visible.clone(),
         };
-        let per_page = q.per_page.clamp(1, MAX_PER_PAGE);
-        let page = q.page.max(1);
-        let window = Window {
-            offset: u64::from(page - 1) * u64::from(per_page),
-            limit: per_page,
-        };
+        let (page, per_page, window) = page_window(q.page, q.per_page);
         let (rows, total) = self.store.catalog(&filter, q.recent, window).await?;
         let packages = rows
             .into_iter()
@@ -591,12 +597,7 @@ impl Registry {
         per_page: u32,
         viewer: &Viewer<'_>,
     ) -> Result<RepositoryPage, ServiceError> {
-        let per_page = per_page.clamp(1, MAX_PER_PAGE);
-        let page = page.max(1);
-        let window = Window {
-            offset: u64::from(page - 1) * u64::from(per_page),
-            limit: per_page,
-        };
+        let (page, per_page, window) = page_window(page, per_page);
         let (repositories, total) = self.store.repository_page(viewer.visible, window).await?;
         Ok(RepositoryPage {
             repositories,
