@@ -10,6 +10,8 @@
 //! repository's (the commands name those paths relative to the repository root), with
 //! HOME, the XDG directories and the Docker config in a temp dir.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -307,24 +307,37 @@ fn json_api_answers_as_its_openapi_document_says() {
     assert_eq!(v["signatures"][0]["status"], "verified");
     assert_eq!(v["signatures"][0]["key_id"], f.key_id.as_str());
     assert!(v["sbom"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(v["artifact"]["class"], "component");
+    let commands: Vec<(&str, &str)> = v["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["tool"].as_str().unwrap(), c["command"].as_str().unwrap()))
+        .collect();
     assert_eq!(
-        v["commands"]["wkg"],
-        format!("wkg get demo:greeter@0.1.0 --registry {}", f.reg.addr)
-    );
-    assert_eq!(
-        v["commands"]["wharf"],
-        format!(
-            "wharf pull {}/demo/greeter:0.1.0 -o greeter.wasm",
-            f.reg.addr
+        commands[0],
+        (
+            "wharf",
+            format!(
+                "wharf pull {}/demo/greeter:0.1.0 -o greeter.wasm",
+                f.reg.addr
+            )
+            .as_str()
         )
     );
+    // a loopback registry speaks plain HTTP: wkg is told so by a one-line config
+    assert_eq!(commands[1].0, "wkg");
+    assert!(
+        commands[1].1.ends_with(&format!(
+            "wkg get demo:greeter@0.1.0 --registry {} --config wkg.toml -o ./",
+            f.reg.addr
+        )),
+        "{commands:?}"
+    );
+    assert_eq!(commands[2].0, "skopeo");
     // the command works as pasted, in an empty directory
     let pasted = tempfile::tempdir().unwrap();
-    let words: Vec<&str> = v["commands"]["wharf"]
-        .as_str()
-        .unwrap()
-        .split(' ')
-        .collect();
+    let words: Vec<&str> = commands[0].1.split(' ').collect();
     assert_eq!(words[0], "wharf");
     let out = w
         .cmd()
@@ -736,7 +749,7 @@ fn browse_find_read_and_copy_in_a_real_browser() {
         let wit = c.find(Locator::Css("pre.wit")).await.unwrap().text().await.unwrap();
         assert!(wit.contains("interface greet"), "{wit}");
         let commands = c.find(Locator::Css("section[aria-labelledby=fetch]")).await.unwrap().text().await.unwrap();
-        assert!(commands.contains(&format!("wkg get demo:greeter@0.1.0 --registry {}", f.reg.addr)), "{commands}");
+        assert!(commands.contains(&format!("wkg get demo:greeter@0.1.0 --registry {} --config wkg.toml", f.reg.addr)), "{commands}");
         // the copy button is there once JavaScript runs
         let copy = c.find(Locator::Css("button.copy")).await.unwrap();
         assert!(copy.is_displayed().await.unwrap(), "copy buttons are shown with JavaScript");
@@ -792,5 +805,284 @@ fn standard_annotations_show_in_the_catalog() {
     assert_eq!(
         found["packages"][0]["description"],
         "Says hello, from an annotation"
+    );
+}
+
+/// `sha256:<hex>` of `bytes`.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Push `blob` to `repo` (monolithic upload) and `manifest` under `reference`; returns the
+/// manifest's digest.
+async fn put(
+    http: &reqwest::Client,
+    registry: &str,
+    repo: &str,
+    blobs: &[&[u8]],
+    media_type: &str,
+    manifest: &Value,
+    reference: &str,
+) -> String {
+    for blob in blobs {
+        let resp = http
+            .post(format!(
+                "http://{registry}/v2/{repo}/blobs/uploads/?digest={}",
+                sha256(blob)
+            ))
+            .body(blob.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    let body = serde_json::to_vec(manifest).unwrap();
+    let resp = http
+        .put(format!("http://{registry}/v2/{repo}/manifests/{reference}"))
+        .header("content-type", media_type)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    sha256(&body)
+}
+
+/// A real multi-platform container image in `acme/app`: one gzipped tar layer (made by
+/// `tar` and `gzip`), a config per platform (linux/amd64 and linux/arm64/v8), an image
+/// index tagged `1.0`, and an SPDX SBOM referring to the amd64 image. Returns the amd64
+/// image's digest and the SBOM's.
+fn push_image(registry: &str, work: &Path) -> (String, String) {
+    let root = work.join("rootfs");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/motd"), "hello from a container layer\n").unwrap();
+    let tar = Command::new("tar")
+        .args([
+            "--sort=name",
+            "--mtime=@0",
+            "--owner=0",
+            "--group=0",
+            "-cf",
+            "-",
+            "-C",
+        ])
+        .arg(&root)
+        .arg("etc")
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut gzip = Command::new("gzip")
+        .args(["-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        gzip.stdin.take().unwrap().write_all(&tar.stdout).unwrap();
+    }
+    let layer = gzip.wait_with_output().unwrap().stdout;
+    let diff_id = sha256(&tar.stdout);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let mut images = Vec::new();
+        for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+            let mut config = serde_json::json!({
+                "architecture": arch, "os": "linux",
+                "config": {"Cmd": ["/bin/cat", "/etc/motd"]},
+                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            });
+            if let Some(v) = variant {
+                config["variant"] = v.into();
+            }
+            let config = serde_json::to_vec(&config).unwrap();
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256(&layer), "size": layer.len()}],
+            });
+            let size = serde_json::to_vec(&manifest).unwrap().len();
+            let digest = put(&http, registry, "acme/app", &[&config, &layer], "application/vnd.oci.image.manifest.v1+json", &manifest, &format!("1.0-{arch}")).await;
+            let mut platform = serde_json::json!({"architecture": arch, "os": "linux"});
+            if let Some(v) = variant {
+                platform["variant"] = v.into();
+            }
+            images.push((digest, size, platform));
+        }
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": images.iter().map(|(d, size, p)| serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": size, "platform": p,
+            })).collect::<Vec<_>>(),
+        });
+        put(&http, registry, "acme/app", &[], "application/vnd.oci.image.index.v1+json", &index, "1.0").await;
+        let spdx = serde_json::to_vec(&serde_json::json!({
+            "spdxVersion": "SPDX-2.3", "name": "acme/app", "dataLicense": "CC0-1.0",
+            "packages": [{"name": "motd", "versionInfo": "1.0.0", "licenseConcluded": "MIT",
+                "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": "pkg:generic/motd@1.0.0"}]}],
+        }))
+        .unwrap();
+        let (amd64, amd64_size, _) = &images[0];
+        let sbom = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/spdx+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
+            "layers": [{"mediaType": "application/spdx+json", "digest": sha256(&spdx), "size": spdx.len()}],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64, "size": amd64_size},
+        });
+        let sbom_digest = sha256(&serde_json::to_vec(&sbom).unwrap());
+        put(&http, registry, "acme/app", &[b"{}", &spdx], "application/vnd.oci.image.manifest.v1+json", &sbom, &sbom_digest).await;
+        (amd64.clone(), sbom_digest)
+    })
+}
+
+/// Every kind of version page (a component, a WIT package, an image index, an image, SBOMs
+/// in CycloneDX and SPDX, a signature, a yank mark, another artifact) shows what it is, and
+/// each fetch command it offers, read from the page in Chromium, works when pasted into a
+/// shell in an empty directory.
+#[test]
+fn every_fetch_command_works_when_pasted_from_the_browser() {
+    use fantoccini::{ClientBuilder, Locator};
+    require_tool("skopeo");
+    require_tool("wkg");
+    let w = Wharf::new();
+    let f = fixture(&w, "");
+    let reg = f.reg.addr.clone();
+    let work = tempfile::tempdir().unwrap();
+    let (amd64, spdx) = push_image(&reg, work.path());
+    let (_, greeter) = get(&format!("http://{reg}/api/v1/packages/demo/greeter@0.1.0"));
+    let (_, yanked) = get(&format!("http://{reg}/api/v1/packages/demo/greeter@0.2.0"));
+    let referrer = |v: &Value, t: &str| {
+        v["referrers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["artifact_type"] == t)
+            .unwrap_or_else(|| panic!("a {t} referrer: {v}"))["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let cyclonedx = greeter["sbom"].as_str().unwrap().to_owned();
+    let signature = referrer(&greeter, "application/vnd.dev.cosign.artifact.sig.v1+json");
+    let yank = referrer(&yanked, "application/vnd.wharf.yank.v1+json");
+
+    // page, the kind it shows, a text it shows, and what a pasted command leaves behind
+    let pages: Vec<(String, &str, &str)> = vec![
+        (
+            "demo/greeter@0.1.0".into(),
+            "component",
+            "wharf:greeter/greet",
+        ),
+        ("demo/api@1.0.0".into(), "WIT package", "interface greet"),
+        ("acme/app@1.0".into(), "image index", "linux/arm64/v8"),
+        (
+            format!("acme/app@{amd64}"),
+            "container image",
+            "linux/amd64",
+        ),
+        (format!("acme/app@{spdx}"), "SBOM", "pkg:generic/motd@1.0.0"),
+        (
+            format!("demo/greeter@{cyclonedx}"),
+            "SBOM",
+            "pkg:cargo/wit-bindgen",
+        ),
+        (
+            format!("demo/greeter@{signature}"),
+            "signature",
+            "application/vnd.dev.cosign.simplesigning.v1+json",
+        ),
+        (format!("demo/greeter@{yank}"), "yank mark", "Refers to"),
+        ("acme/thing@v1".into(), "OCI artifact", "text/plain"),
+    ];
+    let driver = chromedriver();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let found: Vec<(String, Vec<(String, String)>)> = rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": s(&chromium_binary()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"]
+            }),
+        );
+        let c = ClientBuilder::rustls().unwrap().capabilities(caps).connect(&driver.url).await.expect("connect to chromedriver");
+        let mut found = Vec::new();
+        let shots = root().join("target/ui-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        for (i, (page, kind, shows)) in pages.iter().enumerate() {
+            c.goto(&format!("http://{reg}/packages/{page}")).await.unwrap();
+            let meta = wait(&c, Locator::Css("dl.meta")).await.text().await.unwrap();
+            assert!(meta.contains(&format!("Kind\n{kind}")), "{page}: {meta}");
+            let main = c.find(Locator::Css("#main")).await.unwrap().text().await.unwrap();
+            assert!(main.contains(shows), "{page} shows {shows}: {main}");
+            let mut commands = Vec::new();
+            for div in c.find_all(Locator::Css("section[aria-labelledby=fetch] div.command")).await.unwrap() {
+                let tool = div.find(Locator::Css("span")).await.unwrap().text().await.unwrap();
+                let command = div.find(Locator::Css("code")).await.unwrap().text().await.unwrap();
+                commands.push((tool, command));
+            }
+            screenshot(&c, &shots, &format!("kind-{i}-{}", kind.replace(' ', "-"))).await;
+            found.push((page.clone(), commands));
+        }
+        c.close().await.unwrap();
+        found
+    });
+
+    for (page, commands) in &found {
+        let tools: Vec<&str> = commands.iter().map(|(t, _)| t.as_str()).collect();
+        let wasm = page.starts_with("demo/greeter@0") || page.starts_with("demo/api");
+        assert_eq!(
+            tools.contains(&"wharf") && !page.contains("sha256"),
+            wasm,
+            "{page}: {tools:?}"
+        );
+        assert!(tools.contains(&"skopeo"), "{page}: {tools:?}");
+        for (tool, command) in commands {
+            let dir = tempfile::tempdir().unwrap();
+            let out = w.shell(command, dir.path());
+            assert!(
+                out.status.success(),
+                "{page}: `{command}` failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let written: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            match tool.as_str() {
+                "skopeo" => {
+                    let layout = dir.path().join(&written[0]);
+                    assert!(
+                        layout.join("oci-layout").exists() && layout.join("index.json").exists(),
+                        "{page}: {written:?}"
+                    );
+                }
+                "wharf" if command.starts_with("wharf sbom") => {
+                    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+                    assert_eq!(doc["bomFormat"], "CycloneDX");
+                }
+                // wkg writes a WIT package as WIT text
+                "wharf" | "wkg" => assert!(
+                    written
+                        .iter()
+                        .any(|n| n.ends_with(".wasm") || (tool == "wkg" && n.ends_with(".wit"))),
+                    "{page}: `{command}` wrote {written:?}"
+                ),
+                other => panic!("{page}: an unexpected tool {other}"),
+            }
+        }
+    }
+    // the index was copied whole (`--all`): both platforms' manifests are in the layout
+    let index_commands = &found.iter().find(|(p, _)| p == "acme/app@1.0").unwrap().1;
+    assert!(
+        index_commands[0].1.contains(" --all "),
+        "{index_commands:?}"
     );
 }

@@ -96,6 +96,27 @@ impl Wharf {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Run `script` with `bash -euo pipefail` in `dir`, in this isolated home, with this
+    /// `wharf` first on PATH: a command as a user pastes it.
+    pub fn shell(&self, script: &str, dir: &Path) -> Output {
+        let cmd = self.cmd();
+        let bin = Path::new(env!("CARGO_BIN_EXE_wharf")).parent().unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        let mut sh = Command::new("bash");
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => sh.env(k, v),
+                None => sh.env_remove(k),
+            };
+        }
+        sh.env("PATH", format!("{}:{path}", bin.display()))
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run bash")
+    }
+
     /// Run with `args`; returns the output (not checked).
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().expect("run wharf")

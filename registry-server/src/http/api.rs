@@ -20,8 +20,9 @@ use super::auth::Identity;
 use super::error::ErrorBody;
 use super::{ApiError, ErrorCode, Query};
 use crate::service::{
-    FetchCommands, PackageDetail, PackagePage, PackageSummary, QuotaUsage, ReferrerSummary,
-    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    ArtifactClass, ArtifactView, FetchCommand, IndexEntry, LayerView, PackageDetail, PackagePage,
+    PackageSummary, QuotaUsage, ReferrerSummary, RepositoryDetail, RepositoryPage, SbomComponent,
+    SbomView, SearchQuery, VersionDetail, VersionSummary, Viewer,
 };
 use crate::store::{SignatureRecord, TagRow};
 
@@ -50,7 +51,13 @@ use crate::store::{SignatureRecord, TagRow};
         PackageDetail,
         SignatureRecord,
         ReferrerSummary,
-        FetchCommands,
+        FetchCommand,
+        ArtifactClass,
+        ArtifactView,
+        LayerView,
+        IndexEntry,
+        SbomView,
+        SbomComponent,
         VersionDetail,
         RepositoryPage,
         RepositoryDetail,
@@ -75,6 +82,7 @@ pub(crate) struct ViewerParts {
     state: Arc<AppState>,
     user: Option<String>,
     host: String,
+    plain_http: bool,
 }
 
 impl ViewerParts {
@@ -84,10 +92,18 @@ impl ViewerParts {
         identity: Option<&Identity>,
     ) -> Self {
         let host = super::public_host(state, headers);
+        // wharf-registry itself speaks plain HTTP: the viewer reaches it over HTTPS only
+        // through a TLS proxy, which says so with `X-Forwarded-Proto`, or at the public
+        // name the operator configured (behind such a proxy)
+        let forwarded_https = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
         ViewerParts {
             state: state.clone(),
             user: identity.and_then(|i| i.user.clone()),
             host,
+            plain_http: !forwarded_https && state.config.public_registry.is_none(),
         }
     }
 
@@ -103,6 +119,7 @@ impl ViewerParts {
         let viewer = Viewer {
             visible: &visible,
             host: &self.host,
+            plain_http: self.plain_http,
             namespace_prefix: &self.state.config.namespace_prefix,
         };
         f(&viewer).await

@@ -438,9 +438,17 @@ fn copyable(label: &str, command: &str) -> Markup {
 
 fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, WitTarget>) -> Markup {
     let name = d.name.as_deref().unwrap_or(d.repository.as_str());
+    let a = &d.artifact;
+    let version_href = |digest: &Digest| format!("/packages/{}@{digest}", d.repository);
     html! {
         p.crumbs { a href={ "/packages/" (d.repository) } { (name) } }
-        h1 { (name) " " span.version { (r) } }
+        h1 {
+            (name) " "
+            @match r {
+                Reference::Digest(digest) => span.version title=(digest) { (short(digest)) },
+                Reference::Tag(tag) => span.version { (tag) },
+            }
+        }
         @if let Some(reason) = &d.yanked {
             p.alert role="note" { strong { "Yanked:" } " " (reason) }
         }
@@ -448,11 +456,21 @@ fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, Wit
             p.description { (desc) }
         }
         dl.meta {
-            (meta_row("Kind", d.kind.map(|k| k.as_str()).or(d.artifact_type.as_deref()), false))
+            (meta_row("Kind", Some(a.class.label()), false))
+            @if !a.class.is_wasm() {
+                (meta_row("Artifact type", d.artifact_type.as_deref(), false))
+                (meta_row("Media type", Some(&d.media_type), false))
+            }
             @if let Some(t) = &d.target {
                 dt { "Target world" }
                 dd { a href={ "/search?q=" (q(t.split('/').next().unwrap_or(t))) } { code { (t) } } }
             }
+            (meta_row("Platform", a.platform.as_deref(), false))
+            @if let Some(subject) = &a.subject {
+                dt { "Refers to" }
+                dd { a href=(version_href(subject)) { code { (short(subject)) } } }
+            }
+            (meta_row("Predicate type", a.predicate_type.as_deref(), false))
             (meta_row("Digest", Some(&d.digest.to_string()), false))
             (meta_row("Size", Some(&format!("{} bytes", d.size)), false))
             (meta_row("Created", d.created.as_deref(), false))
@@ -462,11 +480,96 @@ fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, Wit
         }
         section aria-labelledby="fetch" {
             h2 #fetch { "Fetch" }
-            (copyable("wharf", &d.commands.wharf))
-            @if let Some(wkg) = &d.commands.wkg {
-                (copyable("wkg", wkg))
+            @for c in &d.commands {
+                (copyable(&c.tool, &c.command))
             }
-            (copyable("oras", &d.commands.oras))
+        }
+        @if let Some(sbom) = &a.sbom {
+            section aria-labelledby="components" {
+                h2 #components { "Components" }
+                p {
+                    (sbom.format)
+                    @if let Some(what) = &sbom.describes { " bill of materials of " strong { (what) } }
+                    ": " (sbom.total) @if sbom.total == 1 { " component" } @else { " components" }
+                    @if sbom.components.len() < sbom.total { ", the first " (sbom.components.len()) " shown" }
+                    "."
+                }
+                table.components {
+                    thead {
+                        tr {
+                            th scope="col" { "Component" }
+                            th scope="col" { "Version" }
+                            th scope="col" { "Licences" }
+                            th scope="col" { "Package URL" }
+                        }
+                    }
+                    tbody {
+                        @for c in &sbom.components {
+                            tr {
+                                td { (c.name) }
+                                td { (c.version.as_deref().unwrap_or("")) }
+                                td { (c.licenses.join(", ")) }
+                                td { @if let Some(p) = &c.purl { code { (p) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        } @else if a.class == crate::service::ArtifactClass::Sbom {
+            section aria-labelledby="components" {
+                h2 #components { "Components" }
+                p.empty { "The document is not CycloneDX or SPDX JSON this registry can read (or larger than 16 MiB)." }
+            }
+        }
+        @if !a.manifests.is_empty() {
+            section aria-labelledby="manifests" {
+                h2 #manifests { "Manifests" }
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Platform" }
+                            th scope="col" { "Media type" }
+                            th scope="col" { "Digest" }
+                            th scope="col" { "Size" }
+                        }
+                    }
+                    tbody {
+                        @for m in &a.manifests {
+                            tr {
+                                td { (m.platform.as_deref().or(m.artifact_type.as_deref()).unwrap_or("")) }
+                                td { (m.media_type) }
+                                td { a href=(version_href(&m.digest)) { code title=(m.digest) { (short(&m.digest)) } } }
+                                td { (m.size) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !a.class.is_wasm() && !a.layers.is_empty() {
+            section aria-labelledby="layers" {
+                h2 #layers { "Layers" }
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Media type" }
+                            th scope="col" { "Title" }
+                            th scope="col" { "Digest" }
+                            th scope="col" { "Size" }
+                        }
+                    }
+                    tbody {
+                        @for l in &a.layers {
+                            tr {
+                                td { (l.media_type) }
+                                td { (l.title.as_deref().unwrap_or("")) }
+                                td { code title=(l.digest) { (short(&l.digest)) } }
+                                td { (l.size) }
+                            }
+                        }
+                    }
+                }
+            }
         }
         section aria-labelledby="signatures" {
             h2 #signatures { "Signatures" }
@@ -482,25 +585,29 @@ fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, Wit
                                 None => { "signed by an unknown key" }
                             }
                             @if let Some(x) = &s.detail { " (" (x) ")" }
-                            " " code title=(s.signature_digest) { (short(&s.signature_digest)) }
+                            " " a href=(version_href(&s.signature_digest)) { code title=(s.signature_digest) { (short(&s.signature_digest)) } }
                         }
                     }
                 }
             }
         }
-        section aria-labelledby="sbom" {
-            h2 #sbom { "SBOM" }
-            @match &d.sbom {
-                Some(digest) => p {
-                    "CycloneDX bill of materials attached: "
-                    a href={ "/v2/" (d.repository) "/manifests/" (digest) } { code { (short(digest)) } }
-                    ". Print it with " code { "wharf sbom " (d.commands.wharf.trim_start_matches("wharf pull ")) } "."
-                },
-                None => p.empty { "No SBOM attached." },
+        @if a.class != crate::service::ArtifactClass::Sbom {
+            section aria-labelledby="sbom" {
+                h2 #sbom { "SBOM" }
+                @match &d.sbom {
+                    Some(digest) => p {
+                        "CycloneDX bill of materials attached: "
+                        a href=(version_href(digest)) { "its components" }
+                        " (" code { (short(digest)) } ")."
+                    },
+                    None => p.empty { "No SBOM attached." },
+                }
             }
         }
-        (interface_list("exports", "Exports", &d.exports))
-        (interface_list("imports", "Imports", &d.imports))
+        @if a.class.is_wasm() {
+            (interface_list("exports", "Exports", &d.exports))
+            (interface_list("imports", "Imports", &d.imports))
+        }
         @if let Some(wit) = &d.wit {
             section aria-labelledby="wit" {
                 h2 #wit { "WIT" }
@@ -517,7 +624,7 @@ fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, Wit
                             tr {
                                 td { (r.artifact_type.as_deref().unwrap_or("")) }
                                 td {
-                                    a href={ "/packages/" (d.repository) "@" (r.digest) } {
+                                    a href=(version_href(&r.digest)) {
                                         code { (short(&r.digest)) }
                                     }
                                 }

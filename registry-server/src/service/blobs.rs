@@ -29,6 +29,36 @@ pub struct BlobBody {
 }
 
 impl Registry {
+    /// A small blob read whole (a signature payload, an image config, an SBOM), checked
+    /// against its digest.
+    ///
+    /// # Errors
+    /// [`ServiceError::Internal`] when it holds more than `limit` bytes or does not match
+    /// its digest; the blob store's error when it cannot be read.
+    pub(crate) async fn small_blob(
+        &self,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Vec<u8>, ServiceError> {
+        use futures_util::StreamExt as _;
+        let (mut stream, _) = self.blobs.read(digest, None).await?;
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| ServiceError::Internal(e.to_string()))?);
+            if out.len() as u64 > limit {
+                return Err(ServiceError::Internal(format!(
+                    "blob {digest} is larger than {limit} bytes"
+                )));
+            }
+        }
+        if &digest.compute_same(&out) != digest {
+            return Err(ServiceError::Internal(format!(
+                "stored blob {digest} does not match its digest"
+            )));
+        }
+        Ok(out)
+    }
+
     /// Size of `digest` in `repo`.
     pub async fn blob_size(
         &self,

@@ -28,6 +28,8 @@ pub struct Viewer<'a> {
     pub host: &'a str,
     /// Repository prefix that package namespaces live under.
     pub namespace_prefix: &'a str,
+    /// True when the viewer reaches the registry over plain HTTP (fetch commands say so).
+    pub plain_http: bool,
 }
 
 impl Viewer<'_> {
@@ -162,17 +164,6 @@ pub struct ReferrerSummary {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// Commands that fetch a version.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct FetchCommands {
-    /// `wharf pull … -o <name>.wasm`.
-    pub wharf: String,
-    /// `wkg get …`, when the repository maps to a package name.
-    pub wkg: Option<String>,
-    /// `oras pull …`.
-    pub oras: String,
-}
-
 /// Everything about one version.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct VersionDetail {
@@ -190,6 +181,8 @@ pub struct VersionDetail {
     pub media_type: String,
     /// Artifact type (or config media type).
     pub artifact_type: Option<String>,
+    /// What it is (Wasm, container image, index, SBOM, signature, …) and what it holds.
+    pub artifact: super::ArtifactView,
     /// Core module, component or WIT package; `None` for non-Wasm artifacts.
     #[schema(schema_with = openapi::optional_kind)]
     pub kind: Option<WasmKind>,
@@ -217,15 +210,17 @@ pub struct VersionDetail {
     pub annotations: BTreeMap<String, String>,
     /// Signatures, with the status the registry found.
     pub signatures: Vec<SignatureRecord>,
-    /// The digest of the newest CycloneDX referrer, if any.
+    /// The digest of the newest CycloneDX referrer, if any (its own version page shows
+    /// its components).
     #[schema(value_type = Option<String>)]
     pub sbom: Option<Digest>,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
     /// All referrers.
     pub referrers: Vec<ReferrerSummary>,
-    /// How to fetch it.
-    pub commands: FetchCommands,
+    /// How to fetch it as what it is, each command working when pasted into a shell in an
+    /// empty directory.
+    pub commands: Vec<super::FetchCommand>,
 }
 
 /// Where a qualified WIT name (`ns:pkg`, `ns:pkg/interface`) leads in this registry.
@@ -497,23 +492,26 @@ impl Registry {
             (None, Some(m)) => m.layers.iter().map(|l| l.size).sum(),
             (None, None) => stored.content.len() as u64,
         };
-        let at = match reference {
-            Reference::Tag(t) => format!(":{t}"),
-            Reference::Digest(d) => format!("@{d}"),
-        };
         let name = viewer.package_name(repo.as_str());
-        let image = format!("{}/{repo}{at}", viewer.host);
-        let file = repo.as_str().rsplit('/').next().unwrap_or(repo.as_str());
-        let commands = FetchCommands {
-            wharf: format!("wharf pull {image} -o {file}.wasm"),
-            wkg: match (&name, reference) {
-                (Some(n), Reference::Tag(t)) if t.semver().is_some() => {
-                    Some(format!("wkg get {n}@{t} --registry {}", viewer.host))
-                }
-                _ => None,
+        let artifact = self
+            .artifact_view(
+                &stored.media_type,
+                &stored.content,
+                entry.as_ref().map(|e| e.kind),
+            )
+            .await;
+        let commands = super::artifacts::fetch_commands(
+            artifact.class,
+            &super::artifacts::Target {
+                host: viewer.host,
+                plain_http: viewer.plain_http,
+                repository: repo,
+                reference,
+                package: name.as_deref(),
+                subject: artifact.subject.as_ref(),
+                artifact_type: manifest.as_ref().map(|m| m.effective_artifact_type()),
             },
-            oras: format!("oras pull {image}"),
-        };
+        );
         Ok(VersionDetail {
             repository: repo.clone(),
             name,
@@ -523,6 +521,7 @@ impl Registry {
             artifact_type: manifest
                 .as_ref()
                 .map(|m| m.effective_artifact_type().to_owned()),
+            artifact,
             kind: entry.as_ref().map(|e| e.kind),
             target: entry.as_ref().and_then(|e| e.target.clone()),
             imports: entry

@@ -1,8 +1,10 @@
 //! The registry's rules: what a valid upload, manifest and Wasm package is. Handlers call
 //! one method here; this layer calls the metadata [`Store`] and the [`BlobStore`]. One file
 //! per resource: `uploads`, `blobs`, `manifests` (with referrers), `listings` (tags and
-//! `_catalog`), `catalog` (the package catalog API), `signatures`, `gc`, `wasm`.
+//! `_catalog`), `catalog` (the package catalog API), `artifacts` (what a manifest is, for people, and
+//! the commands that fetch it), `signatures`, `gc`, `wasm`.
 
+mod artifacts;
 mod blobs;
 mod catalog;
 mod gc;
@@ -21,10 +23,12 @@ pub use mirror::Mirror;
 pub use quotas::{Quota, QuotaUsage};
 pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
+pub use artifacts::{
+    ArtifactClass, ArtifactView, FetchCommand, IndexEntry, LayerView, SbomComponent, SbomView,
+};
 pub use catalog::{
-    FetchCommands, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,
-    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
-    WitTarget, openapi,
+    MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary, RepositoryDetail,
+    RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer, WitTarget, openapi,
 };
 
 pub use signatures::SignatureRule;
