@@ -93,6 +93,9 @@ Examples:
     Search(commands::search::Args),
     /// Delete a tag, or a manifest by digest, from a registry (asks first).
     Delete(commands::delete::Args),
+    /// Copy an artifact to another repository or registry, with its signatures, SBOMs and
+    /// other referrers.
+    Copy(commands::copy::Args),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -139,6 +142,7 @@ fn main() -> ExitCode {
                 Command::Tags(a) => a.run(&cli.global).await,
                 Command::Search(a) => a.run(&cli.global).await,
                 Command::Delete(a) => a.run(&cli.global).await,
+                Command::Copy(a) => a.run(&cli.global).await,
                 Command::Sbom(a) => a.run(&cli.global).await,
                 Command::Lock(a) => a.run(&cli.global).await,
                 Command::Fetch(a) => a.run(&cli.global).await,

@@ -809,7 +809,7 @@ fn standard_annotations_show_in_the_catalog() {
 }
 
 /// `sha256:<hex>` of `bytes`.
-fn sha256(bytes: &[u8]) -> String {
+pub(crate) fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
@@ -853,7 +853,7 @@ async fn put(
 /// `tar` and `gzip`), a config per platform (linux/amd64 and linux/arm64/v8), an image
 /// index tagged `1.0`, and an SPDX SBOM referring to the amd64 image. Returns the amd64
 /// image's digest and the SBOM's.
-fn push_image(registry: &str, work: &Path) -> (String, String) {
+pub(crate) fn push_image(registry: &str, work: &Path) -> (String, String) {
     let root = work.join("rootfs");
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::write(root.join("etc/motd"), "hello from a container layer\n").unwrap();

@@ -372,9 +372,11 @@ impl Client {
         }
     }
 
-    /// The referrers of `subject` in `r`'s repository (OCI 1.1 referrers API), optionally of
-    /// one artifact type. `None` when the registry has no referrers API (404), so the
-    /// caller falls back to the referrers tag schema.
+    /// The referrers of `subject` in `r`'s repository, optionally of one artifact type: the
+    /// OCI 1.1 referrers API, else (a registry without it answers 404) the referrers tag
+    /// schema (distribution-spec v1.1, "Referrers Tag Schema": an image index tagged
+    /// `<alg>-<hex>`), filtered here by artifact type. `None` when the registry has
+    /// neither.
     pub async fn referrers(
         &self,
         r: &ImageReference,
@@ -391,12 +393,51 @@ impl Client {
             })
             .await?;
         match resp.status() {
-            StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::NOT_FOUND => self.referrers_by_tag(r, subject, artifact_type).await,
             s if s.is_success() => Ok(Some(
                 json_capped(resp, MAX_LISTING_BODY, self.metadata_timeout(), &url).await?,
             )),
             _ => Err(status_error("GET", &url, resp).await),
         }
+    }
+
+    /// The referrers tag schema's index for `subject`, filtered by `artifact_type`; `None`
+    /// when the tag does not exist.
+    async fn referrers_by_tag(
+        &self,
+        r: &ImageReference,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<wharf_oci::ImageIndex>, ClientError> {
+        let at_tag = ImageReference {
+            tag: Some(
+                subject
+                    .referrers_tag()
+                    .parse()
+                    .map_err(|_| ClientError::Protocol {
+                        url: r.to_string(),
+                        reason: format!("no referrers tag for {subject}"),
+                    })?,
+            ),
+            digest: None,
+            ..r.clone()
+        };
+        let pulled = match self.pull_manifest(&at_tag).await {
+            Ok(p) => p,
+            Err(ClientError::Status { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut index: wharf_oci::ImageIndex =
+            serde_json::from_slice(&pulled.bytes).map_err(|e| ClientError::Protocol {
+                url: at_tag.to_string(),
+                reason: format!("the referrers tag is not an image index: {e}"),
+            })?;
+        if let Some(t) = artifact_type {
+            index
+                .manifests
+                .retain(|d| d.artifact_type.as_deref() == Some(t));
+        }
+        Ok(Some(index))
     }
 
     /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
@@ -786,6 +827,169 @@ impl Client {
         Ok(true)
     }
 
+    /// Copy blob `desc` from `src` (read with `from`, the client for that registry) into
+    /// `dst`'s repository (with this client) unless it is there already. Within one
+    /// registry it is mounted from the source repository (distribution-spec "Mounting a
+    /// blob from another repository"); otherwise it is streamed from the `GET` into the
+    /// `PUT` with neither a whole blob in memory nor a file on disk. The bytes are checked on
+    /// the way: a body longer than `desc.size`, or one that ends short or hashes to another
+    /// digest, is cut off before the destination commits it (the destination checks the
+    /// digest too). Returns true when bytes were sent or mounted.
+    ///
+    /// # Errors
+    /// [`ClientError::SizeMismatch`] or [`ClientError::DigestMismatch`] naming the blob when
+    /// the source sent other bytes; a descriptor over the blob limit is refused before
+    /// anything is read; transport and status errors of either registry.
+    pub async fn copy_blob_from(
+        &self,
+        from: &Client,
+        src: &ImageReference,
+        dst: &ImageReference,
+        desc: &Descriptor,
+    ) -> Result<bool, ClientError> {
+        if self.blob_size(dst, &desc.digest).await?.is_some() {
+            return Ok(false);
+        }
+        let max = self.config.max_blob_bytes.unwrap_or(DEFAULT_MAX_BLOB_BYTES);
+        if desc.size > max {
+            return Err(ClientError::SizeMismatch {
+                what: format!(
+                    "blob {} (over the limit of {max} bytes; raise it with WHARF_MAX_BLOB_BYTES)",
+                    desc.digest
+                ),
+                expected: max,
+                actual: desc.size,
+            });
+        }
+        let location = if src.registry == dst.registry && src.repository != dst.repository {
+            match self.mount_blob(dst, &desc.digest, &src.repository).await? {
+                None => return Ok(true),
+                Some(location) => location,
+            }
+        } else {
+            self.start_upload(dst).await?
+        };
+        let (resp, url) = from.get_blob(src, desc).await?;
+        if let Some(len) = resp.content_length()
+            && len != desc.size
+        {
+            return Err(ClientError::SizeMismatch {
+                what: format!("blob {} (Content-Length from {url})", desc.digest),
+                expected: desc.size,
+                actual: len,
+            });
+        }
+        // the first check that fails, kept to be reported instead of the aborted upload
+        let failed: std::sync::Arc<Mutex<Option<ClientError>>> = Default::default();
+        let state = (
+            resp.bytes_stream().boxed(),
+            Some(desc.digest.hasher()),
+            desc.clone(),
+            failed.clone(),
+        );
+        let checked = futures_util::stream::unfold(
+            state,
+            |(mut body, mut hasher, desc, failed)| async move {
+                let h = hasher.as_mut()?;
+                let problem = match body.next().await {
+                    Some(Ok(chunk)) => {
+                        h.update(&chunk);
+                        if h.len() < desc.size {
+                            return Some((Ok(chunk), (body, hasher, desc, failed)));
+                        }
+                        if h.len() == desc.size {
+                            // the last byte: check the digest before the destination has
+                            // it all (it may commit as soon as Content-Length is reached)
+                            let (actual, len) = hasher.take()?.finish();
+                            match check(&desc.digest, desc.size, &actual, len) {
+                                Ok(()) => return Some((Ok(chunk), (body, None, desc, failed))),
+                                Err(e) => e,
+                            }
+                        } else {
+                            ClientError::SizeMismatch {
+                                what: format!("blob {}", desc.digest),
+                                expected: desc.size,
+                                actual: h.len(),
+                            }
+                        }
+                    }
+                    Some(Err(e)) => ClientError::Protocol {
+                        url: format!("blob {}", desc.digest),
+                        reason: format!("the source stopped sending it: {e}"),
+                    },
+                    None => {
+                        let (actual, len) = hasher.take()?.finish();
+                        match check(&desc.digest, desc.size, &actual, len) {
+                            Ok(()) => return None,
+                            Err(e) => e,
+                        }
+                    }
+                };
+                let message = problem.to_string();
+                if let Ok(mut slot) = failed.lock() {
+                    slot.get_or_insert(problem);
+                }
+                Some((
+                    Err(std::io::Error::other(message)),
+                    (body, None, desc, failed),
+                ))
+            },
+        );
+        let sent = self
+            .finish_upload(
+                dst,
+                &location,
+                &desc.digest,
+                reqwest::Body::wrap_stream(checked),
+                desc.size,
+            )
+            .await;
+        if let Some(problem) = failed.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(problem);
+        }
+        sent.map(|()| true)
+    }
+
+    /// Ask `dst`'s registry to mount `digest` from repository `from` (distribution-spec
+    /// "Mounting a blob from another repository"): `None` when it did (201), else the
+    /// upload session it opened instead (202), to send the bytes to.
+    async fn mount_blob(
+        &self,
+        dst: &ImageReference,
+        digest: &Digest,
+        from: &RepositoryName,
+    ) -> Result<Option<String>, ClientError> {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("mount", &digest.to_string())
+            .append_pair("from", from.as_str())
+            .finish();
+        let url = self.repo_url(
+            &dst.registry,
+            &dst.repository,
+            &format!("blobs/uploads/?{query}"),
+        );
+        let resp = self
+            .send(&dst.registry, Some(&dst.repository), true, &url, |h| {
+                h.post(&url).header(CONTENT_LENGTH, 0)
+            })
+            .await?;
+        match resp.status() {
+            StatusCode::CREATED => Ok(None),
+            StatusCode::ACCEPTED => {
+                let loc = resp
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .ok_or_else(|| ClientError::Protocol {
+                        url: url.clone(),
+                        reason: "upload answer has no Location".into(),
+                    })?;
+                resolve_location(&url, loc).map(Some)
+            }
+            _ => Err(status_error("POST", &url, resp).await),
+        }
+    }
+
     /// Push an artifact manifest that refers to `subject` (OCI image spec 1.1 §Guidelines
     /// for artifact usage): the empty config `{}`, `layers` as given (media type, bytes,
     /// annotations; an empty list gets the one empty layer the spec recommends), pushed by
@@ -855,8 +1059,9 @@ impl Client {
     }
 
     /// [`push_manifest`](Self::push_manifest), also returning the `OCI-Subject` the
-    /// registry answered with, if any.
-    async fn put_manifest(
+    /// registry answered with, if any (distribution-spec v1.1, "Pushing Manifests with
+    /// Subject": a registry that indexed the manifest as a referrer says so with it).
+    pub async fn put_manifest(
         &self,
         r: &ImageReference,
         reference: &Reference,

@@ -12,6 +12,8 @@
 //!   byte, every digest verified) into the [`cache`] or a file;
 //! - [`push`]: the Wasm artifact built from a file (CNCF layout), pushed, signed and given
 //!   its SBOM;
+//! - [`copy`]: an artifact (an index with its manifests) copied to another repository or
+//!   registry byte for byte, with its referrers;
 //! - [`project`], [`lock`], [`publish`]: `wharf.toml` and `wharf.lock`, dependencies
 //!   locked and fetched by digest, and the publish plan (checks, then the push);
 //! - [`policy`]: the CI policy over what a package is (`wharf policy check`).
@@ -22,6 +24,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod cache;
+pub mod copy;
 pub mod fetch;
 pub mod lock;
 pub mod policy;
@@ -33,6 +36,7 @@ pub mod signatures;
 pub mod trust;
 
 pub use cache::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
+pub use copy::{CopyOptions, CopyReport, copy};
 pub use fetch::{CheckedPackage, VerifiedPackage, check_package, fetch_verified};
 pub use push::{
     Progress, PushOptions, PushReport, SbomChoice, package_target, push_file, read_wasm,
