@@ -269,6 +269,7 @@ fn error_code(e: &anyhow::Error) -> &'static str {
         ClientError::Protocol { .. } => "protocol",
         ClientError::NoMatchingVersion { .. } => "no-matching-version",
         ClientError::Io { .. } => "io",
+        ClientError::CredentialHelper { .. } => "credential-helper",
         _ => "error",
     }
 }
@@ -304,6 +305,9 @@ fn client_hint(e: &wharf_client::ClientError) -> Option<String> {
         } => Some(format!(
             "{} knows who you are, but your account may not do this here: ask its operator for access",
             host(url)
+        )),
+        ClientError::CredentialHelper { helper, .. } => Some(format!(
+            "the Docker config (`credHelpers`, else `credsStore`) names `{helper}`: install              `docker-credential-{helper}` on PATH, or remove it from the config"
         )),
         _ => None,
     }

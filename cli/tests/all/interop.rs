@@ -418,3 +418,155 @@ fn wharf_and_wkg_resolve_packages_through_a_mirror() {
     );
     assert_eq!(file_digest(&out), file_digest(greeter));
 }
+
+/// Docker credential helpers, run as Docker runs them: `credsStore` for every registry,
+/// `credHelpers` per registry (winning over `credsStore`), `wharf login` storing through the
+/// helper (the file keeps an empty `auths` entry), `wharf logout` erasing, and a helper that
+/// cannot be run named in the error.
+#[test]
+fn credential_helpers_store_and_give_credentials_as_docker_runs_them() {
+    let htpasswd = require_tool("htpasswd");
+    let work = tempfile::tempdir().unwrap();
+    let users = work.path().join("htpasswd");
+    let out = Command::new(htpasswd)
+        .args(["-Bbc", s(&users), "alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reg = Registry::start_with(&format!(
+        "[auth]\nhtpasswd = {:?}\n[[auth.rules]]\nprefix = \"\"\nusers = {{ alice = [\"pull\", \"push\"] }}\n",
+        s(&users)
+    ));
+    let w = Wharf::new();
+    // a helper keeping one file per registry, speaking the helper protocol
+    let bin = work.path().join("bin");
+    let store = work.path().join("store");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&store).unwrap();
+    let helper = bin.join("docker-credential-fake");
+    std::fs::write(
+        &helper,
+        format!(
+            r#"#!/bin/sh
+store={store}
+echo "$1" >> "$store/calls"
+case "$1" in
+  get) read -r host
+       if [ -f "$store/$host" ]; then cat "$store/$host"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  store) cat > "$store/in"
+       host=$(sed -n 's/.*"ServerURL":"\([^"]*\)".*/\1/p' "$store/in")
+       mv "$store/in" "$store/$host" ;;
+  erase) read -r host; rm -f "$store/$host" ;;
+esac
+"#,
+            store = s(&store)
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", s(&bin), std::env::var("PATH").unwrap());
+    let docker = w.home.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), r#"{"credsStore": "fake"}"#).unwrap();
+
+    let mut login = w.cmd();
+    login
+        .env("PATH", &path)
+        .args(["login", &reg.addr, "-u", "alice", "--password-stdin"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = login.spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"s3cret\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    // the secret is with the helper; the file lists the registry without it
+    let stored = std::fs::read_to_string(store.join(&reg.addr)).unwrap();
+    assert!(stored.contains("\"Secret\":\"s3cret\""), "{stored}");
+    let config = std::fs::read_to_string(docker.join("config.json")).unwrap();
+    assert!(
+        !config.contains("s3cret") && !config.contains("\"auth\""),
+        "{config}"
+    );
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["auths"][&reg.addr], serde_json::json!({}));
+    assert_eq!(config["credsStore"], "fake");
+
+    // push and pull take the credentials from the helper
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/private/hello:1.0.0", reg.addr);
+    let push = w
+        .cmd()
+        .env("PATH", &path)
+        .args(["push", s(&hello), &reference])
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    let calls = std::fs::read_to_string(store.join("calls")).unwrap();
+    assert!(calls.lines().any(|l| l == "get"), "{calls}");
+
+    // credHelpers names the helper for one registry, over credsStore
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            r#"{{"credsStore": "fake", "credHelpers": {{"{}": "missing"}}}}"#,
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let out = w
+        .cmd()
+        .env("PATH", &path)
+        .args(["pull", &reference, "-o", s(&work.path().join("x.wasm"))])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("credential helper `missing`") && err.contains("docker-credential-missing"),
+        "{err}"
+    );
+    // CI variables win over helpers
+    let out = w
+        .cmd()
+        .env("PATH", &path)
+        .env("WHARF_REGISTRY_USERNAME", "alice")
+        .env("WHARF_REGISTRY_PASSWORD", "s3cret")
+        .args(["pull", &reference, "-o", s(&work.path().join("y.wasm"))])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // logout erases through the helper
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"credsStore": "fake", "auths": {}}"#,
+    )
+    .unwrap();
+    let out = w
+        .cmd()
+        .env("PATH", &path)
+        .args(["logout", &reg.addr])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!store.join(&reg.addr).exists());
+    let out = w
+        .cmd()
+        .env("PATH", &path)
+        .args(["pull", &reference, "-o", s(&work.path().join("z.wasm"))])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401") && err.contains("wharf login"), "{err}");
+}

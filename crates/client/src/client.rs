@@ -282,7 +282,7 @@ impl Client {
         else {
             return Ok(resp);
         };
-        let creds = self.config.credentials.credentials(registry).cloned();
+        let creds = self.config.credentials.credentials(registry)?;
         let header = match challenge {
             Challenge::Basic => match creds {
                 Some(c) => c.basic_header(),
@@ -484,7 +484,7 @@ impl Client {
             params.finish()
         );
         let mut rb = self.http.get(&url);
-        if let Some(c) = self.config.credentials.credentials(registry) {
+        if let Some(c) = self.config.credentials.credentials(registry)? {
             rb = rb.header(AUTHORIZATION, c.basic_header());
         }
         let resp = rb.send().await.map_err(transport(&url))?;

@@ -54,6 +54,13 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
+    /// A Docker credential helper could not be run or failed.
+    #[error("credential helper `{helper}` for {registry}: {reason}")]
+    CredentialHelper {
+        helper: String,
+        registry: String,
+        reason: String,
+    },
     /// The Docker config file could not be read or parsed.
     #[error("invalid Docker config `{path}`: {reason}")]
     DockerConfig { path: String, reason: String },
