@@ -20,6 +20,7 @@ macro_rules! out {
 
 mod commands;
 mod config;
+mod manpages;
 mod output;
 mod progress;
 mod target;
@@ -110,6 +111,17 @@ Examples:
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
+    /// Write the manual pages (roff, clap_mangen): `wharf.1` on stdout, or one page per
+    /// command into a directory.
+    #[command(after_help = "\
+Examples:
+  wharf man | man -l -
+  wharf man --out-dir ~/.local/share/man/man1 && man wharf-push")]
+    Man {
+        /// Write `wharf.1` and `wharf-<command>.1` for every command into this directory.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -162,6 +174,7 @@ fn main() -> ExitCode {
                     );
                     Ok(ExitCode::SUCCESS)
                 }
+                Command::Man { out_dir } => man_pages(out_dir.as_deref()),
             }
         };
         // Ctrl-C drops the running command, so its temporary files (a half-downloaded
@@ -272,6 +285,28 @@ fn error_code(e: &anyhow::Error) -> &'static str {
         ClientError::CredentialHelper { .. } => "credential-helper",
         _ => "error",
     }
+}
+
+/// `wharf man`: the top page on stdout, or every page into `dir` (created when missing).
+fn man_pages(dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    use clap::CommandFactory as _;
+    match dir {
+        None => {
+            let mut cmd = Cli::command().disable_help_subcommand(true);
+            cmd.build();
+            output::write(&String::from_utf8_lossy(&manpages::render(&cmd)?));
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create `{}`", dir.display()))?;
+            manpages::generate_to(Cli::command(), dir).with_context(|| {
+                format!("failed to write the manual pages into `{}`", dir.display())
+            })?;
+            eprintln!("wrote the manual pages into {}", dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What a person can do about `e`, when the cause is theirs to act on.

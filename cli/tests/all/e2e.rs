@@ -377,3 +377,62 @@ fn library_core_module_componentizes_with_its_wit() {
         "running a library says what is missing: {err}"
     );
 }
+
+/// `wharf man` writes a page per visible command that groff renders without a warning, with
+/// the examples of `--help` kept line for line; without `--out-dir`, `wharf.1` on stdout.
+#[test]
+fn manual_pages_render_cleanly_with_their_examples() {
+    let groff = crate::support::require_tool("groff");
+    let w = Wharf::new();
+    let dir = tempfile::tempdir().unwrap();
+    w.ok(&["man", "--out-dir", s(dir.path())]);
+    let pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for name in [
+        "wharf.1",
+        "wharf-push.1",
+        "wharf-copy.1",
+        "wharf-wit-check.1",
+        "wharf-key-generate.1",
+    ] {
+        assert!(pages.iter().any(|p| p == name), "{name} in {pages:?}");
+    }
+    for page in &pages {
+        let out = std::process::Command::new(&groff)
+            .args(["-k", "-man", "-Tutf8", "-ww", "-P-cbou"])
+            .arg(dir.path().join(page))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            out.stderr.is_empty(),
+            "{page}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("NAME") && text.contains("SYNOPSIS"),
+            "{page}: {text}"
+        );
+    }
+    let copy = std::process::Command::new(&groff)
+        .args(["-k", "-man", "-Tutf8", "-P-cbou"])
+        .arg(dir.path().join("wharf-copy.1"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&copy.stdout);
+    assert!(
+        text.contains(
+            "       wharf copy localhost:5000/demo/app:1.0.0 registry.example.com/demo/app\n"
+        ),
+        "an example line as written: {text}"
+    );
+    assert!(text.contains("--no-referrers"), "{text}");
+    let top = w.ok(&["man"]);
+    assert!(
+        top.starts_with(".ie") && top.contains(".TH wharf 1"),
+        "{top}"
+    );
+}
