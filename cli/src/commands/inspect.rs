@@ -26,7 +26,7 @@ pub struct Args {
 #[derive(Serialize)]
 struct RemoteReport {
     reference: String,
-    /// The manifest digest (the wasm's own digest is `digest`).
+    /// The manifest digest (the wasm's own digest is `wasm_digest`).
     manifest_digest: Digest,
     /// Which tool's layout the artifact has (`cncf`, `oras`, `wasm-to-oci`, …).
     layout: Option<WasmLayout>,
@@ -39,7 +39,7 @@ struct RemoteReport {
 fn print_inspection(i: &Inspection) {
     outln!("kind:     {}", i.kind.as_str());
     outln!("size:     {} bytes", i.size);
-    outln!("digest:   {}", i.digest);
+    outln!("wasm digest: {}", i.digest);
     if let Some(p) = &i.package {
         outln!("package:  {p}");
     }

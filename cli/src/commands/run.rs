@@ -32,6 +32,10 @@ pub struct Args {
     env: Vec<String>,
     #[command(flatten)]
     verify: VerifyFlags,
+    /// When the guest has finished, print a JSON report on stderr (stdout is the
+    /// guest's): what ran, its digests and the exit code.
+    #[arg(long)]
+    json: bool,
     /// Arguments for the guest (after `--`).
     #[arg(last = true)]
     args: Vec<String>,
@@ -41,6 +45,8 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
+        let mut reference = None;
+        let mut manifest_digest = None;
         let (wasm, program) = match Target::parse(&self.target, &settings)? {
             Target::File(path) => {
                 if self.verify.verify {
@@ -68,6 +74,8 @@ impl Args {
                     &warn,
                 )
                 .await?;
+                reference = Some(fetched.reference.to_string());
+                manifest_digest = Some(fetched.package.manifest_digest.clone());
                 (
                     fetched.package.wasm,
                     fetched
@@ -81,6 +89,8 @@ impl Args {
                 )
             }
         };
+        // the digest of the file or layer given, before a core module is componentized
+        let wasm_digest = wharf_oci::Digest::sha256_of(&wasm);
         let wasm = match validate(&wasm, &self.target)? {
             WasmKind::Component => wasm,
             // a WASI core module runs as the command component it makes with the adapter
@@ -128,7 +138,19 @@ impl Args {
             env,
             dirs,
         };
+        let started = std::time::Instant::now();
         let code = runtime.run_command(&wasm, &self.target, &opts).await?;
+        if self.json {
+            let report = serde_json::json!({
+                "target": self.target,
+                "reference": reference,
+                "digest": manifest_digest,
+                "wasm_digest": wasm_digest,
+                "exit_code": code,
+                "duration_ms": started.elapsed().as_millis() as u64,
+            });
+            eprintln!("{report}");
+        }
         Ok(ExitCode::from(
             u8::try_from(code.clamp(0, 255)).unwrap_or(1),
         ))

@@ -29,12 +29,32 @@ pub struct Args {
     /// Write the document here instead of stdout.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Print JSON: where the SBOM came from, with the document (to stdout, or `-o`).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `wharf sbom --json`.
+#[derive(serde::Serialize)]
+struct SbomReport {
+    /// The file, or the reference pinned to the manifest digest.
+    subject: String,
+    /// `referrer`, or `section` (converted from cargo-auditable's `.dep-v0`).
+    source: &'static str,
+    /// The SBOM referrer's manifest digest, when it came from one.
+    sbom_digest: Option<wharf_oci::Digest>,
+    /// Where the document was written (`-o`), if anywhere.
+    output: Option<PathBuf>,
+    /// The CycloneDX document (when not written to `-o`).
+    document: Option<serde_json::Value>,
 }
 
 impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
+        let mut subject = self.target.clone();
+        let mut sbom_digest = None;
         let document = match Target::parse(&self.target, &settings)? {
             Target::File(path) => {
                 let bytes = read_input(&path)?;
@@ -47,6 +67,7 @@ impl Args {
                     .pull_manifest(&target)
                     .await
                     .with_context(|| format!("failed to resolve {target}"))?;
+                subject = target.with_digest(manifest.digest.clone()).to_string();
                 let mut sboms = client
                     .referrers(&target, &manifest.digest, Some(CYCLONEDX_MEDIA_TYPE))
                     .await?
@@ -62,6 +83,7 @@ impl Args {
                 });
                 match sboms.first() {
                     Some(d) => {
+                        sbom_digest = Some(d.digest.clone());
                         let m = client
                             .pull_manifest(&target.with_digest(d.digest.clone()))
                             .await?;
@@ -87,10 +109,31 @@ impl Args {
                 }
             }
         };
-        match &self.output {
-            Some(path) => std::fs::write(path, &document)
-                .with_context(|| format!("failed to write `{}`", path.display()))?,
-            None => out!("{}", String::from_utf8_lossy(&document)),
+        if let Some(path) = &self.output {
+            std::fs::write(path, &document)
+                .with_context(|| format!("failed to write `{}`", path.display()))?;
+        }
+        if self.json {
+            let document = match &self.output {
+                Some(_) => None,
+                None => Some(
+                    serde_json::from_slice(&document).context("the SBOM document is not JSON")?,
+                ),
+            };
+            return super::print_json(&SbomReport {
+                subject,
+                source: if sbom_digest.is_some() {
+                    "referrer"
+                } else {
+                    "section"
+                },
+                sbom_digest,
+                output: self.output.clone(),
+                document,
+            });
+        }
+        if self.output.is_none() {
+            out!("{}", String::from_utf8_lossy(&document));
         }
         Ok(ExitCode::SUCCESS)
     }

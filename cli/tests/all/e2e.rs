@@ -436,3 +436,66 @@ fn manual_pages_render_cleanly_with_their_examples() {
         "{top}"
     );
 }
+
+/// `--json` on `run` (a report on stderr once the guest is done; stdout stays the guest's),
+/// `sbom` (where the document came from, with it) and `inspect` (`wasm_digest` is the
+/// bytes' digest, `manifest_digest` the package's); a failing `run --json` is one JSON error.
+#[test]
+fn json_reports_of_run_sbom_and_inspect_name_their_digests() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let hello = crate::support::hello_component(&w, work.path());
+    let reference = format!("{}/demo/hello:1.0.0", reg.addr);
+    let digest = w.ok(&["push", s(&hello), &reference]).trim().to_owned();
+
+    let out = w
+        .cmd()
+        .args(["run", &reference, "--json", "--", "Ada"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hello, Ada!"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(report["digest"], digest.as_str());
+    assert_eq!(report["wasm_digest"], file_digest(&hello).as_str());
+    assert_eq!(report["exit_code"], 0);
+    assert!(
+        report["reference"].as_str().unwrap().contains(&digest),
+        "{report}"
+    );
+
+    let err = w
+        .cmd()
+        .args(["run", &format!("{}/demo/nothing:1", reg.addr), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(1));
+    let e: Value = serde_json::from_slice(&err.stderr)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&err.stderr)));
+    assert_eq!(e["error"]["code"], "not-found", "{e}");
+
+    let inspected: Value = serde_json::from_str(&w.ok(&["inspect", &reference, "--json"])).unwrap();
+    assert_eq!(inspected["manifest_digest"], digest.as_str());
+    assert_eq!(inspected["wasm_digest"], file_digest(&hello).as_str());
+    assert!(
+        inspected.get("digest").is_none(),
+        "no field named digest to confuse: {inspected}"
+    );
+
+    let greeter = &crate::support::guests().greeter;
+    let g = format!("{}/demo/greeter:0.1.0", reg.addr);
+    w.ok(&["push", s(greeter), &g, "--sbom", "auto"]);
+    let sbom: Value = serde_json::from_str(&w.ok(&["sbom", &g, "--json"])).unwrap();
+    assert_eq!(sbom["source"], "referrer");
+    assert!(sbom["sbom_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert_eq!(sbom["document"]["bomFormat"], "CycloneDX");
+    let from_file: Value = serde_json::from_str(&w.ok(&["sbom", s(greeter), "--json"])).unwrap();
+    assert_eq!(from_file["source"], "section");
+    assert!(from_file["sbom_digest"].is_null());
+}

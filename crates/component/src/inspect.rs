@@ -116,7 +116,9 @@ pub struct Inspection {
     pub kind: WasmKind,
     /// Size in bytes.
     pub size: u64,
-    /// sha256 digest of the bytes.
+    /// sha256 digest of the bytes (`wasm_digest` in JSON: a package's manifest digest is
+    /// `digest` or `manifest_digest` wherever wharf prints one, never this).
+    #[serde(rename = "wasm_digest")]
     pub digest: Digest,
     /// For a WIT package: its name, `ns:name@version`.
     #[serde(skip_serializing_if = "Option::is_none")]
