@@ -145,6 +145,9 @@ pub struct Auth {
     pub service: String,
 }
 
+/// How long a web UI session lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -357,6 +360,53 @@ impl Auth {
         ))
     }
 
+    /// A web UI session for `user` (the `wharf_session` cookie): an HS256 token like
+    /// [`Auth::issue`]'s, for the audience `<service>/ui-session`, so it is never taken as a
+    /// bearer token by [`Auth::verify`] (nor a bearer token as a session), valid for
+    /// [`SESSION_TTL`].
+    ///
+    /// # Errors
+    /// Only when the claims cannot be encoded.
+    pub fn issue_session(&self, user: &str) -> anyhow::Result<String> {
+        let iat = now_secs();
+        let claims = Claims {
+            iss: self.service.clone(),
+            sub: user.to_owned(),
+            aud: format!("{}/ui-session", self.service),
+            exp: iat + SESSION_TTL.as_secs(),
+            iat,
+            access: Vec::new(),
+        };
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims)?);
+        let signing_input = format!("{header}.{payload}");
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(self.sign(signing_input.as_bytes()))
+        ))
+    }
+
+    /// The user of a valid, unexpired UI session who is still in the htpasswd file.
+    pub fn verify_session(&self, session: &str) -> Option<String> {
+        let claims = self.verified_claims(session)?;
+        (claims.aud == format!("{}/ui-session", self.service)
+            && claims.exp > now_secs()
+            && !claims.sub.is_empty()
+            && self.has_user(&claims.sub))
+        .then_some(claims.sub)
+    }
+
+    /// The claims of a token whose signature checks out (audience and expiry unchecked).
+    fn verified_claims(&self, token: &str) -> Option<Claims> {
+        let (signing_input, signature) = token.rsplit_once('.')?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
+        mac.update(signing_input.as_bytes());
+        mac.verify_slice(&signature).ok()?;
+        let (_, payload) = signing_input.split_once('.')?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
+    }
+
     fn sign(&self, data: &[u8]) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable_hmac());
@@ -366,13 +416,7 @@ impl Auth {
 
     /// Verify a token's signature, audience and expiry.
     pub fn verify(&self, token: &str) -> Option<Token> {
-        let (signing_input, signature) = token.rsplit_once('.')?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).ok()?;
-        mac.update(signing_input.as_bytes());
-        mac.verify_slice(&signature).ok()?;
-        let (_, payload) = signing_input.split_once('.')?;
-        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let claims = self.verified_claims(token)?;
         (claims.aud == self.service && claims.exp > now_secs()).then_some(Token {
             subject: claims.sub,
             access: claims.access,

@@ -1086,3 +1086,90 @@ fn every_fetch_command_works_when_pasted_from_the_browser() {
         "{index_commands:?}"
     );
 }
+
+/// Signing in to the web UI in Chromium: a private package is a 404 page to anyone, the
+/// header's "Sign in" link leads to the form and back, a wrong password is said so, signed
+/// in the package shows (and on the home page), signing out hides it again.
+#[test]
+fn sign_in_to_browse_a_private_package_in_a_real_browser() {
+    use fantoccini::{ClientBuilder, Locator};
+    let htpasswd = require_tool("htpasswd");
+    let work = tempfile::tempdir().unwrap();
+    let users = work.path().join("htpasswd");
+    let out = Command::new(htpasswd)
+        .args(["-Bbc", s(&users), "alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let reg = Registry::start_with(&format!(
+        "[auth]\nhtpasswd = {:?}\ntoken-secret = \"a-test-secret-of-some-length\"\n\
+         [[auth.rules]]\nprefix = \"\"\nanonymous = [\"pull\"]\nusers = {{ alice = [\"pull\", \"push\"] }}\n\
+         [[auth.rules]]\nprefix = \"private\"\nusers = {{ alice = [\"pull\", \"push\"] }}\n",
+        s(&users)
+    ));
+    let w = Wharf::new();
+    let hello = hello_component(&w, work.path());
+    for reference in ["demo/hello:1.0.0", "private/secret:1.0.0"] {
+        let out = w
+            .cmd()
+            .env("WHARF_REGISTRY_USERNAME", "alice")
+            .env("WHARF_REGISTRY_PASSWORD", "s3cret")
+            .args(["push", s(&hello), &format!("{}/{reference}", reg.addr)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let base = format!("http://{}", reg.addr);
+    let driver = chromedriver();
+    let shots = root().join("target/ui-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": s(&chromium_binary()),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1024"]
+            }),
+        );
+        let c = ClientBuilder::rustls().unwrap().capabilities(caps).connect(&driver.url).await.expect("connect to chromedriver");
+        c.goto(&format!("{base}/packages/private/secret")).await.unwrap();
+        assert_eq!(wait(&c, Locator::Css("h1")).await.text().await.unwrap(), "Not Found");
+        c.find(Locator::LinkText("Sign in")).await.unwrap().click().await.unwrap();
+        wait(&c, Locator::Css("form.login")).await;
+        let form = c.form(Locator::Css("form.login")).await.unwrap();
+        form.set_by_name("user", "alice").await.unwrap();
+        form.set_by_name("password", "wrong").await.unwrap();
+        form.submit().await.unwrap();
+        let alert = wait(&c, Locator::Css("p.alert")).await.text().await.unwrap();
+        assert_eq!(alert, "Wrong user name or password.");
+        screenshot(&c, &shots, "sign-in").await;
+        let form = c.form(Locator::Css("form.login")).await.unwrap();
+        form.set_by_name("user", "alice").await.unwrap();
+        form.set_by_name("password", "s3cret").await.unwrap();
+        form.submit().await.unwrap();
+        // back on the page asked for, now visible
+        let account = wait(&c, Locator::XPath("//div[@class='account']/span[starts-with(., 'Signed in as')]")).await.text().await.unwrap();
+        assert_eq!(account, "Signed in as alice");
+        assert!(c.current_url().await.unwrap().as_str().ends_with("/packages/private/secret"));
+        let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert_eq!(h1, "private:secret");
+        c.goto(&format!("{base}/")).await.unwrap();
+        let recent = wait(&c, Locator::Css("#main ol.packages")).await.text().await.unwrap();
+        assert!(recent.contains("private:secret") && recent.contains("demo:hello"), "{recent}");
+        screenshot(&c, &shots, "signed-in").await;
+        // signing out hides it again
+        c.find(Locator::XPath("//div[@class='account']//button[. = 'Sign out']")).await.unwrap().click().await.unwrap();
+        wait(&c, Locator::LinkText("Sign in")).await;
+        let recent = c.find(Locator::Css("#main ol.packages")).await.unwrap().text().await.unwrap();
+        assert!(!recent.contains("private:secret") && recent.contains("demo:hello"), "{recent}");
+        c.goto(&format!("{base}/packages/private/secret")).await.unwrap();
+        assert_eq!(wait(&c, Locator::Css("h1")).await.text().await.unwrap(), "Not Found");
+        c.close().await.unwrap();
+    });
+}

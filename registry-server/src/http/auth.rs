@@ -132,6 +132,24 @@ fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     }
 }
 
+/// The web UI's session cookie (`Auth::issue_session`).
+pub(crate) const SESSION_COOKIE: &str = "wharf_session";
+/// The web UI's CSRF cookie: a random value its forms repeat (double submit).
+pub(crate) const CSRF_COOKIE: &str = "wharf_csrf";
+
+/// The value of cookie `name` in the request's `Cookie` headers (RFC 6265 §5.4).
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
 /// Why credentials were not accepted.
 enum Refused {
     /// Wrong password, unknown user, bad or expired token, a token whose user is gone.
@@ -158,7 +176,7 @@ impl Refused {
     }
 }
 
-fn client_address(req: &Request) -> std::net::IpAddr {
+pub(crate) fn client_address(req: &Request) -> std::net::IpAddr {
     // (the address is taken before any await: a `&Request` is not `Send`)
     req.extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -249,6 +267,19 @@ pub(crate) async fn authorize(
         let who = match identify(&state, req.headers(), client_address(&req)).await {
             Ok(w) => w,
             Err(r) => return r.respond(auth, req.headers()),
+        };
+        // a web UI session counts for reading pages and the catalog API only: never on
+        // `/v2/` (a browser sends cookies with any request, so a cross-site form must not
+        // be able to act with them), never for a write, never at `/token`
+        let reads = matches!(*req.method(), Method::GET | Method::HEAD);
+        let who = match who {
+            Who::Anonymous if reads && req.uri().path() != "/token" => {
+                match cookie(req.headers(), SESSION_COOKIE).and_then(|c| auth.verify_session(c)) {
+                    Some(user) => Who::User(user),
+                    None => Who::Anonymous,
+                }
+            }
+            w => w,
         };
         return run_as(&who, req, next).await;
     };

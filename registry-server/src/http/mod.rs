@@ -65,6 +65,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/packages/{*path}", get(ui::package))
         .route("/repositories", get(ui::repositories))
         .route("/repositories/{*path}", get(ui::repository))
+        .route("/login", get(ui::login_get).post(ui::login_post))
+        .route("/logout", axum::routing::post(ui::logout))
         .route("/static/wharf.css", get(ui::css))
         .route("/static/wharf.js", get(ui::js))
         .fallback(|| async { ApiError::not_found("this path") })

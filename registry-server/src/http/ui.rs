@@ -26,6 +26,9 @@ use crate::service::{
 };
 use crate::store::unversioned;
 
+mod session;
+pub(crate) use session::{login_get, login_post, logout};
+
 const CSS: &str = include_str!("ui/wharf.css");
 const JS: &str = include_str!("ui/wharf.js");
 
@@ -45,8 +48,62 @@ fn when(t: &crate::store::Timestamp) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// What frames every page: its start (for the measured server time), who is signed in,
+/// and what the header's sign-in or sign-out form needs.
+pub(crate) struct Frame {
+    started: Instant,
+    /// The user the request is served as (a session, or Basic credentials).
+    user: Option<String>,
+    /// True when the registry has users to sign in as.
+    sign_in: bool,
+    /// The CSRF cookie's value, which the sign-out form repeats.
+    csrf: Option<String>,
+    /// This page's path and query, where signing in or out comes back to.
+    here: String,
+}
+
+impl Frame {
+    pub(crate) fn new(
+        state: &AppState,
+        headers: &HeaderMap,
+        identity: Option<&Identity>,
+        here: &axum::http::Uri,
+    ) -> Frame {
+        Frame {
+            started: Instant::now(),
+            user: identity.and_then(|i| i.user.clone()),
+            sign_in: state.auth.is_some(),
+            csrf: super::auth::cookie(headers, super::auth::CSRF_COOKIE).map(str::to_owned),
+            here: here
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        }
+    }
+}
+
+/// The header's account corner: a sign-in link, or who is signed in and a sign-out form.
+fn account(frame: &Frame) -> Markup {
+    html! {
+        @if frame.sign_in {
+            div.account {
+                @match (&frame.user, &frame.csrf) {
+                    (Some(user), Some(csrf)) => {
+                        span { "Signed in as " strong { (user) } }
+                        form action="/logout" method="post" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                    (Some(user), None) => span { "Signed in as " strong { (user) } },
+                    (None, _) => a href={ "/login?next=" (q(&frame.here)) } { "Sign in" },
+                }
+            }
+        }
+    }
+}
+
 /// A whole page around `body`, with the measured server time.
-fn page(title: &str, body: Markup, started: Instant, status: StatusCode) -> Response {
+pub(crate) fn page(title: &str, body: Markup, frame: &Frame, status: StatusCode) -> Response {
     let html = html! {
         (DOCTYPE)
         html lang="en" {
@@ -71,30 +128,42 @@ fn page(title: &str, body: Markup, started: Instant, status: StatusCode) -> Resp
                         input #site-q name="q" type="search" placeholder="Search packages";
                         button type="submit" { "Search" }
                     }
+                    (account(frame))
                 }
                 main #main tabindex="-1" { (body) }
             }
         }
     };
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let ms = frame.started.elapsed().as_secs_f64() * 1000.0;
     (
         status,
         [
             ("content-type", "text/html; charset=utf-8".to_owned()),
             ("server-timing", format!("app;dur={ms:.2}")),
+            // what a page shows depends on who asks; a signed-in page is kept by no cache
+            ("vary", "Cookie, Authorization".to_owned()),
+            (
+                "cache-control",
+                if frame.user.is_some() {
+                    "private, no-store"
+                } else {
+                    "no-cache"
+                }
+                .to_owned(),
+            ),
         ],
         html.into_string(),
     )
         .into_response()
 }
 
-fn error_page(e: ApiError, started: Instant) -> Response {
+pub(crate) fn error_page(e: ApiError, frame: &Frame) -> Response {
     let body = html! {
         h1 { (e.status().canonical_reason().unwrap_or("Error")) }
         p { (e.message()) }
         p { a href="/" { "Back to the start page" } }
     };
-    page("Error", body, started, e.status())
+    page("Error", body, frame, e.status())
 }
 
 /// The search form, pre-filled from `sq`.
@@ -164,10 +233,11 @@ fn ui_search(query: &Query) -> Result<SearchQuery, ApiError> {
 /// `GET /`
 pub(crate) async fn home(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     identity: Option<axum::Extension<Identity>>,
 ) -> Response {
-    let started = Instant::now();
+    let frame = Frame::new(&state, &headers, identity.as_deref(), &uri);
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     let sq = SearchQuery {
         page: 1,
@@ -192,24 +262,25 @@ pub(crate) async fn home(
                     (package_list(&recent))
                 }
             };
-            page("Packages", body, started, StatusCode::OK)
+            page("Packages", body, &frame, StatusCode::OK)
         }
-        Err(e) => error_page(e.into(), started),
+        Err(e) => error_page(e.into(), &frame),
     }
 }
 
 /// `GET /search`
 pub(crate) async fn search(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     identity: Option<axum::Extension<Identity>>,
 ) -> Response {
-    let started = Instant::now();
+    let frame = Frame::new(&state, &headers, identity.as_deref(), &uri);
     let query = Query::parse(raw);
     let sq = match ui_search(&query) {
         Ok(sq) => sq,
-        Err(e) => return error_page(e, started),
+        Err(e) => return error_page(e, &frame),
     };
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     let result = match parts
@@ -217,7 +288,7 @@ pub(crate) async fn search(
         .await
     {
         Ok(r) => r,
-        Err(e) => return error_page(e.into(), started),
+        Err(e) => return error_page(e.into(), &frame),
     };
     let pages = result.total.div_ceil(result.per_page as usize).max(1);
     let link = |p: u32| {
@@ -261,20 +332,21 @@ pub(crate) async fn search(
             }
         }
     };
-    page("Search", body, started, StatusCode::OK)
+    page("Search", body, &frame, StatusCode::OK)
 }
 
 /// `GET /packages/{repository}` and `/packages/{repository}@{version}`
 pub(crate) async fn package(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     Path(path): Path<String>,
     headers: HeaderMap,
     identity: Option<axum::Extension<Identity>>,
 ) -> Response {
-    let started = Instant::now();
+    let frame = Frame::new(&state, &headers, identity.as_deref(), &uri);
     let (repo, reference) = match parse_target(&path) {
         Ok(t) => t,
-        Err(e) => return error_page(e, started),
+        Err(e) => return error_page(e, &frame),
     };
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     match reference {
@@ -285,10 +357,10 @@ pub(crate) async fn package(
             Ok(p) => page(
                 p.name.as_deref().unwrap_or(p.repository.as_str()),
                 package_page(&p),
-                started,
+                &frame,
                 StatusCode::OK,
             ),
-            Err(e) => error_page(e.into(), started),
+            Err(e) => error_page(e.into(), &frame),
         },
         Some(r) => match parts
             .with(async |v| state.registry.version(&repo, &r, v).await)
@@ -313,11 +385,11 @@ pub(crate) async fn package(
                 page(
                     &title,
                     version_page(&d, &r, &targets),
-                    started,
+                    &frame,
                     StatusCode::OK,
                 )
             }
-            Err(e) => error_page(e.into(), started),
+            Err(e) => error_page(e.into(), &frame),
         },
     }
 }
@@ -788,15 +860,16 @@ pub fn highlight_wit(wit: &str, targets: &BTreeMap<String, WitTarget>) -> Markup
 /// `GET /repositories`
 pub(crate) async fn repositories(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     identity: Option<axum::Extension<Identity>>,
 ) -> Response {
-    let started = Instant::now();
+    let frame = Frame::new(&state, &headers, identity.as_deref(), &uri);
     let query = Query::parse(raw);
     let page_no = match super::api::number(&query, "page", 1) {
         Ok(n) => n,
-        Err(e) => return error_page(e, started),
+        Err(e) => return error_page(e, &frame),
     };
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     match parts
@@ -819,23 +892,24 @@ pub(crate) async fn repositories(
                     }
                 }
             };
-            page("Repositories", body, started, StatusCode::OK)
+            page("Repositories", body, &frame, StatusCode::OK)
         }
-        Err(e) => error_page(e.into(), started),
+        Err(e) => error_page(e.into(), &frame),
     }
 }
 
 /// `GET /repositories/{repository}`
 pub(crate) async fn repository(
     State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
     Path(path): Path<String>,
     headers: HeaderMap,
     identity: Option<axum::Extension<Identity>>,
 ) -> Response {
-    let started = Instant::now();
+    let frame = Frame::new(&state, &headers, identity.as_deref(), &uri);
     let repo = match parse_target(&path) {
         Ok((r, _)) => r,
-        Err(e) => return error_page(e, started),
+        Err(e) => return error_page(e, &frame),
     };
     let parts = ViewerParts::new(&state, &headers, identity.as_deref());
     match parts
@@ -845,10 +919,10 @@ pub(crate) async fn repository(
         Ok(d) => page(
             d.repository.as_str(),
             repository_page(&d),
-            started,
+            &frame,
             StatusCode::OK,
         ),
-        Err(e) => error_page(e.into(), started),
+        Err(e) => error_page(e.into(), &frame),
     }
 }
 

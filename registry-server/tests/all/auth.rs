@@ -344,3 +344,304 @@ async fn hidden_repositories_look_the_same_whether_they_exist_or_not() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// `application/x-www-form-urlencoded` of `fields`.
+fn form_body(fields: &[(&str, String)]) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in fields {
+        f.append_pair(k, v);
+    }
+    f.finish()
+}
+
+/// Push a small artifact to `repo:tag` as `user`.
+async fn push_as(s: &TestApp, user: (&str, &str), repo: &str, tag: &str) {
+    let basic = |rb: reqwest::RequestBuilder| rb.basic_auth(user.0, Some(user.1));
+    for blob in [&b"{}"[..], &b"private bytes"[..]] {
+        let r = basic(s.http.post(s.url(&format!(
+            "/v2/{repo}/blobs/uploads/?digest={}",
+            digest(blob)
+        ))))
+        .body(blob.to_vec())
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.secret",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest(b"{}"), "size": 2},
+        "layers": [{"mediaType": "text/plain", "digest": digest(b"private bytes"), "size": 13}],
+    });
+    let r = basic(s.http.put(s.url(&format!("/v2/{repo}/manifests/{tag}"))))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&manifest).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// The web UI's sign-in, attacked: the session shows private packages on pages and the
+/// catalog API and nothing more (not on `/v2/`, not for writes, not as a bearer token, not
+/// at `/token`); the form needs its CSRF cookie repeated and a same origin; wrong passwords
+/// count toward the failed-login limit; `next` never leaves the site; a tampered or
+/// signed-out session is anonymous.
+#[tokio::test(flavor = "multi_thread")]
+async fn web_sessions_read_pages_and_nothing_else() {
+    let s = start().await;
+    push_as(&s, ("alice", "s3cret"), "team/secret", "1.0.0").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let hidden = s.url("/api/v1/packages/team/secret");
+    assert_eq!(
+        http.get(&hidden).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // the form sets the CSRF cookie
+    let form = http
+        .get(s.url("/login?next=/packages/team/secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let set: Vec<String> = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let csrf_cookie = set.iter().find(|c| c.starts_with("wharf_csrf=")).unwrap();
+    assert!(
+        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"),
+        "{csrf_cookie}"
+    );
+    let csrf = csrf_cookie["wharf_csrf=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let login = |cookie: Option<String>,
+                 fields: Vec<(&'static str, String)>,
+                 origin: Option<&'static str>| {
+        let mut rb = http
+            .post(s.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&fields));
+        if let Some(c) = cookie {
+            rb = rb.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            rb = rb.header("origin", o);
+        }
+        rb.send()
+    };
+    let fields = |user: &str, password: &str, csrf: &str, next: &str| {
+        vec![
+            ("user", user.to_owned()),
+            ("password", password.to_owned()),
+            ("csrf", csrf.to_owned()),
+            ("next", next.to_owned()),
+        ]
+    };
+    let with_csrf = Some(format!("wharf_csrf={csrf}"));
+    // no CSRF cookie, a mismatched value, another origin: refused before the password
+    for (cookie, f, origin) in [
+        (None, fields("alice", "s3cret", &csrf, "/"), None),
+        (
+            with_csrf.clone(),
+            fields("alice", "s3cret", "forged", "/"),
+            None,
+        ),
+        (
+            with_csrf.clone(),
+            fields("alice", "s3cret", &csrf, "/"),
+            Some("http://evil.example"),
+        ),
+    ] {
+        let r = login(cookie, f, origin).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(
+            r.headers()
+                .get("set-cookie")
+                .is_none_or(|c| !c.to_str().unwrap().starts_with("wharf_session"))
+        );
+    }
+    // a wrong password and an unknown user: the same 401 page
+    for (u, p) in [("alice", "wrong"), ("mallory", "s3cret")] {
+        let r = login(with_csrf.clone(), fields(u, p, &csrf, "/"), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Wrong user name or password.")
+        );
+    }
+    // signed in: back where asked, never to another site
+    let r = login(
+        with_csrf.clone(),
+        fields("alice", "s3cret", &csrf, "//evil.example/x"),
+        Some("ORIGIN"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "an Origin that is not this host"
+    );
+    let r = login(
+        with_csrf.clone(),
+        fields("alice", "s3cret", &csrf, "//evil.example/x"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/");
+    let session_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        session_cookie.contains("HttpOnly")
+            && session_cookie.contains("SameSite=Lax")
+            && !session_cookie.contains("Secure"),
+        "{session_cookie}"
+    );
+    let session = session_cookie["wharf_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookie = format!("wharf_session={session}; wharf_csrf={csrf}");
+
+    // pages and the catalog API see the private package, and the page says who is in
+    let r = http
+        .get(&hidden)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = http
+        .get(s.url("/packages/team/secret"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Signed in as <strong>alice</strong>") && html.contains("action=\"/logout\""),
+        "{html}"
+    );
+
+    // … and nothing else: not /v2/ reads or writes, not as a bearer token, not at /token
+    let manifest = s.url("/v2/team/secret/manifests/1.0.0");
+    let r = http
+        .get(&manifest)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .delete(&manifest)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = http
+        .get(&manifest)
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a session is not a bearer token"
+    );
+    let r = http
+        .get(s.url("/token?service=wharf-registry&scope=repository:team/secret:pull"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let token: Value = r.json().await.unwrap();
+    let granted = http
+        .get(&manifest)
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        granted.status(),
+        StatusCode::UNAUTHORIZED,
+        "the cookie minted an anonymous token only"
+    );
+    // a bearer token is not a session
+    let t: Value = s
+        .token(Some(("alice", "s3cret")), "repository:team/secret:pull")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .get(&hidden)
+        .header(
+            "cookie",
+            format!("wharf_session={}", t["token"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // a tampered session is anonymous
+    let mut tampered = session.clone().into_bytes();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let r = http
+        .get(&hidden)
+        .header(
+            "cookie",
+            format!("wharf_session={}", String::from_utf8(tampered).unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // signing out needs the CSRF value too, then clears the cookie
+    let r = http
+        .post(s.url("/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", "forged".to_owned())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = http
+        .post(s.url("/logout"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(&[("csrf", csrf.clone())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("wharf_session=;")
+    );
+}
