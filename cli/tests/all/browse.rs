@@ -755,6 +755,14 @@ fn browse_find_read_and_copy_in_a_real_browser() {
         assert!(copy.is_displayed().await.unwrap(), "copy buttons are shown with JavaScript");
         screenshot(&c, &shots, "version").await;
 
+        // what a command asks of its host, in plain words
+        c.goto(&format!("{base}/packages/demo/hello")).await.unwrap();
+        let caps = wait(&c, Locator::Css("section[aria-labelledby=capabilities]")).await.text().await.unwrap();
+        assert!(caps.contains("Reads and writes files") && caps.contains("wasi:filesystem/"), "{caps}");
+        screenshot(&c, &shots, "capabilities").await;
+        c.back().await.unwrap();
+        wait(&c, Locator::Css("section[aria-labelledby=exports] a")).await;
+
         // an export links to the packages that provide it
         c.find(Locator::Css("section[aria-labelledby=exports] a")).await.unwrap().click().await.unwrap();
         let title = wait(&c, Locator::XPath("//h1[starts-with(., 'Packages exporting')]")).await.text().await.unwrap();
@@ -1158,7 +1166,7 @@ fn sign_in_to_browse_a_private_package_in_a_real_browser() {
         assert_eq!(account, "Signed in as alice");
         assert!(c.current_url().await.unwrap().as_str().ends_with("/packages/private/secret"));
         let h1 = c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
-        assert_eq!(h1, "private:secret");
+        assert_eq!(h1, "private:secret 1.0.0");
         c.goto(&format!("{base}/")).await.unwrap();
         let recent = wait(&c, Locator::Css("#main ol.packages")).await.text().await.unwrap();
         assert!(recent.contains("private:secret") && recent.contains("demo:hello"), "{recent}");
@@ -1172,4 +1180,108 @@ fn sign_in_to_browse_a_private_package_in_a_real_browser() {
         assert_eq!(wait(&c, Locator::Css("h1")).await.text().await.unwrap(), "Not Found");
         c.close().await.unwrap();
     });
+}
+
+/// A package's page as people know it from crates.io: its interfaces documented from the
+/// WIT (doc comments, signatures, types), what it asks of its host in plain words, who
+/// imports what it exports, and its versions with their signature marks; in the JSON API
+/// and the page.
+#[test]
+fn package_pages_document_interfaces_capabilities_and_dependents() {
+    let w = Wharf::new();
+    let f = fixture(&w, "");
+    let reg = f.reg.addr.clone();
+    // a component that imports what demo:api defines
+    let work = tempfile::tempdir().unwrap();
+    let user = work.path().join("user.wat");
+    std::fs::write(
+        &user,
+        r#"(component
+  (import "demo:api/greet@1.0.0" (instance (export "greet" (func (param "name" string) (result string)))))
+)"#,
+    )
+    .unwrap();
+    w.ok(&["push", s(&user), "demo:user@1.0.0", "--registry", &reg]);
+
+    let (status, api) = get(&format!("http://{reg}/api/v1/packages/demo/api"));
+    assert_eq!(status, 200);
+    let greet = &api["interfaces"][0];
+    assert_eq!(greet["name"], "demo:api/greet@1.0.0", "{api}");
+    assert_eq!(greet["docs"], "Says hello.");
+    assert_eq!(greet["functions"][0]["name"], "greet");
+    assert_eq!(
+        greet["functions"][0]["signature"],
+        "func(name: string) -> string"
+    );
+    assert_eq!(api["dependents"][0]["interface"], "demo:api/greet");
+    assert_eq!(api["dependents"][0]["packages"], 1);
+
+    let (_, hello) = get(&format!("http://{reg}/api/v1/packages/demo/hello"));
+    let ids: Vec<&str> = hello["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    for id in ["filesystem", "environment", "stdio", "exit"] {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert!(!ids.contains(&"network"), "{ids:?}");
+    let (_, user) = get(&format!("http://{reg}/api/v1/packages/demo/user"));
+    assert_eq!(user["capabilities"][0]["id"], "other", "{user}");
+    assert_eq!(
+        user["capabilities"][0]["interfaces"][0],
+        "demo:api/greet@1.0.0"
+    );
+
+    // the greeter's versions: 0.2.0 signed by a stranger, 0.1.0 by the operator
+    let (_, greeter) = get(&format!("http://{reg}/api/v1/packages/demo/greeter"));
+    let v = |i: usize, k: &str| greeter["versions"][i][k].clone();
+    assert_eq!(
+        (
+            v(0, "version"),
+            v(0, "signatures"),
+            v(0, "verified_signatures")
+        ),
+        ("0.2.0".into(), 1.into(), 0.into())
+    );
+    assert_eq!(
+        (
+            v(1, "version"),
+            v(1, "signatures"),
+            v(1, "verified_signatures")
+        ),
+        ("0.1.0".into(), 1.into(), 1.into()),
+        "{greeter}"
+    );
+    assert!(greeter["size"].as_u64().unwrap() > 1000);
+    assert_eq!(
+        greeter["interfaces"][0]["name"],
+        "wharf:greeter/greet@0.1.0"
+    );
+
+    // the pages
+    let html = |path: &str| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            reqwest::get(format!("http://{reg}{path}"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    let page = html("/packages/demo/api");
+    assert!(
+        page.contains("Says hello.") && page.contains("func(name: string) -&gt; string"),
+        "{page}"
+    );
+    assert!(page.contains("Imported by 1 package"), "{page}");
+    let page = html("/packages/demo/hello");
+    assert!(
+        page.contains("data-capability=\"filesystem\"") && page.contains("Reads and writes files"),
+        "{page}"
+    );
+    let page = html("/packages/demo/greeter");
+    assert!(page.contains("class=\"badge verified\""), "{page}");
 }

@@ -18,6 +18,7 @@ mod sbom;
 mod skeleton;
 mod stream;
 mod wit;
+mod witdoc;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
 pub use bindgen::{
@@ -31,6 +32,7 @@ pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, inspect_known, va
 pub use sbom::{CYCLONEDX_MEDIA_TYPE, cyclonedx_sbom, dependency_tree};
 pub use stream::StreamingInspector;
 pub use wit::{LoadedWit, WitSummary, build_wit_package, component_wit, load_wit, print_wit};
+pub use witdoc::{Capability, FunctionDoc, InterfaceDoc, TypeDoc, capabilities, interface_docs};
 
 /// Result alias of this crate.
 pub type Result<T, E = ComponentError> = std::result::Result<T, E>;

@@ -411,10 +411,92 @@ fn meta_row(label: &str, value: Option<&str>, link: bool) -> Markup {
     }
 }
 
+/// A size for people: bytes, KiB or MiB.
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// A doc comment, its line breaks kept.
+fn doc_text(docs: Option<&str>) -> Markup {
+    html! {
+        @if let Some(d) = docs {
+            p.docs { (d) }
+        }
+    }
+}
+
+fn function_list(functions: &[wharf_component::FunctionDoc]) -> Markup {
+    html! {
+        @if !functions.is_empty() {
+            dl.functions {
+                @for f in functions {
+                    dt { code { span.fn-name { (f.name) } ": " (f.signature) } }
+                    dd { (doc_text(f.docs.as_deref())) }
+                }
+            }
+        }
+    }
+}
+
+/// The interfaces a package exports (or defines), as documentation.
+fn interface_docs(p: &PackageDetail) -> Markup {
+    let imported_by = |name: &str| {
+        let base = unversioned(name);
+        p.dependents
+            .iter()
+            .find(|d| d.interface == base)
+            .map_or(0, |d| d.packages)
+    };
+    let title = if p.kind == Some(crate::store::WasmKind::WitPackage) {
+        "Interfaces"
+    } else {
+        "Exported interfaces"
+    };
+    html! {
+        section aria-labelledby="interfaces" {
+            h2 #interfaces { (title) }
+            @if p.interfaces.is_empty() {
+                p.empty { "No interfaces to document." }
+            }
+            @for i in &p.interfaces {
+                article.interface {
+                    h3 { code { (i.name) } }
+                    (doc_text(i.docs.as_deref()))
+                    p.dependents {
+                        @match imported_by(&i.name) {
+                            0 => "No package here imports it.",
+                            n => {
+                                a href={ "/search?by=imports&interface=" (q(unversioned(&i.name))) } {
+                                    "Imported by " (n) @if n == 1 { " package" } @else { " packages" }
+                                }
+                            }
+                        }
+                    }
+                    (function_list(&i.functions))
+                    @for t in &i.types {
+                        div.type-doc {
+                            h4 { span.kind { (t.kind) } " " code { (t.name) } }
+                            (doc_text(t.docs.as_deref()))
+                            @if !t.members.is_empty() {
+                                ul.members { @for m in &t.members { li { code { (m) } } } }
+                            }
+                            (function_list(&t.functions))
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn package_page(p: &PackageDetail) -> Markup {
     let latest = p.latest.as_ref().map(|t| t.as_str());
     html! {
-        h1 { (p.name.as_deref().unwrap_or(p.repository.as_str())) }
+        h1 { (p.name.as_deref().unwrap_or(p.repository.as_str())) @if let Some(l) = latest { " " span.version { (l) } } }
         @if let Some(d) = &p.description {
             p.description { (d) }
         }
@@ -422,16 +504,46 @@ fn package_page(p: &PackageDetail) -> Markup {
             (meta_row("Repository", Some(p.repository.as_str()), false))
             (meta_row("Latest version", latest, false))
             (meta_row("Kind", p.kind.map(|k| k.as_str()), false))
+            (meta_row("Target world", p.target.as_deref(), false))
+            (meta_row("Size", p.size.map(human_size).as_deref(), false))
             (meta_row("Licences", p.licenses.as_deref(), false))
             (meta_row("Source", p.source.as_deref(), true))
+            (meta_row("Documentation", p.documentation.as_deref(), true))
+            (meta_row("Homepage", p.homepage.as_deref(), true))
             (meta_row("Authors", p.authors.as_deref(), false))
         }
         @if let Some(latest) = latest {
             p {
                 a.button href={ "/packages/" (p.repository) "@" (latest) } {
-                    "View " (latest) " (latest)"
+                    "View " (latest) " (latest): fetch commands, WIT, signatures"
                 }
             }
+        }
+        @if p.kind.is_some() && p.kind != Some(crate::store::WasmKind::WitPackage) {
+            section aria-labelledby="capabilities" {
+                h2 #capabilities { "What it asks of its host" }
+                @if p.capabilities.is_empty() {
+                    p.empty { "Nothing: it imports no WASI capability." }
+                } @else {
+                    ul.capabilities {
+                        @for c in &p.capabilities {
+                            li data-capability=(c.id) {
+                                strong { (c.description) }
+                                " "
+                                span.interfaces {
+                                    @for (i, name) in c.interfaces.iter().enumerate() {
+                                        @if i > 0 { ", " }
+                                        code { (name) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if p.kind.is_some() {
+            (interface_docs(p))
         }
         section aria-labelledby="versions" {
             h2 #versions { "Versions" }
@@ -441,6 +553,7 @@ fn package_page(p: &PackageDetail) -> Markup {
                         th scope="col" { "Version" }
                         th scope="col" { "Digest" }
                         th scope="col" { "Published" }
+                        th scope="col" { "Signed" }
                         th scope="col" { "Status" }
                     }
                 }
@@ -450,6 +563,13 @@ fn package_page(p: &PackageDetail) -> Markup {
                             td { a href={ "/packages/" (p.repository) "@" (v.version) } { (v.version) } }
                             td { code title=(v.digest) { (short(&v.digest)) } }
                             td { (when(&v.updated_at)) }
+                            td {
+                                @if v.verified_signatures > 0 {
+                                    span.badge.verified { "verified" }
+                                } @else if v.signatures > 0 {
+                                    span.badge.unverified { "signed" }
+                                }
+                            }
                             td {
                                 @if let Some(reason) = &v.yanked {
                                     span.badge.yanked { "yanked" } " " (reason)

@@ -121,6 +121,19 @@ pub struct VersionSummary {
     pub updated_at: Timestamp,
     /// The yank reason when yanked.
     pub yanked: Option<String>,
+    /// Signatures recorded for it.
+    pub signatures: u64,
+    /// Of those, the ones verified by an operator key.
+    pub verified_signatures: u64,
+}
+
+/// How many packages import an interface this package exports.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Dependents {
+    /// The exported interface, unversioned (`ns:pkg/iface`).
+    pub interface: String,
+    /// Packages (their latest versions) that import it, as the viewer may see them.
+    pub packages: usize,
 }
 
 /// A package: its versions and what its latest version says about itself.
@@ -145,6 +158,31 @@ pub struct PackageDetail {
     pub source: Option<String>,
     /// From the latest version.
     pub authors: Option<String>,
+    /// From the latest version: `org.opencontainers.image.documentation` (URL).
+    pub documentation: Option<String>,
+    /// From the latest version: `org.opencontainers.image.url` (URL).
+    pub homepage: Option<String>,
+    /// The latest version's Wasm layer size in bytes.
+    pub size: Option<u64>,
+    /// The latest version's target world.
+    pub target: Option<String>,
+    /// The latest version's exports.
+    pub exports: Vec<String>,
+    /// The latest version's imports.
+    pub imports: Vec<String>,
+    /// The interfaces the latest version exports (a WIT package: defines), documented from
+    /// its WIT: `{name, docs, functions: [{name, signature, docs}], types: [{name, kind,
+    /// members, functions, docs}]}` (`wharf_component::InterfaceDoc`).
+    #[schema(value_type = Vec<Object>)]
+    pub interfaces: Vec<wharf_component::InterfaceDoc>,
+    /// What the latest version's imports ask of its host, in plain words: `{id,
+    /// description, interfaces}` (`wharf_component::Capability`; ids `filesystem`,
+    /// `network`, `dns`, `http-client`, `environment`, `stdio`, `terminal`, `exit`, `clock`,
+    /// `random`, `other`).
+    #[schema(value_type = Vec<Object>)]
+    pub capabilities: Vec<wharf_component::Capability>,
+    /// For each exported interface, how many packages import it.
+    pub dependents: Vec<Dependents>,
     /// Semver versions, highest first.
     pub versions: Vec<VersionSummary>,
     /// Other tags (`latest`, cosign `.sig` tags, …).
@@ -408,6 +446,68 @@ impl Registry {
             Some(r) => self.store.wasm_entry(repo, &r.digest).await?,
             None => None,
         };
+        let annotations = match latest_row {
+            Some(r) => self
+                .store
+                .manifest(repo, &Reference::Digest(r.digest.clone()))
+                .await?
+                .and_then(|m| ImageManifest::from_slice(&m.content).ok())
+                .and_then(|m| m.annotations)
+                .unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+        let signed: std::collections::HashMap<Digest, (u64, u64)> = self
+            .store
+            .signature_counts(repo)
+            .await?
+            .into_iter()
+            .map(|(d, total, verified)| (d, (total, verified)))
+            .collect();
+        let (interfaces, capabilities) = match &entry {
+            Some(e) => {
+                // a WIT package documents what it defines; a component, what it exports
+                let names: Vec<String> = if e.kind == WasmKind::WitPackage {
+                    Vec::new()
+                } else {
+                    e.exports.clone()
+                };
+                let docs = match (&e.wit, e.kind == WasmKind::WitPackage || !names.is_empty()) {
+                    (Some(wit), true) => {
+                        wharf_component::interface_docs(wit, &names).unwrap_or_default()
+                    }
+                    _ => Vec::new(),
+                };
+                (docs, wharf_component::capabilities(&e.imports))
+            }
+            None => (Vec::new(), Vec::new()),
+        };
+        let mut dependents = Vec::new();
+        let exported: std::collections::BTreeSet<&str> = match &entry {
+            Some(e) if e.kind == WasmKind::WitPackage => interfaces
+                .iter()
+                .map(|d| crate::store::unversioned(&d.name))
+                .collect(),
+            Some(e) => e
+                .exports
+                .iter()
+                .filter(|x| x.contains('/'))
+                .map(|x| crate::store::unversioned(x))
+                .collect(),
+            None => Default::default(),
+        };
+        for interface in exported {
+            let q = SearchQuery {
+                imports: interface.to_owned(),
+                page: 1,
+                per_page: 1,
+                ..Default::default()
+            };
+            dependents.push(Dependents {
+                interface: interface.to_owned(),
+                packages: self.search_packages(&q, viewer).await?.total,
+            });
+        }
+        let annotation = |k: &str| annotations.get(k).filter(|v| !v.is_empty()).cloned();
         Ok(PackageDetail {
             repository: repo.clone(),
             name: viewer.package_name(repo.as_str()),
@@ -417,13 +517,34 @@ impl Registry {
             licenses: entry.as_ref().and_then(|e| e.licenses.clone()),
             source: entry.as_ref().and_then(|e| e.source.clone()),
             authors: entry.as_ref().and_then(|e| e.authors.clone()),
+            documentation: annotation("org.opencontainers.image.documentation"),
+            homepage: annotation("org.opencontainers.image.url"),
+            size: entry.as_ref().map(|e| e.layer_size),
+            target: entry.as_ref().and_then(|e| e.target.clone()),
+            exports: entry
+                .as_ref()
+                .map(|e| e.exports.clone())
+                .unwrap_or_default(),
+            imports: entry
+                .as_ref()
+                .map(|e| e.imports.clone())
+                .unwrap_or_default(),
+            interfaces,
+            capabilities,
+            dependents,
             versions: versions
                 .iter()
-                .map(|(v, r)| VersionSummary {
-                    version: v.to_string(),
-                    digest: r.digest.clone(),
-                    updated_at: r.updated_at,
-                    yanked: r.yank.as_ref().map(yank_reason),
+                .map(|(v, r)| {
+                    let (signatures, verified_signatures) =
+                        signed.get(&r.digest).copied().unwrap_or((0, 0));
+                    VersionSummary {
+                        version: v.to_string(),
+                        digest: r.digest.clone(),
+                        updated_at: r.updated_at,
+                        yanked: r.yank.as_ref().map(yank_reason),
+                        signatures,
+                        verified_signatures,
+                    }
                 })
                 .collect(),
             tags,

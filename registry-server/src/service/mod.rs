@@ -27,8 +27,9 @@ pub use artifacts::{
     ArtifactClass, ArtifactView, FetchCommand, IndexEntry, LayerView, SbomComponent, SbomView,
 };
 pub use catalog::{
-    MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary, RepositoryDetail,
-    RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer, WitTarget, openapi,
+    Dependents, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,
+    RepositoryDetail, RepositoryPage, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    WitTarget, openapi,
 };
 
 pub use signatures::SignatureRule;

@@ -687,4 +687,10 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepositoryName,
         subject: &Digest,
     ) -> Result<Vec<SignatureRecord>, StoreError>;
+    /// Per signed manifest of `repo`: (subject, signatures, verified signatures), in one
+    /// query (a package page's versions).
+    async fn signature_counts(
+        &self,
+        repo: &RepositoryName,
+    ) -> Result<Vec<(Digest, u64, u64)>, StoreError>;
 }

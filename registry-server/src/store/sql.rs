@@ -141,6 +141,12 @@ pub(super) mod q {
     pub const SIGNATURES: &str = "SELECT s.signature_digest, s.layer, s.subject, s.key_id, s.status, s.detail \
         FROM signatures s JOIN repositories r ON r.id = s.repository_id \
         WHERE r.name = $1 AND s.subject = $2 ORDER BY s.signature_digest, s.layer";
+    /// Per subject of a repository: its signatures and how many are verified; binds
+    /// repository name.
+    pub const SIGNATURE_COUNTS: &str = "SELECT s.subject, COUNT(*) AS total, \
+        SUM(CASE WHEN s.status = 'verified' THEN 1 ELSE 0 END) AS verified \
+        FROM signatures s JOIN repositories r ON r.id = s.repository_id \
+        WHERE r.name = $1 GROUP BY s.subject";
     /// The wasm index entry of a manifest; binds repository name, digest.
     pub const WASM_ENTRY: &str = "SELECT w.kind, w.target, w.package, w.imports, w.exports, w.layer_digest, w.layer_size, \
         w.description, w.licenses, w.source, w.authors, w.wit FROM wasm_index w \
@@ -1499,6 +1505,25 @@ macro_rules! impl_store {
                     .fetch_all(&self.pool)
                     .await?;
                 convert(rows)
+            }
+
+            async fn signature_counts(
+                &self,
+                repo: &RepositoryName,
+            ) -> Result<Vec<(Digest, u64, u64)>, StoreError> {
+                let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(q::SIGNATURE_COUNTS)
+                    .bind(repo.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map(|(subject, total, verified)| {
+                        Ok((
+                            digest_of(&subject)?,
+                            u64::try_from(total).unwrap_or(0),
+                            u64::try_from(verified.unwrap_or(0)).unwrap_or(0),
+                        ))
+                    })
+                    .collect()
             }
         }
     };
