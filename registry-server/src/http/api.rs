@@ -81,7 +81,7 @@ pub fn openapi_json() -> &'static str {
 /// What a request may see: pull permission, host and namespace prefix.
 pub(crate) struct ViewerParts {
     state: Arc<AppState>,
-    user: Option<String>,
+    identity: Identity,
     host: String,
     plain_http: bool,
 }
@@ -102,7 +102,7 @@ impl ViewerParts {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
         ViewerParts {
             state: state.clone(),
-            user: identity.and_then(|i| i.user.clone()),
+            identity: identity.cloned().unwrap_or_default(),
             host,
             plain_http: !forwarded_https && state.config.public_registry.is_none(),
         }
@@ -113,10 +113,7 @@ impl ViewerParts {
     where
         F: AsyncFnOnce(&Viewer<'_>) -> T,
     {
-        let visible = match self.state.auth.as_ref() {
-            None => crate::store::Visibility::all(),
-            Some(auth) => auth.pull_visibility(self.user.as_deref()),
-        };
+        let visible = self.identity.visibility(self.state.auth.as_ref());
         let viewer = Viewer {
             visible: &visible,
             host: &self.host,

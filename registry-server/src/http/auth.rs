@@ -27,6 +27,23 @@ use crate::auth::{Action, Auth, Token};
 pub struct Identity {
     /// The user name, when authenticated.
     pub user: Option<String>,
+    /// For a bearer token: the repositories it grants `pull` on (and its user may still
+    /// pull). Listings show a token what anyone may pull and these, not everything its
+    /// user may pull: a token is worth what it names.
+    pub token_pulls: Option<Vec<String>>,
+}
+
+impl Identity {
+    /// The repositories this caller's listings show ([`crate::store::Visibility`]).
+    pub fn visibility(&self, auth: Option<&Auth>) -> crate::store::Visibility {
+        let Some(auth) = auth else {
+            return crate::store::Visibility::all();
+        };
+        match &self.token_pulls {
+            Some(names) => auth.pull_visibility(None).also(names.iter().cloned()),
+            None => auth.pull_visibility(self.user.as_deref()),
+        }
+    }
 }
 
 enum Who {
@@ -281,7 +298,7 @@ pub(crate) async fn authorize(
             }
             w => w,
         };
-        return run_as(&who, req, next).await;
+        return run_as(&who, auth, req, next).await;
     };
     let query = Query::parse(req.uri().query().map(str::to_owned));
     // decide on exactly the route the handler will act on: `route::resolve` decoded and
@@ -333,14 +350,26 @@ pub(crate) async fn authorize(
             ),
         };
     }
-    run_as(&who, req, next).await
+    run_as(&who, auth, req, next).await
 }
 
 /// Run the request as `who`: its [`Identity`] goes on the request (for handlers that
 /// filter by permission) and on the response (for the access log).
-async fn run_as(who: &Who, mut req: Request, next: Next) -> Response {
+async fn run_as(who: &Who, auth: &Auth, mut req: Request, next: Next) -> Response {
+    let token_pulls = match who {
+        Who::Token(t) => Some(
+            t.access
+                .iter()
+                .filter(|a| a.kind == "repository" && a.actions.iter().any(|x| x == "pull"))
+                .map(|a| a.name.clone())
+                .filter(|name| auth.permitted(who.user(), name).contains(&Action::Pull))
+                .collect(),
+        ),
+        _ => None,
+    };
     let identity = Identity {
         user: who.user().map(str::to_owned),
+        token_pulls,
     };
     req.extensions_mut().insert(identity.clone());
     let mut resp = next.run(req).await;

@@ -46,11 +46,11 @@ pub(crate) async fn list(
 pub(crate) async fn catalog(state: &Arc<AppState>, req: Request) -> Result<Response, ApiError> {
     let n = req.query.page_size(DEFAULT_PAGE)?;
     // with authentication on, list only what the client may pull (filtered before paging)
-    let user = req.identity.as_ref().and_then(|i| i.user.as_deref());
-    let visible = match state.auth.as_ref() {
-        None => crate::store::Visibility::all(),
-        Some(auth) => auth.pull_visibility(user),
-    };
+    let visible = req
+        .identity
+        .clone()
+        .unwrap_or_default()
+        .visibility(state.auth.as_ref());
     let (repos, more) = state
         .registry
         .catalog(n, req.query.get("last"), &visible)

@@ -191,17 +191,25 @@ pub const YANK_ARTIFACT_TYPE: &str = wharf_oci::yank::ARTIFACT_TYPE;
 /// The same value answers for one name ([`Visibility::allows`]) and becomes a condition of
 /// the catalog's SQL, so a listing is filtered before it is paged and counted, and a page
 /// shows exactly the packages a viewer could open.
+///
+/// A bearer token sees what anyone may pull and, besides, exactly the repositories it
+/// grants `pull` on ([`Visibility::also`]), not everything its user may pull.
 #[derive(Clone, Debug)]
 pub struct Visibility {
     /// `(prefix without trailing '/', shown)`, the prefix that decides first: longest
     /// first, and of equal prefixes the one configured last. `None` shows everything.
     rules: Option<Vec<(String, bool)>>,
+    /// Repositories shown besides what the rules show, by exact name (sorted).
+    also: Vec<String>,
 }
 
 impl Visibility {
     /// Everything is shown (a registry without `[auth]`).
     pub fn all() -> Self {
-        Visibility { rules: None }
+        Visibility {
+            rules: None,
+            also: Vec::new(),
+        }
     }
 
     /// Decisions by prefix, in configuration order (`""` is every repository; `team` and
@@ -216,23 +224,39 @@ impl Visibility {
         rules.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(b.0.cmp(&a.0)));
         Visibility {
             rules: Some(rules.into_iter().map(|(_, p, s)| (p, s)).collect()),
+            also: Vec::new(),
         }
+    }
+
+    /// This visibility, and besides it exactly the repositories `names` (not the ones under
+    /// them).
+    pub fn also(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.also.extend(names);
+        self.also.sort();
+        self.also.dedup();
+        self
     }
 
     /// Whether repository `name` is shown.
     pub fn allows(&self, name: &str) -> bool {
-        match &self.rules {
+        let by_rules = match &self.rules {
             None => true,
             Some(rules) => rules
                 .iter()
                 .find(|(p, _)| wharf_oci::under_prefix(p, name))
                 .is_some_and(|(_, shown)| *shown),
-        }
+        };
+        by_rules || self.also.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
     }
 
     /// The decisions, deciding one first; `None` for everything shown.
     fn rules(&self) -> Option<&[(String, bool)]> {
         self.rules.as_deref()
+    }
+
+    /// The repositories shown besides the rules, by exact name.
+    fn also_names(&self) -> &[String] {
+        &self.also
     }
 }
 

@@ -301,10 +301,15 @@ pub(super) fn visibility_condition(
     let Some(rules) = visible.rules() else {
         return (String::new(), Vec::new());
     };
-    if rules.is_empty() {
+    let also = visible.also_names();
+    if rules.is_empty() && also.is_empty() {
         return (" AND 1 = 0".into(), Vec::new());
     }
-    let mut sql = String::from(" AND CASE");
+    let mut sql = String::from(if rules.is_empty() {
+        " AND (1 = 0"
+    } else {
+        " AND (CASE"
+    });
     let mut binds = Vec::new();
     for (prefix, shown) in rules {
         if prefix.is_empty() {
@@ -319,7 +324,17 @@ pub(super) fn visibility_condition(
         }
         sql.push_str(if *shown { " THEN 1" } else { " THEN 0" });
     }
-    sql.push_str(" ELSE 0 END = 1");
+    if !rules.is_empty() {
+        sql.push_str(" ELSE 0 END = 1");
+    }
+    if !also.is_empty() {
+        let list: Vec<String> = (0..also.len())
+            .map(|i| format!("CAST(${} AS TEXT)", first + binds.len() + i))
+            .collect();
+        sql.push_str(&format!(" OR {column} IN ({})", list.join(", ")));
+        binds.extend(also.iter().cloned());
+    }
+    sql.push(')');
     (sql, binds)
 }
 

@@ -645,3 +645,78 @@ async fn web_sessions_read_pages_and_nothing_else() {
             .starts_with("wharf_session=;")
     );
 }
+
+/// A bearer token lists what anyone may pull and what it names, not everything its user
+/// may pull: in `_catalog`, the catalog API's listings and its package pages (a token for
+/// one repository is not a key to the user's whole catalog).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_lists_only_what_it_names() {
+    let s = start().await;
+    for repo in ["team/app", "team/other", "public/lib"] {
+        push_as(&s, ("alice", "s3cret"), repo, "1.0.0").await;
+    }
+    let t: Value = s
+        .token(Some(("alice", "s3cret")), "repository:team/app:pull")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = t["token"].as_str().unwrap().to_owned();
+    let listed = |auth: Option<String>, path: &'static str| {
+        let mut rb = s.http.get(s.url(path));
+        if let Some(a) = auth {
+            rb = rb.header("authorization", a);
+        }
+        async move {
+            let r = rb.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            let v: Value = r.json().await.unwrap();
+            let mut names: Vec<String> = v["repositories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let bearer = Some(format!("Bearer {token}"));
+    let basic = Some(format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "alice:s3cret")
+    ));
+    for path in ["/v2/_catalog", "/api/v1/repositories"] {
+        assert_eq!(
+            listed(bearer.clone(), path).await,
+            ["public/lib", "team/app"],
+            "{path}"
+        );
+        assert_eq!(
+            listed(basic.clone(), path).await,
+            ["public/lib", "team/app", "team/other"],
+            "{path}"
+        );
+    }
+    // (anonymous `_catalog` is refused here: no rule opens the root to anyone)
+    assert_eq!(listed(None, "/api/v1/repositories").await, ["public/lib"]);
+    let page = |auth: String, repo: &'static str| {
+        let rb = s
+            .http
+            .get(s.url(&format!("/api/v1/packages/{repo}")))
+            .header("authorization", auth);
+        async move { rb.send().await.unwrap().status() }
+    };
+    assert_eq!(
+        page(bearer.clone().unwrap(), "team/app").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        page(bearer.clone().unwrap(), "team/other").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        page(basic.clone().unwrap(), "team/other").await,
+        StatusCode::OK
+    );
+}

@@ -866,6 +866,11 @@ mod checks {
             Visibility::by_prefix([rule("team/", true)]),
             Visibility::by_prefix([rule("team", true), rule("team/", false)]),
             Visibility::by_prefix([rule("", false), rule("a", true), rule("zz/last", true)]),
+            // a bearer token: what anyone may see, and exactly the repositories it names
+            // (not those under them)
+            Visibility::by_prefix([rule("a", true)])
+                .also(["team".to_owned(), "zz/last".to_owned()]),
+            Visibility::by_prefix([]).also(["team/one".to_owned(), "no/such".to_owned()]),
         ];
         for visible in cases {
             // byte order, as every listing sorts
