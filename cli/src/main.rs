@@ -67,6 +67,8 @@ Examples:
     Pull(commands::pull::Args),
     /// Run a command component (a file or a package) with wasmtime and WASI 0.2.
     Run(commands::run::Args),
+    /// Serve a wasi:http/proxy component (a file or a package) over HTTP.
+    Serve(commands::serve::Args),
     /// Generate signing keys.
     #[command(subcommand)]
     Key(commands::sign::KeyCommand),
@@ -149,6 +151,7 @@ fn main() -> ExitCode {
                 Command::Push(a) => a.run(&cli.global).await,
                 Command::Pull(a) => a.run(&cli.global).await,
                 Command::Run(a) => a.run(&cli.global).await,
+                Command::Serve(a) => a.run(&cli.global).await,
                 Command::Key(c) => c.run(),
                 Command::Yank(a) => a.run(&cli.global).await,
                 Command::Tags(a) => a.run(&cli.global).await,

@@ -112,3 +112,200 @@ pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
     }
     wharf_core::lock::write_atomically(path, bytes)
 }
+
+/// A component to run or serve: its bytes (a WASI core module componentized in memory
+/// with the command adapter), the program name the guest sees, and for a reference what
+/// it resolved to.
+pub struct Runnable {
+    /// The component.
+    pub wasm: Vec<u8>,
+    /// `argv[0]`: the file name, or the repository's last segment.
+    pub program: String,
+    /// The reference pinned to its digest, for a package.
+    pub reference: Option<String>,
+    /// The manifest digest, for a package.
+    pub manifest_digest: Option<wharf_oci::Digest>,
+    /// The digest of the file or layer as given (before componentizing a module).
+    pub wasm_digest: wharf_oci::Digest,
+}
+
+/// Load `target` (a file, or a reference fetched through the verified fetch and the
+/// cache, signatures judged by the trust policy as `verify` says) as a component.
+pub async fn load_runnable(
+    target: &str,
+    settings: &Settings,
+    verify: VerifyFlags,
+) -> anyhow::Result<Runnable> {
+    use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
+    let (wasm, program, reference, manifest_digest) = match Target::parse(target, settings)? {
+        Target::File(path) => {
+            if verify.verify {
+                bail!(
+                    "--verify checks signatures in a registry; `{}` is a local file",
+                    path.display()
+                );
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "main.wasm".into());
+            (read_input(&path)?, name, None, None)
+        }
+        Target::Remote(remote) => {
+            // a package whose signatures do not match its digest is never fetched
+            let client = settings.client(Some(remote.registry()))?;
+            let cache = BlobCache::new(&settings.cache_dir);
+            let fetched = wharf_core::fetch_verified(
+                &client,
+                &remote,
+                &settings.trust,
+                verify.mode(),
+                &cache,
+                &warn,
+            )
+            .await?;
+            let program = fetched
+                .reference
+                .repository
+                .as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or("main")
+                .to_owned();
+            (
+                fetched.package.wasm,
+                program,
+                Some(fetched.reference.to_string()),
+                Some(fetched.package.manifest_digest.clone()),
+            )
+        }
+    };
+    let wasm_digest = wharf_oci::Digest::sha256_of(&wasm);
+    let wasm = match validate(&wasm, target)? {
+        WasmKind::Component => wasm,
+        // a WASI core module runs as the command component it makes with the adapter
+        WasmKind::CoreModule => {
+            componentize(&wasm, target, &ComponentizeOptions::default())
+                .with_context(|| {
+                    format!("`{target}` is a core module and could not be componentized to run it")
+                })?
+                .bytes
+        }
+        WasmKind::WitPackage => {
+            bail!("`{target}` is a WIT package (types only), there is nothing to run")
+        }
+    };
+    Ok(Runnable {
+        wasm,
+        program,
+        reference,
+        manifest_digest,
+        wasm_digest,
+    })
+}
+
+/// Environment variables (`K`, `V`) and preopened directories (host path, guest path).
+pub type GuestEnvAndDirs = (Vec<(String, String)>, Vec<(PathBuf, String)>);
+
+/// `--env K=V` (or `K`, the host's value) and `--dir HOST::GUEST` (or `DIR`) arguments.
+pub fn guest_env_and_dirs(env: &[String], dirs: &[String]) -> anyhow::Result<GuestEnvAndDirs> {
+    let mut vars = Vec::new();
+    for e in env {
+        match e.split_once('=') {
+            Some((k, v)) => vars.push((k.to_owned(), v.to_owned())),
+            None => {
+                if let Ok(v) = std::env::var(e) {
+                    vars.push((e.clone(), v));
+                }
+            }
+        }
+    }
+    let mut preopens = Vec::new();
+    for d in dirs {
+        let (host, guest) = d.split_once("::").unwrap_or((d, d));
+        let host = PathBuf::from(host);
+        if !host.is_dir() {
+            bail!("--dir `{d}`: `{}` is not a directory", host.display());
+        }
+        preopens.push((host, guest.to_owned()));
+    }
+    Ok((vars, preopens))
+}
+
+/// Resource limits of `run` and `serve`.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct LimitFlags {
+    /// Largest linear memory a guest may grow, in bytes or with a K, M or G suffix (KiB,
+    /// MiB, GiB); `memory.grow` past it fails.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<usize>,
+    /// Wall-clock deadline in seconds (for `serve`: per request); a guest over it is
+    /// stopped.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl LimitFlags {
+    /// The runtime's limits.
+    pub fn limits(self) -> wharf_runtime::Limits {
+        wharf_runtime::Limits {
+            max_memory: self.max_memory,
+            timeout: self.timeout,
+        }
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (digits, unit) = match s.trim().char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.trim().split_at(i),
+        None => (s.trim(), ""),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 64M, 1G, 1048576)"))?;
+    let factor: usize = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        other => return Err(format!("`{other}` is not a size unit (K, M or G)")),
+    };
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs.is_finite() && secs <= 86_400.0 * 365.0) {
+        return Err(format!(
+            "`{s}`: the deadline must be above 0 and at most a year"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_seconds() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12X").is_err() && parse_size("M").is_err());
+        assert_eq!(
+            parse_seconds("1.5"),
+            Ok(std::time::Duration::from_millis(1500))
+        );
+        assert!(
+            parse_seconds("0").is_err()
+                && parse_seconds("-3").is_err()
+                && parse_seconds("nan").is_err()
+        );
+    }
+}

@@ -13,6 +13,7 @@ pub mod push;
 pub mod run;
 pub mod sbom;
 pub mod search;
+pub mod serve;
 pub mod sign;
 pub mod tags;
 pub mod wit;

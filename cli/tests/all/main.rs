@@ -13,6 +13,7 @@ mod e2e;
 mod hostile;
 mod interop;
 mod policy;
+mod serve;
 mod signing;
 mod supply_chain;
 mod support;

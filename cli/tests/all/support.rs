@@ -243,6 +243,13 @@ pub fn guests() -> &'static Guests {
     })
 }
 
+/// The `wasi:http/proxy` fixture (`fixtures/guests/hello-http`, a wasm32-wasip2 component),
+/// built once per test run.
+pub fn hello_http() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_guest("hello-http", "wasm32-wasip2", "hello_http.wasm", &[]))
+}
+
 /// The hello-cli guest componentized into `dir`.
 pub fn hello_component(w: &Wharf, dir: &Path) -> PathBuf {
     let out = dir.join("hello.component.wasm");

@@ -1,11 +1,80 @@
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
 
 use crate::RuntimeError;
+
+/// How often the engine's epoch advances while a guest runs under a deadline.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What a guest may use: its linear memories' size and its wall-clock time. A guest
+/// over either is stopped with a trap (`memory.grow` fails past the memory limit, as the
+/// wasm spec lets a host refuse it; the deadline interrupts running code, wasmtime's epoch
+/// interruption), never the host.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// Largest size of any one linear memory, in bytes (`None`: wasmtime's own limit).
+    pub max_memory: Option<usize>,
+    /// Wall-clock deadline for a run (or, serving, for one request).
+    pub timeout: Option<Duration>,
+}
+
+impl Limits {
+    pub(crate) fn store_limits(&self) -> StoreLimits {
+        let mut b = StoreLimitsBuilder::new();
+        if let Some(m) = self.max_memory {
+            b = b.memory_size(m);
+        }
+        b.build()
+    }
+
+    /// Arm `store` for the epoch clock ([`EpochTicker`]): at every tick the guest yields to
+    /// the async executor (a guest that never returns does not hold a worker thread, so
+    /// other requests go on), and once the timeout has passed it is interrupted (a trap,
+    /// `Trap::Interrupt`). Without a running clock, nothing happens.
+    pub(crate) fn arm<T: 'static>(&self, store: &mut Store<T>) {
+        let deadline = self.timeout.map(|t| std::time::Instant::now() + t);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match deadline {
+            Some(d) if std::time::Instant::now() >= d => Ok(wasmtime::UpdateDeadline::Interrupt),
+            _ => Ok(wasmtime::UpdateDeadline::Yield(1)),
+        });
+    }
+}
+
+/// A WASI context with `env`, the preopened `dirs`, stdout and stderr inherited (stdin too
+/// when `stdin`) and `argv`.
+pub(crate) fn guest_context(
+    env: &[(String, String)],
+    dirs: &[(PathBuf, String)],
+    argv: &[String],
+    stdin: bool,
+) -> Result<WasiCtx, RuntimeError> {
+    let mut builder = WasiCtx::builder();
+    if stdin {
+        builder.inherit_stdin();
+    }
+    builder
+        .inherit_stdout()
+        .inherit_stderr()
+        .args(argv)
+        .envs(env);
+    for (host, guest) in dirs {
+        builder
+            .preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(|e| RuntimeError::Io {
+                action: "preopen directory",
+                path: host.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+    }
+    Ok(builder.build())
+}
 
 /// How to run a command component.
 #[derive(Clone, Debug, Default)]
@@ -18,6 +87,8 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// Preopened directories: host path, guest path.
     pub dirs: Vec<(PathBuf, String)>,
+    /// Memory and time limits.
+    pub limits: Limits,
 }
 
 /// A wasmtime engine configured for components, with an on-disk compilation cache.
@@ -28,6 +99,7 @@ pub struct Runtime {
 struct Host {
     ctx: WasiCtx,
     table: ResourceTable,
+    limits: StoreLimits,
 }
 
 impl WasiView for Host {
@@ -39,7 +111,9 @@ impl WasiView for Host {
     }
 }
 
-fn wasmtime_err(context: impl Into<String>) -> impl FnOnce(wasmtime::Error) -> RuntimeError {
+pub(crate) fn wasmtime_err(
+    context: impl Into<String>,
+) -> impl FnOnce(wasmtime::Error) -> RuntimeError {
     let context = context.into();
     move |e| RuntimeError::Wasmtime {
         context,
@@ -52,6 +126,8 @@ impl Runtime {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // deadlines (`Limits::timeout`) interrupt running guest code at epoch checks
+        config.epoch_interruption(true);
         if let Some(dir) = cache_dir {
             let mut cc = CacheConfig::new();
             cc.with_directory(dir);
@@ -62,6 +138,11 @@ impl Runtime {
         let engine =
             Engine::new(&config).map_err(wasmtime_err("failed to create the wasmtime engine"))?;
         Ok(Runtime { engine })
+    }
+
+    /// The engine (for embedders that instantiate themselves).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Compile `wasm` (a component) and run its `wasi:cli/run` export with stdio
@@ -79,38 +160,79 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(wasmtime_err("failed to link WASI"))?;
 
-        let mut builder = WasiCtx::builder();
         let mut argv = vec![opts.program.clone()];
         argv.extend(opts.args.iter().cloned());
-        builder.inherit_stdio().args(&argv).envs(&opts.env);
-        for (host, guest) in &opts.dirs {
-            builder
-                .preopened_dir(host, guest, FsPerms::ReadWrite)
-                .map_err(|e| RuntimeError::Io {
-                    action: "preopen directory",
-                    path: host.display().to_string(),
-                    source: std::io::Error::other(e.to_string()),
-                })?;
-        }
+        let ctx = guest_context(&opts.env, &opts.dirs, &argv, true)?;
         let mut store = Store::new(
             &self.engine,
             Host {
-                ctx: builder.build(),
+                ctx,
                 table: ResourceTable::new(),
+                limits: opts.limits.store_limits(),
             },
         );
-        let command = Command::instantiate_async(&mut store, &component, &linker)
-            .await
-            .map_err(wasmtime_err(format!(
-                "failed to instantiate `{what}` as a WASI command (does it export wasi:cli/run?)"
-            )))?;
+        store.limiter(|h| &mut h.limits);
+        opts.limits.arm(&mut store);
+        // the deadline's clock runs while this guest does
+        let _ticker = opts
+            .limits
+            .timeout
+            .map(|_| EpochTicker::start(&self.engine));
+        let command = match Command::instantiate_async(&mut store, &component, &linker).await {
+            Ok(c) => c,
+            Err(e) if format!("{e:#}").contains("exceeds memory limits") => {
+                return Err(wasmtime_err(format!(
+                    "`{what}` needs more memory than the limit of {} bytes allows",
+                    opts.limits.max_memory.unwrap_or_default()
+                ))(e));
+            }
+            Err(e) => {
+                return Err(wasmtime_err(format!(
+                    "failed to instantiate `{what}` as a WASI command (does it export wasi:cli/run?)"
+                ))(e));
+            }
+        };
         match command.wasi_cli_run().call_run(&mut store).await {
             Ok(Ok(())) => Ok(0),
             Ok(Err(())) => Ok(1),
-            Err(e) => match e.downcast_ref::<I32Exit>() {
-                Some(exit) => Ok(exit.0),
-                None => Err(wasmtime_err(format!("`{what}` trapped"))(e)),
+            Err(e) => match (
+                e.downcast_ref::<I32Exit>(),
+                e.downcast_ref::<wasmtime::Trap>(),
+            ) {
+                (Some(exit), _) => Ok(exit.0),
+                (None, Some(wasmtime::Trap::Interrupt)) => Err(wasmtime_err(format!(
+                    "`{what}` ran past its deadline of {:?} and was stopped",
+                    opts.limits.timeout.unwrap_or_default()
+                ))(e)),
+                (None, _) => Err(wasmtime_err(format!("`{what}` trapped"))(e)),
             },
         }
+    }
+}
+
+/// The engine's epoch clock: a thread of its own that advances the epoch every
+/// [`EPOCH_TICK`] until dropped. Not a task of the async runtime: a guest that never yields
+/// occupies a worker thread, and the clock that is to stop it must not wait for one.
+pub(crate) struct EpochTicker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine) -> EpochTicker {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (engine, flag) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -1,0 +1,262 @@
+//! Serving a `wasi:http/proxy` component over HTTP, as `wasmtime serve` does: the component
+//! is compiled and pre-instantiated once (`ProxyPre`), every request gets a fresh instance
+//! in its own store (with the resource limits and the deadline of [`Limits`]), requests are
+//! served concurrently (HTTP/1.1, keep-alive), and a guest that traps or overruns its
+//! deadline answers 500 for that request only.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::server::conn::http1;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Store, StoreLimits};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::RuntimeError;
+use crate::run::{EpochTicker, Limits, Runtime, guest_context, wasmtime_err};
+
+/// How to serve.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Environment variables every instance sees.
+    pub env: Vec<(String, String)>,
+    /// Preopened directories: host path, guest path.
+    pub dirs: Vec<(std::path::PathBuf, String)>,
+    /// Memory and time limits per request (`timeout`: the whole request, guest and body).
+    pub limits: Limits,
+    /// How long in-flight requests may take to finish after shutdown is asked for.
+    pub grace: Duration,
+}
+
+struct ServeHost {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+}
+
+impl WasiView for ServeHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ServeHost {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: Default::default(),
+        }
+    }
+}
+
+struct Server {
+    pre: ProxyPre<ServeHost>,
+    opts: ServeOptions,
+    what: String,
+}
+
+/// A plain-text response for what went wrong on the host's side of a request.
+fn text_response(status: u16, text: String) -> hyper::Response<HyperOutgoingBody> {
+    let body = http_body_util::Full::new(Bytes::from(text))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+impl Server {
+    /// One request, in a fresh instance; a trap, a deadline or a guest that never answers
+    /// is a 500 naming the cause (and logged on stderr).
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        match self.instance(req).await {
+            Ok(resp) => resp,
+            Err(why) => {
+                eprintln!("{method} {path}: {why}");
+                text_response(500, format!("{why}\n"))
+            }
+        }
+    }
+
+    async fn instance(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, String> {
+        let wasi = guest_context(&self.opts.env, &self.opts.dirs, &[], false)
+            .map_err(|e| e.to_string())?;
+        let mut store = Store::new(
+            self.pre.engine(),
+            ServeHost {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                limits: self.opts.limits.store_limits(),
+            },
+        );
+        store.limiter(|h| &mut h.limits);
+        self.opts.limits.arm(&mut store);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .map_err(|e| format!("the request could not be handed to the guest: {e}"))?;
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(|e| format!("the request could not be handed to the guest: {e}"))?;
+        let pre = self.pre.clone();
+        let what = self.what.clone();
+        // the guest runs on its own task: it may go on writing the body after answering
+        let task = tokio::task::spawn(async move {
+            let proxy = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| format!("`{what}` could not be instantiated: {e:#}"))?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(store, incoming, out)
+                .await
+                .map_err(|e| trap_message(&what, &e))
+        });
+        match receiver.await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(code)) => Err(format!("the guest answered with an error: {code:?}")),
+            Err(_) => Err(match task.await {
+                Ok(Ok(())) => "the guest returned without setting a response".to_owned(),
+                Ok(Err(why)) => why,
+                Err(e) => format!("the guest's task failed: {e}"),
+            }),
+        }
+    }
+}
+
+/// What a trap means to the person running the server.
+fn trap_message(what: &str, e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            format!("`{what}` ran past the request deadline and was stopped")
+        }
+        Some(trap) => format!("`{what}` trapped: {trap}"),
+        None => format!("`{what}` failed: {e:#}"),
+    }
+}
+
+/// A `wasi:http/proxy` component compiled and pre-instantiated, ready to serve
+/// ([`Runtime::proxy`]).
+pub struct Proxy {
+    pre: ProxyPre<ServeHost>,
+    what: String,
+}
+
+impl Runtime {
+    /// Compile `wasm` and pre-instantiate it as a `wasi:http/proxy` (it must export
+    /// `wasi:http/incoming-handler`), before anything listens.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Wasmtime`] when the component does not compile or is not a
+    /// `wasi:http/proxy` (the cause names what is missing).
+    pub fn proxy(&self, wasm: &[u8], what: &str) -> Result<Proxy, RuntimeError> {
+        let engine = self.engine();
+        let component = Component::new(engine, wasm)
+            .map_err(wasmtime_err(format!("failed to compile `{what}`")))?;
+        let mut linker = Linker::<ServeHost>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(wasmtime_err("failed to link WASI"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(wasmtime_err("failed to link WASI HTTP"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(ProxyPre::new)
+            .map_err(wasmtime_err(format!(
+                "`{what}` is not a wasi:http/proxy component (it must export \
+                 wasi:http/incoming-handler and import only what WASI 0.2 and wasi:http provide)"
+            )))?;
+        Ok(Proxy {
+            pre,
+            what: what.to_owned(),
+        })
+    }
+}
+
+impl Proxy {
+    /// Serve on `listener` until `shutdown` resolves, then give in-flight requests
+    /// `opts.grace` to finish. Accept errors are waited out, not fatal.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        opts: ServeOptions,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), RuntimeError> {
+        let Proxy { pre, what } = self;
+        let engine = pre.engine().clone();
+        let grace = opts.grace;
+        let server = Arc::new(Server { pre, opts, what });
+        // the epoch clock that request deadlines count in
+        let ticker = EpochTicker::start(&engine);
+        let mut connections = tokio::task::JoinSet::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, _) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // too many open files and the like: wait a little, then go on
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let server = server.clone();
+            connections.spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+            // reap finished connections as we go
+            while connections.try_join_next().is_some() {}
+        }
+        drop(listener);
+        let drained = tokio::time::timeout(grace, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            connections.abort_all();
+        }
+        drop(ticker);
+        Ok(())
+    }
+}
