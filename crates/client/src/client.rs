@@ -850,17 +850,7 @@ impl Client {
         if self.blob_size(dst, &desc.digest).await?.is_some() {
             return Ok(false);
         }
-        let max = self.config.max_blob_bytes.unwrap_or(DEFAULT_MAX_BLOB_BYTES);
-        if desc.size > max {
-            return Err(ClientError::SizeMismatch {
-                what: format!(
-                    "blob {} (over the limit of {max} bytes; raise it with WHARF_MAX_BLOB_BYTES)",
-                    desc.digest
-                ),
-                expected: max,
-                actual: desc.size,
-            });
-        }
+        self.check_blob_limit(desc)?;
         let location = if src.registry == dst.registry && src.repository != dst.repository {
             match self.mount_blob(dst, &desc.digest, &src.repository).await? {
                 None => return Ok(true),
@@ -948,6 +938,23 @@ impl Client {
             return Err(problem);
         }
         sent.map(|()| true)
+    }
+
+    /// Refuse a blob whose descriptor is over the configured limit, before a byte of it is
+    /// read.
+    fn check_blob_limit(&self, desc: &Descriptor) -> Result<(), ClientError> {
+        let max = self.config.max_blob_bytes.unwrap_or(DEFAULT_MAX_BLOB_BYTES);
+        if desc.size > max {
+            return Err(ClientError::SizeMismatch {
+                what: format!(
+                    "blob {} (over the limit of {max} bytes; raise it with WHARF_MAX_BLOB_BYTES)",
+                    desc.digest
+                ),
+                expected: max,
+                actual: desc.size,
+            });
+        }
+        Ok(())
     }
 
     /// Ask `dst`'s registry to mount `digest` from repository `from` (distribution-spec
@@ -1298,17 +1305,7 @@ impl Client {
             path: dest.display().to_string(),
             source,
         };
-        let max = self.config.max_blob_bytes.unwrap_or(DEFAULT_MAX_BLOB_BYTES);
-        if desc.size > max {
-            return Err(ClientError::SizeMismatch {
-                what: format!(
-                    "blob {} (over the limit of {max} bytes; raise it with WHARF_MAX_BLOB_BYTES)",
-                    desc.digest
-                ),
-                expected: max,
-                actual: desc.size,
-            });
-        }
+        self.check_blob_limit(desc)?;
         let (resp, url) = self.get_blob(r, desc).await?;
         if let Some(len) = resp.content_length()
             && len != desc.size

@@ -214,35 +214,22 @@ fn func(resolve: &Resolve, f: &Function) -> String {
 /// A type use: named types by owner and name (their structure is its own surface
 /// entry), anonymous ones structurally.
 fn ty(resolve: &Resolve, t: &Type) -> String {
-    match t {
-        Type::Bool => "bool".into(),
-        Type::U8 => "u8".into(),
-        Type::U16 => "u16".into(),
-        Type::U32 => "u32".into(),
-        Type::U64 => "u64".into(),
-        Type::S8 => "s8".into(),
-        Type::S16 => "s16".into(),
-        Type::S32 => "s32".into(),
-        Type::S64 => "s64".into(),
-        Type::F32 => "f32".into(),
-        Type::F64 => "f64".into(),
-        Type::Char => "char".into(),
-        Type::String => "string".into(),
-        Type::ErrorContext => "error-context".into(),
-        Type::Id(id) => {
-            let def = &resolve.types[*id];
-            match &def.name {
-                Some(name) => {
-                    let owner = match def.owner {
-                        TypeOwner::Interface(i) => interface_name(resolve, i),
-                        TypeOwner::World(w) => resolve.worlds[w].name.clone(),
-                        TypeOwner::None => String::new(),
-                    };
-                    format!("{owner}.{name}")
-                }
-                None => typedef(resolve, *id),
-            }
+    let Type::Id(id) = t else {
+        return crate::witdoc::primitive_name(t)
+            .unwrap_or_default()
+            .to_owned();
+    };
+    let def = &resolve.types[*id];
+    match &def.name {
+        Some(name) => {
+            let owner = match def.owner {
+                TypeOwner::Interface(i) => interface_name(resolve, i),
+                TypeOwner::World(w) => resolve.worlds[w].name.clone(),
+                TypeOwner::None => String::new(),
+            };
+            format!("{owner}.{name}")
         }
+        None => typedef(resolve, *id),
     }
 }
 

@@ -61,24 +61,33 @@ fn docs(d: &Docs) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The WIT name of a built-in type; `None` for a type definition (`Type::Id`).
+pub(crate) fn primitive_name(t: &Type) -> Option<&'static str> {
+    Some(match t {
+        Type::Bool => "bool",
+        Type::U8 => "u8",
+        Type::U16 => "u16",
+        Type::U32 => "u32",
+        Type::U64 => "u64",
+        Type::S8 => "s8",
+        Type::S16 => "s16",
+        Type::S32 => "s32",
+        Type::S64 => "s64",
+        Type::F32 => "f32",
+        Type::F64 => "f64",
+        Type::Char => "char",
+        Type::String => "string",
+        Type::ErrorContext => "error-context",
+        Type::Id(_) => return None,
+    })
+}
+
 /// `t` as WIT writes it.
 fn type_name(resolve: &Resolve, t: &Type) -> String {
-    match t {
-        Type::Bool => "bool".into(),
-        Type::U8 => "u8".into(),
-        Type::U16 => "u16".into(),
-        Type::U32 => "u32".into(),
-        Type::U64 => "u64".into(),
-        Type::S8 => "s8".into(),
-        Type::S16 => "s16".into(),
-        Type::S32 => "s32".into(),
-        Type::S64 => "s64".into(),
-        Type::F32 => "f32".into(),
-        Type::F64 => "f64".into(),
-        Type::Char => "char".into(),
-        Type::String => "string".into(),
-        Type::ErrorContext => "error-context".into(),
-        Type::Id(id) => typedef_name(resolve, *id),
+    match (primitive_name(t), t) {
+        (Some(name), _) => name.to_owned(),
+        (None, Type::Id(id)) => typedef_name(resolve, *id),
+        (None, _) => String::new(),
     }
 }
 
