@@ -141,6 +141,7 @@ fn main() -> ExitCode {
             return report(anyhow::Error::new(e).context("failed to start the async runtime"));
         }
     };
+    let handles_ctrl_c = matches!(cli.command, Command::Serve(_));
     let result = runtime.block_on(async {
         let work = async {
             match cli.command {
@@ -181,7 +182,11 @@ fn main() -> ExitCode {
             }
         };
         // Ctrl-C drops the running command, so its temporary files (a half-downloaded
-        // layer) are removed by their destructors instead of left behind
+        // layer) are removed by their destructors instead of left behind; `serve` takes
+        // Ctrl-C itself, as its way to stop (requests in flight finish)
+        if handles_ctrl_c {
+            return work.await;
+        }
         tokio::select! {
             r = work => r,
             _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),

@@ -40,6 +40,10 @@ pub struct Args {
     verify: VerifyFlags,
     #[command(flatten)]
     limits: LimitFlags,
+    /// Most instances alive at once; further requests wait (each instance holds up to
+    /// `--max-memory`).
+    #[arg(long, default_value_t = wharf_runtime::DEFAULT_MAX_INSTANCES, value_name = "N")]
+    max_instances: usize,
 }
 
 impl Args {
@@ -64,6 +68,7 @@ impl Args {
             dirs,
             limits: self.limits.limits(),
             grace: std::time::Duration::from_secs(10),
+            max_instances: self.max_instances,
         };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

@@ -179,3 +179,29 @@ fn what_cannot_be_served_or_run_within_limits_is_refused_clearly() {
         started.elapsed()
     );
 }
+
+/// `--max-instances` bounds live instances: with one, a request waits while a spinning
+/// guest holds it, and is served once the deadline frees it.
+#[test]
+fn live_instances_are_bounded() {
+    let w = Wharf::new();
+    let served = serve(
+        &w,
+        &[s(hello_http()), "--timeout", "2", "--max-instances", "1"],
+    );
+    let base = served.base.clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let spin = tokio::spawn(get(format!("{base}/spin").leak()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let (status, body) = get(&format!("{base}/waited")).await;
+        assert_eq!((status, body.as_str()), (200, "hello from GET /waited\n"));
+        assert!(
+            started.elapsed() >= Duration::from_millis(1000),
+            "it waited for the only instance: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(spin.await.unwrap().0, 500);
+    });
+}

@@ -10,7 +10,7 @@ mod run;
 mod serve;
 
 pub use run::{Limits, RunOptions, Runtime};
-pub use serve::{Proxy, ServeOptions};
+pub use serve::{DEFAULT_MAX_INSTANCES, Proxy, ServeOptions};
 /// Fetching packages, with the trust policy checked before any layer byte is downloaded:
 /// an embedder that runs packages from a registry gets them through
 /// [`fetch_verified`](wharf_core::fetch_verified), as `wharf run` does.

@@ -34,7 +34,13 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// How long in-flight requests may take to finish after shutdown is asked for.
     pub grace: Duration,
+    /// Most instances alive at once (each holds its memories until its guest is done);
+    /// further requests wait for one to end. 0 means [`DEFAULT_MAX_INSTANCES`].
+    pub max_instances: usize,
 }
+
+/// Instances alive at once when [`ServeOptions::max_instances`] is 0.
+pub const DEFAULT_MAX_INSTANCES: usize = 256;
 
 struct ServeHost {
     wasi: WasiCtx,
@@ -64,6 +70,8 @@ impl WasiHttpView for ServeHost {
 
 struct Server {
     pre: ProxyPre<ServeHost>,
+    /// Permits for live instances.
+    instances: Arc<tokio::sync::Semaphore>,
     opts: ServeOptions,
     what: String,
 }
@@ -131,8 +139,15 @@ impl Server {
             .map_err(|e| format!("the request could not be handed to the guest: {e}"))?;
         let pre = self.pre.clone();
         let what = self.what.clone();
+        let permit = self
+            .instances
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| "the server is stopping".to_owned())?;
         // the guest runs on its own task: it may go on writing the body after answering
         let task = tokio::task::spawn(async move {
+            let _permit = permit;
             let proxy = pre
                 .instantiate_async(&mut store)
                 .await
@@ -215,7 +230,16 @@ impl Proxy {
         let Proxy { pre, what } = self;
         let engine = pre.engine().clone();
         let grace = opts.grace;
-        let server = Arc::new(Server { pre, opts, what });
+        let max = match opts.max_instances {
+            0 => DEFAULT_MAX_INSTANCES,
+            n => n,
+        };
+        let server = Arc::new(Server {
+            pre,
+            instances: Arc::new(tokio::sync::Semaphore::new(max)),
+            opts,
+            what,
+        });
         // the epoch clock that request deadlines count in
         let ticker = EpochTicker::start(&engine);
         let mut connections = tokio::task::JoinSet::new();
