@@ -232,7 +232,7 @@ pub fn guest_env_and_dirs(env: &[String], dirs: &[String]) -> anyhow::Result<Gue
     Ok((vars, preopens))
 }
 
-/// Resource limits of `run` and `serve`.
+/// Resource limits and network permissions of `run` and `serve`.
 #[derive(Clone, Copy, Debug, clap::Args)]
 pub struct LimitFlags {
     /// Largest linear memory a guest may grow, in bytes or with a K, M or G suffix (KiB,
@@ -243,6 +243,14 @@ pub struct LimitFlags {
     /// stopped.
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<std::time::Duration>,
+    /// Let the guest's `wasi:sockets` reach any address (as wasmtime's
+    /// `-S inherit-network`); without it every connect and bind is refused.
+    #[arg(long)]
+    pub inherit_network: bool,
+    /// Let the guest resolve host names (`wasi:sockets/ip-name-lookup`, as wasmtime's
+    /// `-S allow-ip-name-lookup`).
+    #[arg(long)]
+    pub allow_ip_name_lookup: bool,
 }
 
 impl LimitFlags {
@@ -251,6 +259,8 @@ impl LimitFlags {
         wharf_runtime::Limits {
             max_memory: self.max_memory,
             timeout: self.timeout,
+            inherit_network: self.inherit_network,
+            allow_ip_name_lookup: self.allow_ip_name_lookup,
         }
     }
 }

@@ -205,3 +205,25 @@ fn live_instances_are_bounded() {
         assert_eq!(spin.await.unwrap().0, 500);
     });
 }
+
+/// `wasi:sockets` is denied unless allowed: the guest's TCP connect to a listening local
+/// port is refused by default and goes through with `--inherit-network`.
+#[test]
+fn network_is_denied_unless_allowed() {
+    let w = Wharf::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    std::thread::spawn(move || for _ in listener.incoming() {});
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for (flags, expect) in [
+        (&[][..], "refused: "),
+        (&["--inherit-network"][..], "connected"),
+    ] {
+        let mut args = vec![s(hello_http())];
+        args.extend_from_slice(flags);
+        let served = serve(&w, &args);
+        let (status, body) = rt.block_on(get(&format!("{}/connect?{target}", served.base)));
+        assert_eq!(status, 200);
+        assert!(body.starts_with(expect), "{flags:?}: {body}");
+    }
+}

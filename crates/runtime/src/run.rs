@@ -22,6 +22,12 @@ pub struct Limits {
     pub max_memory: Option<usize>,
     /// Wall-clock deadline for a run (or, serving, for one request).
     pub timeout: Option<Duration>,
+    /// `wasi:sockets` may reach any address (wasmtime's `-S inherit-network`); without
+    /// it every bind and connect is refused.
+    pub inherit_network: bool,
+    /// `wasi:sockets/ip-name-lookup` may resolve names (wasmtime's
+    /// `-S allow-ip-name-lookup`); refused without it.
+    pub allow_ip_name_lookup: bool,
 }
 
 impl Limits {
@@ -48,14 +54,20 @@ impl Limits {
 }
 
 /// A WASI context with `env`, the preopened `dirs`, stdout and stderr inherited (stdin too
-/// when `stdin`) and `argv`.
+/// when `stdin`), `argv`, and the network `limits` allow (none by default).
 pub(crate) fn guest_context(
     env: &[(String, String)],
     dirs: &[(PathBuf, String)],
     argv: &[String],
     stdin: bool,
+    limits: &Limits,
 ) -> Result<WasiCtx, RuntimeError> {
     let mut builder = WasiCtx::builder();
+    if limits.inherit_network {
+        // any address, over TCP and UDP (wasmtime-wasi allows neither by default)
+        builder.inherit_network().allow_tcp(true).allow_udp(true);
+    }
+    builder.allow_ip_name_lookup(limits.allow_ip_name_lookup);
     if stdin {
         builder.inherit_stdin();
     }
@@ -162,7 +174,7 @@ impl Runtime {
 
         let mut argv = vec![opts.program.clone()];
         argv.extend(opts.args.iter().cloned());
-        let ctx = guest_context(&opts.env, &opts.dirs, &argv, true)?;
+        let ctx = guest_context(&opts.env, &opts.dirs, &argv, true, &opts.limits)?;
         let mut store = Store::new(
             &self.engine,
             Host {

@@ -113,8 +113,14 @@ impl Server {
         &self,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> Result<hyper::Response<HyperOutgoingBody>, String> {
-        let wasi = guest_context(&self.opts.env, &self.opts.dirs, &[], false)
-            .map_err(|e| e.to_string())?;
+        let wasi = guest_context(
+            &self.opts.env,
+            &self.opts.dirs,
+            &[],
+            false,
+            &self.opts.limits,
+        )
+        .map_err(|e| e.to_string())?;
         let mut store = Store::new(
             self.pre.engine(),
             ServeHost {
