@@ -45,8 +45,37 @@ pub const DEFAULT_MAX_INSTANCES: usize = 256;
 struct ServeHost {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    hooks: NoOutgoingHttp,
     table: ResourceTable,
     limits: StoreLimits,
+}
+
+/// Outgoing HTTP requests from a served guest (`wasi:http/outgoing-handler`) are refused
+/// (`HTTP-request-denied`): wharf does not yet let them out (nor, so, carries a second TLS
+/// stack for them).
+struct NoOutgoingHttp;
+
+type OutgoingFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    hyper::Response<wasmtime_wasi_http::WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl wasmtime_wasi_http::WasiHttpHooks for NoOutgoingHttp {
+    fn send_request(
+        &mut self,
+        _request: hyper::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> OutgoingFuture {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
 }
 
 impl WasiView for ServeHost {
@@ -63,7 +92,7 @@ impl WasiHttpView for ServeHost {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -126,6 +155,7 @@ impl Server {
             ServeHost {
                 wasi,
                 http: WasiHttpCtx::new(),
+                hooks: NoOutgoingHttp,
                 table: ResourceTable::new(),
                 limits: self.opts.limits.store_limits(),
             },
