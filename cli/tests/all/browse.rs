@@ -1101,14 +1101,8 @@ fn every_fetch_command_works_when_pasted_from_the_browser() {
 #[test]
 fn sign_in_to_browse_a_private_package_in_a_real_browser() {
     use fantoccini::{ClientBuilder, Locator};
-    let htpasswd = require_tool("htpasswd");
     let work = tempfile::tempdir().unwrap();
-    let users = work.path().join("htpasswd");
-    let out = Command::new(htpasswd)
-        .args(["-Bbc", s(&users), "alice", "s3cret"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let users = crate::support::htpasswd_file(work.path(), "alice", "s3cret");
     let reg = Registry::start_with(&format!(
         "[auth]\nhtpasswd = {:?}\ntoken-secret = \"a-test-secret-of-some-length\"\n\
          [[auth.rules]]\nprefix = \"\"\nanonymous = [\"pull\"]\nusers = {{ alice = [\"pull\", \"push\"] }}\n\

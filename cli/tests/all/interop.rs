@@ -425,14 +425,8 @@ fn wharf_and_wkg_resolve_packages_through_a_mirror() {
 /// cannot be run named in the error.
 #[test]
 fn credential_helpers_store_and_give_credentials_as_docker_runs_them() {
-    let htpasswd = require_tool("htpasswd");
     let work = tempfile::tempdir().unwrap();
-    let users = work.path().join("htpasswd");
-    let out = Command::new(htpasswd)
-        .args(["-Bbc", s(&users), "alice", "s3cret"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let users = crate::support::htpasswd_file(work.path(), "alice", "s3cret");
     let reg = Registry::start_with(&format!(
         "[auth]\nhtpasswd = {:?}\n[[auth.rules]]\nprefix = \"\"\nusers = {{ alice = [\"pull\", \"push\"] }}\n",
         s(&users)

@@ -288,6 +288,21 @@ pub fn require_tool(name: &str) -> PathBuf {
     })
 }
 
+/// An htpasswd file in `dir` with `user` and `password` (bcrypt, by Apache's `htpasswd`).
+pub fn htpasswd_file(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let users = dir.join("htpasswd");
+    let out = Command::new(require_tool("htpasswd"))
+        .args(["-Bbc", s(&users), user, password])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    users
+}
+
 /// The reference registry (CNCF Distribution, Debian's `docker-registry`) on a free
 /// loopback port, storing under `dir`; `extra` is appended to its YAML config. Killed on drop.
 pub struct DockerRegistry {
