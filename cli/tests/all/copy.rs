@@ -10,6 +10,21 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// The manifest bytes at `image` (`host/repo:tag` or `@digest`), as skopeo reads them.
+fn manifest_by_skopeo(image: &str) -> Vec<u8> {
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{image}"))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    raw.stdout
+}
+
 /// A signed component with an SBOM-less yank mark on its second version, on `reg`.
 fn signed_package(
     w: &Wharf,
@@ -160,17 +175,8 @@ fn copy_into_a_registry_without_referrers_api_uses_the_referrers_tag_schema() {
     // Distribution 2.8 has no referrers API: the index under `sha256-<hex>` lists the
     // signature, and wharf finds it there
     let tag = format!("sha256-{}", digest.trim_start_matches("sha256:"));
-    let raw = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{}/copied/hello:{tag}", docker.addr))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    let index = json(&String::from_utf8_lossy(&raw.stdout));
+    let raw = manifest_by_skopeo(&format!("{}/copied/hello:{tag}", docker.addr));
+    let index = json(&String::from_utf8_lossy(&raw));
     assert_eq!(
         index["manifests"][0]["artifactType"], "application/vnd.dev.cosign.artifact.sig.v1+json",
         "{index}"
@@ -214,17 +220,8 @@ fn copy_of_an_image_index_brings_every_platform_and_the_sbom() {
     assert_eq!(report["manifests"], 4, "{report}");
     assert_eq!(report["referrers"][0]["digest"], spdx.as_str());
     assert_eq!(report["referrers"][0]["subject"], amd64.as_str());
-    let raw = std::process::Command::new("skopeo")
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{}/acme/app@{amd64}", docker.addr))
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    assert_eq!(crate::browse::sha256(&raw.stdout), amd64, "the same bytes");
+    let raw = manifest_by_skopeo(&format!("{}/acme/app@{amd64}", docker.addr));
+    assert_eq!(crate::browse::sha256(&raw), amd64, "the same bytes");
 }
 
 #[test]

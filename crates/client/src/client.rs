@@ -859,16 +859,7 @@ impl Client {
         } else {
             self.start_upload(dst).await?
         };
-        let (resp, url) = from.get_blob(src, desc).await?;
-        if let Some(len) = resp.content_length()
-            && len != desc.size
-        {
-            return Err(ClientError::SizeMismatch {
-                what: format!("blob {} (Content-Length from {url})", desc.digest),
-                expected: desc.size,
-                actual: len,
-            });
-        }
+        let (resp, _) = from.get_blob(src, desc).await?;
         // the first check that fails, kept to be reported instead of the aborted upload
         let failed: std::sync::Arc<Mutex<Option<ClientError>>> = Default::default();
         let state = (
@@ -1214,6 +1205,16 @@ impl Client {
         if !resp.status().is_success() {
             return Err(status_error("GET", &url, resp).await);
         }
+        // a body the registry says is another size than the descriptor is refused unread
+        if let Some(len) = resp.content_length()
+            && len != desc.size
+        {
+            return Err(ClientError::SizeMismatch {
+                what: format!("blob {} (Content-Length from {url})", desc.digest),
+                expected: desc.size,
+                actual: len,
+            });
+        }
         Ok((resp, url))
     }
 
@@ -1307,15 +1308,6 @@ impl Client {
         };
         self.check_blob_limit(desc)?;
         let (resp, url) = self.get_blob(r, desc).await?;
-        if let Some(len) = resp.content_length()
-            && len != desc.size
-        {
-            return Err(ClientError::SizeMismatch {
-                what: format!("blob {} (Content-Length)", desc.digest),
-                expected: desc.size,
-                actual: len,
-            });
-        }
         let mut hasher = desc.digest.hasher();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {

@@ -477,18 +477,19 @@ pub fn fetch_commands(class: ArtifactClass, t: &Target<'_>) -> Vec<FetchCommand>
 }
 
 impl Registry {
-    /// What the manifest `content` (of `media_type`, stored in `repo`) is, with the
-    /// details its class shows; `kind` is the Wasm index's verdict on it. Reads the image
+    /// What the manifest `content` (of `media_type`; `manifest` is `content` already parsed
+    /// as an image manifest, when it is one) is, with the details its class shows; `kind`
+    /// is the Wasm index's verdict on it. Reads the image
     /// config (≤ 1 MiB) of an image and the document (≤ 16 MiB) of an SBOM; a blob that is
     /// larger, missing or unreadable leaves that detail out.
     pub(crate) async fn artifact_view(
         &self,
         media_type: &str,
         content: &[u8],
+        manifest: Option<&ImageManifest>,
         kind: Option<WasmKind>,
     ) -> ArtifactView {
-        let manifest = ImageManifest::from_slice(content).ok();
-        let class = classify(media_type, manifest.as_ref(), kind);
+        let class = classify(media_type, manifest, kind);
         let mut view = ArtifactView {
             class,
             subject: None,

@@ -618,6 +618,7 @@ impl Registry {
             .artifact_view(
                 &stored.media_type,
                 &stored.content,
+                manifest.as_ref(),
                 entry.as_ref().map(|e| e.kind),
             )
             .await;
