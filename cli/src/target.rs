@@ -113,12 +113,12 @@ pub fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
     wharf_core::lock::write_atomically(path, bytes)
 }
 
-/// A component to run or serve: its bytes (a WASI core module componentized in memory
-/// with the command adapter), the program name the guest sees, and for a reference what
+/// A component to run or serve, compiled (a WASI core module componentized with the
+/// command adapter first), with the program name the guest sees and, for a reference, what
 /// it resolved to.
 pub struct Runnable {
-    /// The component.
-    pub wasm: Vec<u8>,
+    /// The compiled component.
+    pub component: wharf_runtime::Component,
     /// `argv[0]`: the file name, or the repository's last segment.
     pub program: String,
     /// The reference pinned to its digest, for a package.
@@ -130,14 +130,17 @@ pub struct Runnable {
 }
 
 /// Load `target` (a file, or a reference fetched through the verified fetch and the
-/// cache, signatures judged by the trust policy as `verify` says) as a component.
+/// cache, signatures judged by the trust policy as `verify` says) as a compiled component.
+/// What `runtime` has compiled before is loaded by digest: an unchanged file is not read
+/// again, and a package's layer is not fetched again (its manifest and signatures are
+/// still checked, since a tag may have moved).
 pub async fn load_runnable(
     target: &str,
     settings: &Settings,
     verify: VerifyFlags,
+    runtime: &wharf_runtime::Runtime,
 ) -> anyhow::Result<Runnable> {
-    use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
-    let (wasm, program, reference, manifest_digest) = match Target::parse(target, settings)? {
+    match Target::parse(target, settings)? {
         Target::File(path) => {
             if verify.verify {
                 bail!(
@@ -145,26 +148,39 @@ pub async fn load_runnable(
                     path.display()
                 );
             }
-            let name = path
+            let program = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "main.wasm".into());
-            (read_input(&path)?, name, None, None)
+            let read = || -> anyhow::Result<_> {
+                let wasm = read_input(&path)?;
+                let digest = wharf_oci::Digest::sha256_of(&wasm);
+                Ok((digest, runnable_component(wasm, target)?))
+            };
+            let (component, wasm_digest) = if path.as_os_str() == "-" {
+                let (digest, wasm) = read()?;
+                (
+                    runtime.load(&digest, target, || Ok::<_, anyhow::Error>(wasm))?,
+                    digest,
+                )
+            } else {
+                runtime.load_file(&path, target, read)?
+            };
+            Ok(Runnable {
+                component,
+                program,
+                reference: None,
+                manifest_digest: None,
+                wasm_digest,
+            })
         }
         Target::Remote(remote) => {
             // a package whose signatures do not match its digest is never fetched
             let client = settings.client(Some(remote.registry()))?;
-            let cache = BlobCache::new(&settings.cache_dir);
-            let fetched = wharf_core::fetch_verified(
-                &client,
-                &remote,
-                &settings.trust,
-                verify.mode(),
-                &cache,
-                &warn,
-            )
-            .await?;
-            let program = fetched
+            let checked =
+                wharf_core::check_package(&client, &remote, &settings.trust, verify.mode(), &warn)
+                    .await?;
+            let program = checked
                 .reference
                 .repository
                 .as_str()
@@ -172,36 +188,46 @@ pub async fn load_runnable(
                 .next()
                 .unwrap_or("main")
                 .to_owned();
-            (
-                fetched.package.wasm,
+            let reference = checked.reference.to_string();
+            let manifest_digest = checked.manifest.digest.clone();
+            let wasm_digest = checked.layer.digest.clone();
+            let component = match runtime.cached(&wasm_digest) {
+                Some(c) => c,
+                None => {
+                    let cache = BlobCache::new(&settings.cache_dir);
+                    let fetched = checked.fetch(&client, &cache).await?;
+                    runtime.load(&wasm_digest, target, || {
+                        runnable_component(fetched.package.wasm, target)
+                    })?
+                }
+            };
+            Ok(Runnable {
+                component,
                 program,
-                Some(fetched.reference.to_string()),
-                Some(fetched.package.manifest_digest.clone()),
-            )
+                reference: Some(reference),
+                manifest_digest: Some(manifest_digest),
+                wasm_digest,
+            })
         }
-    };
-    let wasm_digest = wharf_oci::Digest::sha256_of(&wasm);
-    let wasm = match validate(&wasm, target)? {
-        WasmKind::Component => wasm,
+    }
+}
+
+/// `wasm` as a component to run: a component as it is, a WASI core module componentized
+/// with the command adapter; a WIT package is refused.
+fn runnable_component(wasm: Vec<u8>, target: &str) -> anyhow::Result<Vec<u8>> {
+    use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
+    match validate(&wasm, target)? {
+        WasmKind::Component => Ok(wasm),
         // a WASI core module runs as the command component it makes with the adapter
-        WasmKind::CoreModule => {
-            componentize(&wasm, target, &ComponentizeOptions::default())
-                .with_context(|| {
-                    format!("`{target}` is a core module and could not be componentized to run it")
-                })?
-                .bytes
-        }
+        WasmKind::CoreModule => Ok(componentize(&wasm, target, &ComponentizeOptions::default())
+            .with_context(|| {
+                format!("`{target}` is a core module and could not be componentized to run it")
+            })?
+            .bytes),
         WasmKind::WitPackage => {
             bail!("`{target}` is a WIT package (types only), there is nothing to run")
         }
-    };
-    Ok(Runnable {
-        wasm,
-        program,
-        reference,
-        manifest_digest,
-        wasm_digest,
-    })
+    }
 }
 
 /// Environment variables (`K`, `V`) and preopened directories (host path, guest path).

@@ -32,7 +32,8 @@ pub struct Args {
     #[command(flatten)]
     limits: LimitFlags,
     /// When the guest has finished, print a JSON report on stderr (stdout is the
-    /// guest's): what ran, its digests and the exit code.
+    /// guest's): what ran, its digests, whether it was compiled (false: loaded from the
+    /// cache) and the exit code.
     #[arg(long)]
     json: bool,
     /// Arguments for the guest (after `--`).
@@ -44,9 +45,9 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let runnable = load_runnable(&self.target, &settings, self.verify).await?;
         let (env, dirs) = guest_env_and_dirs(&self.env, &self.dirs)?;
         let runtime = Runtime::new(Some(&settings.cache_dir.join("compiled")))?;
+        let runnable = load_runnable(&self.target, &settings, self.verify, &runtime).await?;
         let opts = RunOptions {
             program: runnable.program.clone(),
             args: self.args,
@@ -56,7 +57,7 @@ impl Args {
         };
         let started = std::time::Instant::now();
         let code = runtime
-            .run_command(&runnable.wasm, &self.target, &opts)
+            .run_command(&runnable.component, &self.target, &opts)
             .await?;
         if self.json {
             let report = serde_json::json!({
@@ -65,6 +66,8 @@ impl Args {
                 "digest": runnable.manifest_digest,
                 "wasm_digest": runnable.wasm_digest,
                 "exit_code": code,
+                // false: the compilation was loaded from the cache
+                "compiled": runtime.compilations() > 0,
                 "duration_ms": started.elapsed().as_millis() as u64,
             });
             eprintln!("{report}");

@@ -50,11 +50,11 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let runnable = load_runnable(&self.target, &settings, self.verify).await?;
         let (env, dirs) = guest_env_and_dirs(&self.env, &self.dirs)?;
         let runtime = Runtime::new(Some(&settings.cache_dir.join("compiled")))?;
         // compiled and checked before anything listens
-        let proxy = runtime.proxy(&runnable.wasm, &self.target)?;
+        let runnable = load_runnable(&self.target, &settings, self.verify, &runtime).await?;
+        let proxy = runtime.proxy(&runnable.component, &self.target)?;
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .with_context(|| format!("cannot listen on {}", self.addr))?;

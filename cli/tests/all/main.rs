@@ -15,5 +15,6 @@ mod interop;
 mod policy;
 mod serve;
 mod signing;
+mod startup;
 mod supply_chain;
 mod support;

@@ -57,6 +57,8 @@ pub struct ClientConfig {
     pub max_blob_bytes: Option<u64>,
 }
 
+/// Redirects followed for one request, as reqwest's default policy.
+const MAX_REDIRECTS: usize = 10;
 /// Default connect timeout: 30 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default read (idle) timeout: 60 s.
@@ -97,7 +99,13 @@ pub struct PulledManifest {
 /// An OCI Distribution v1.1 client. Cheap to share: it keeps a connection pool and the
 /// bearer tokens it obtained, per registry and repository.
 pub struct Client {
-    http: reqwest::Client,
+    /// For `http://` URLs: no TLS roots loaded, and redirects followed only while they
+    /// stay on plain HTTP (an `https://` hop is handed to `tls`, see [`Client::send`]).
+    plain: reqwest::Client,
+    /// For `https://` URLs, with the platform's roots: built on first use, since loading
+    /// the system's certificates costs more than a whole warm `wharf run` against a
+    /// plain-HTTP registry.
+    tls: std::sync::OnceLock<reqwest::Client>,
     config: ClientConfig,
     /// `Authorization` values by `registry/repository`.
     auth: Mutex<HashMap<String, String>>,
@@ -208,21 +216,95 @@ async fn status_error(method: &str, url: &str, resp: Response) -> ClientError {
 
 impl Client {
     /// A client with `config`.
+    ///
+    /// # Errors
+    /// [`ClientError::Transport`] when the HTTP client cannot be set up.
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
-        // redirects are followed (registries send blob reads to object storage), and
-        // reqwest drops `Authorization` when a redirect leaves the host
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-            .read_timeout(config.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
-            .redirect(reqwest::redirect::Policy::limited(10))
+        let plain = Self::builder(&config)
+            .tls_certs_only(Vec::new())
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() == "https" {
+                    attempt.stop()
+                } else if attempt.previous().len() >= MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .build()
             .map_err(transport("(client setup)"))?;
         Ok(Client {
-            http,
+            plain,
+            tls: std::sync::OnceLock::new(),
             config,
             auth: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The settings both HTTP clients share. Redirects are followed (registries send blob
+    /// reads to object storage), and reqwest drops `Authorization` when a redirect leaves
+    /// the host.
+    fn builder(config: &ClientConfig) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .read_timeout(config.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT))
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+    }
+
+    /// The HTTP client for `url`: the TLS one (set up on first use) for `https://`, the
+    /// plain one otherwise.
+    fn http_for(&self, url: &str) -> Result<&reqwest::Client, ClientError> {
+        if !url.starts_with("https://") {
+            return Ok(&self.plain);
+        }
+        if let Some(c) = self.tls.get() {
+            return Ok(c);
+        }
+        let built = Self::builder(&self.config)
+            .build()
+            .map_err(transport("(TLS client setup)"))?;
+        Ok(self.tls.get_or_init(|| built))
+    }
+
+    /// Send what `build` makes with the client for `url`. A plain-HTTP response that
+    /// redirects a `GET` or `HEAD` to `https://` is followed with the TLS client, without
+    /// the credentials (as reqwest does when a redirect leaves the origin).
+    async fn execute(
+        &self,
+        url: &str,
+        build: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Response, ClientError> {
+        let http = self.http_for(url)?;
+        let resp = build(http).send().await.map_err(transport(url))?;
+        let to_tls = resp
+            .status()
+            .is_redirection()
+            .then(|| resp.headers().get(reqwest::header::LOCATION))
+            .flatten()
+            .and_then(|l| l.to_str().ok())
+            .filter(|l| l.starts_with("https://"))
+            .map(str::to_owned);
+        let Some(location) = to_tls.filter(|_| !url.starts_with("https://")) else {
+            return Ok(resp);
+        };
+        let tls = self.http_for(&location)?;
+        let mut req = build(tls).build().map_err(transport(url))?;
+        if !matches!(*req.method(), reqwest::Method::GET | reqwest::Method::HEAD) {
+            return Ok(resp);
+        }
+        *req.url_mut() = Url::parse(&location).map_err(|e| ClientError::Protocol {
+            url: url.to_owned(),
+            reason: format!("bad redirect location `{location}`: {e}"),
+        })?;
+        for h in [
+            AUTHORIZATION,
+            reqwest::header::COOKIE,
+            reqwest::header::PROXY_AUTHORIZATION,
+        ] {
+            req.headers_mut().remove(h);
+        }
+        tls.execute(req).await.map_err(transport(&location))
     }
 
     /// `http://host` or `https://host` for `registry`, by the [`PlainHttp`] setting.
@@ -267,10 +349,7 @@ impl Client {
             Some(h) => rb.header(AUTHORIZATION, h),
             None => rb,
         };
-        let resp = with_auth(build(&self.http))
-            .send()
-            .await
-            .map_err(transport(url))?;
+        let resp = self.execute(url, |c| with_auth(build(c))).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -309,10 +388,7 @@ impl Client {
         if let Ok(mut map) = self.auth.lock() {
             map.insert(key.clone(), header);
         }
-        with_auth(build(&self.http))
-            .send()
-            .await
-            .map_err(transport(url))
+        self.execute(url, |c| with_auth(build(c))).await
     }
 
     /// The Docker token flow: `GET realm?service=…&scope=…`, Basic-authenticated when
@@ -337,11 +413,11 @@ impl Client {
                 q.append_pair("scope", s);
             }
         }
-        let mut rb = self.http.get(url.clone());
+        let url_s = url.to_string();
+        let mut rb = self.http_for(&url_s)?.get(url.clone());
         if let Some(c) = creds {
             rb = rb.header(AUTHORIZATION, c.basic_header());
         }
-        let url_s = url.to_string();
         let resp = rb.send().await.map_err(transport(&url_s))?;
         if !resp.status().is_success() {
             return Err(status_error("GET", &url_s, resp).await);
@@ -447,7 +523,7 @@ impl Client {
             "{}/.well-known/wasm-pkg/registry.json",
             self.base_url(registry)
         );
-        let resp = self.http.get(&url).send().await.map_err(transport(&url))?;
+        let resp = self.execute(&url, |c| c.get(&url)).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(RegistryMetadata::default());
         }
@@ -483,7 +559,7 @@ impl Client {
             self.base_url(registry),
             params.finish()
         );
-        let mut rb = self.http.get(&url);
+        let mut rb = self.http_for(&url)?.get(&url);
         if let Some(c) = self.config.credentials.credentials(registry)? {
             rb = rb.header(AUTHORIZATION, c.basic_header());
         }
@@ -753,7 +829,7 @@ impl Client {
         let sep = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{sep}digest={digest}");
         let mut rb = self
-            .http
+            .http_for(&url)?
             .put(&url)
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
@@ -1434,4 +1510,60 @@ pub struct SearchResults {
     pub page: u32,
     /// Page size.
     pub per_page: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::*;
+
+    /// A plain-HTTP registry that redirects a read to `https://` (object storage): the hop
+    /// is taken by the TLS client (set up only then), which opens a TLS handshake there,
+    /// and the credentials are not carried along.
+    #[tokio::test]
+    async fn a_plain_http_redirect_to_https_is_followed_with_tls() {
+        let tls_side = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_addr = tls_side.local_addr().unwrap();
+        let registry = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let registry_addr = registry.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = registry.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf).await.unwrap();
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: https://{tls_addr}/blob\r\n\
+                 Content-Length: 0\r\n\r\n"
+            );
+            conn.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let first_bytes = tokio::spawn(async move {
+            let (mut conn, _) = tls_side.accept().await.unwrap();
+            let mut buf = [0u8; 5];
+            conn.read_exact(&mut buf).await.unwrap();
+            buf
+        });
+        let client = Client::new(ClientConfig::default()).unwrap();
+        assert!(
+            client.tls.get().is_none(),
+            "no TLS set-up before an https URL"
+        );
+        let err = client
+            .registry_metadata(&registry_addr.to_string())
+            .await
+            .unwrap_err();
+        // the handshake fails (the other side is no TLS server), at the https location
+        match &err {
+            ClientError::Transport { url, .. } => {
+                assert_eq!(url, &format!("https://{tls_addr}/blob"), "{err}");
+            }
+            other => panic!("expected a transport error at the https hop, got {other}"),
+        }
+        let hello = first_bytes.await.unwrap();
+        assert_eq!(
+            hello[0], 0x16,
+            "a TLS handshake record (ClientHello) arrived"
+        );
+        assert!(client.tls.get().is_some());
+    }
 }

@@ -1,16 +1,20 @@
 //! The runtime path of wharf: a reference resolves to a digest, the wasm is fetched
 //! through a content-addressed cache (and re-verified against its digest when read from
-//! it), compiled with wasmtime (compilations cached on disk) and instantiated in the WASI
+//! it), compiled with wasmtime (compilations cached on disk by digest and memory-mapped when
+//! loaded) and instantiated in the WASI
 //! 0.2 command world, or served as a `wasi:http/proxy` over HTTP (`serve.rs`), either under
 //! memory and time [`Limits`].
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod compiled;
 mod run;
 mod serve;
 
 pub use run::{Limits, RunOptions, Runtime};
 pub use serve::{DEFAULT_MAX_INSTANCES, Proxy, ServeOptions};
+/// A compiled component (wasmtime's), as [`Runtime::load`] returns it.
+pub use wasmtime::component::Component;
 /// Fetching packages, with the trust policy checked before any layer byte is downloaded:
 /// an embedder that runs packages from a registry gets them through
 /// [`fetch_verified`](wharf_core::fetch_verified), as `wharf run` does.

@@ -3,11 +3,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wharf_oci::Digest;
 
 use crate::RuntimeError;
+use crate::compiled::{CompiledCache, file_identity};
 
 /// How often the engine's epoch advances while a guest runs under a deadline.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -103,9 +105,14 @@ pub struct RunOptions {
     pub limits: Limits,
 }
 
-/// A wasmtime engine configured for components, with an on-disk compilation cache.
+/// A wasmtime engine configured for components, with an on-disk cache of compiled
+/// components keyed by digest (`compiled.rs`): a warm start memory-maps machine code and
+/// skips compiling, validating, reading and hashing the wasm.
 pub struct Runtime {
     engine: Engine,
+    compiled: Option<CompiledCache>,
+    /// Components compiled (not loaded from the cache) so far.
+    compilations: std::sync::atomic::AtomicUsize,
 }
 
 struct Host {
@@ -134,22 +141,111 @@ pub(crate) fn wasmtime_err(
 }
 
 impl Runtime {
-    /// An engine whose compiled code is cached under `cache_dir` (none when `None`).
+    /// An engine whose compiled components are kept under `cache_dir` (none when
+    /// `None`).
+    ///
+    /// # Errors
+    /// [`RuntimeError::Wasmtime`] when wasmtime cannot create the engine on this host.
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         // deadlines (`Limits::timeout`) interrupt running guest code at epoch checks
         config.epoch_interruption(true);
-        if let Some(dir) = cache_dir {
-            let mut cc = CacheConfig::new();
-            cc.with_directory(dir);
-            config.cache(Some(
-                Cache::new(cc).map_err(wasmtime_err("failed to set up the compilation cache"))?,
-            ));
-        }
         let engine =
             Engine::new(&config).map_err(wasmtime_err("failed to create the wasmtime engine"))?;
-        Ok(Runtime { engine })
+        let compiled = cache_dir.map(|dir| CompiledCache::new(dir, &engine));
+        Ok(Runtime {
+            engine,
+            compiled,
+            compilations: Default::default(),
+        })
+    }
+
+    /// Compile `wasm` (a component; validated as wasmtime compiles it), without the cache.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Wasmtime`] naming `what` when it is invalid or not a component.
+    pub fn compile(&self, wasm: &[u8], what: &str) -> Result<Component, RuntimeError> {
+        self.compilations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Component::new(&self.engine, wasm)
+            .map_err(wasmtime_err(format!("failed to compile `{what}`")))
+    }
+
+    /// The component whose source wasm has `digest`: the cached compilation, memory-mapped,
+    /// when there is one; otherwise `wasm()` gives the component's bytes (it may
+    /// componentize a core module whose digest `digest` is), which are compiled and cached.
+    ///
+    /// # Errors
+    /// What `wasm()` returns; [`RuntimeError::Wasmtime`] when the bytes do not compile.
+    pub fn load<E: From<RuntimeError>>(
+        &self,
+        digest: &Digest,
+        what: &str,
+        wasm: impl FnOnce() -> Result<Vec<u8>, E>,
+    ) -> Result<Component, E> {
+        let Some(cache) = &self.compiled else {
+            return Ok(self.compile(&wasm()?, what)?);
+        };
+        if let Some(c) = cache.load(&self.engine, digest) {
+            return Ok(c);
+        }
+        self.compilations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(cache.compile_and_store(&self.engine, digest, &wasm()?, what)?)
+    }
+
+    /// The component of the local file `path`. When the file has not changed since it was
+    /// last loaded (same device, inode, size, modification and change times) and its
+    /// compilation is cached, the file is not even read. Otherwise `read()` returns the
+    /// digest of the wasm the file holds and the component's bytes, and the file's digest
+    /// is remembered. Returns the component and that digest.
+    ///
+    /// # Errors
+    /// What `read()` returns; [`RuntimeError::Wasmtime`] when the bytes do not compile.
+    pub fn load_file<E: From<RuntimeError>>(
+        &self,
+        path: &Path,
+        what: &str,
+        read: impl FnOnce() -> Result<(Digest, Vec<u8>), E>,
+    ) -> Result<(Component, Digest), E> {
+        let Some(cache) = &self.compiled else {
+            let (digest, wasm) = read()?;
+            return Ok((self.compile(&wasm, what)?, digest));
+        };
+        // the identity is taken before reading: a write in between changes it, so the
+        // record made below cannot vouch for bytes that were not read
+        let identity = file_identity(path);
+        if identity.is_some()
+            && let Some(digest) = cache.file_digest(path)
+            && let Some(c) = cache.load(&self.engine, &digest)
+        {
+            return Ok((c, digest));
+        }
+        let (digest, wasm) = read()?;
+        let component = match cache.load(&self.engine, &digest) {
+            Some(c) => c,
+            None => {
+                self.compilations
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                cache.compile_and_store(&self.engine, &digest, &wasm, what)?
+            }
+        };
+        if let Some(identity) = identity {
+            cache.remember_file(path, &identity, &digest);
+        }
+        Ok((component, digest))
+    }
+
+    /// How many components this runtime compiled rather than loaded from its cache.
+    pub fn compilations(&self) -> usize {
+        self.compilations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The cached compilation of the wasm with `digest`, memory-mapped, when there is one
+    /// (so that wasm need not be fetched to run it).
+    pub fn cached(&self, digest: &Digest) -> Option<Component> {
+        self.compiled.as_ref()?.load(&self.engine, digest)
     }
 
     /// The engine (for embedders that instantiate themselves).
@@ -157,17 +253,19 @@ impl Runtime {
         &self.engine
     }
 
-    /// Compile `wasm` (a component) and run its `wasi:cli/run` export with stdio
-    /// inherited. Returns the guest's exit code: 0 on success, 1 when `run` returned an
-    /// error, or the code it passed to `exit`.
+    /// Run `component`'s `wasi:cli/run` export with stdio inherited. Returns the guest's
+    /// exit code: 0 on success, 1 when `run` returned an error, or the code it passed to
+    /// `exit`.
+    ///
+    /// # Errors
+    /// [`RuntimeError::Wasmtime`] naming `what` when it is not a WASI command, needs more
+    /// memory than the limit, traps or runs past its deadline.
     pub async fn run_command(
         &self,
-        wasm: &[u8],
+        component: &Component,
         what: &str,
         opts: &RunOptions,
     ) -> Result<i32, RuntimeError> {
-        let component = Component::new(&self.engine, wasm)
-            .map_err(wasmtime_err(format!("failed to compile `{what}`")))?;
         let mut linker = Linker::<Host>::new(&self.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(wasmtime_err("failed to link WASI"))?;
@@ -190,7 +288,7 @@ impl Runtime {
             .limits
             .timeout
             .map(|_| EpochTicker::start(&self.engine));
-        let command = match Command::instantiate_async(&mut store, &component, &linker).await {
+        let command = match Command::instantiate_async(&mut store, component, &linker).await {
             Ok(c) => c,
             Err(e) if format!("{e:#}").contains("exceeds memory limits") => {
                 return Err(wasmtime_err(format!(

@@ -225,23 +225,21 @@ pub struct Proxy {
 }
 
 impl Runtime {
-    /// Compile `wasm` and pre-instantiate it as a `wasi:http/proxy` (it must export
+    /// Pre-instantiate `component` as a `wasi:http/proxy` (it must export
     /// `wasi:http/incoming-handler`), before anything listens.
     ///
     /// # Errors
-    /// [`RuntimeError::Wasmtime`] when the component does not compile or is not a
-    /// `wasi:http/proxy` (the cause names what is missing).
-    pub fn proxy(&self, wasm: &[u8], what: &str) -> Result<Proxy, RuntimeError> {
+    /// [`RuntimeError::Wasmtime`] when the component is not a `wasi:http/proxy` (the cause
+    /// names what is missing).
+    pub fn proxy(&self, component: &Component, what: &str) -> Result<Proxy, RuntimeError> {
         let engine = self.engine();
-        let component = Component::new(engine, wasm)
-            .map_err(wasmtime_err(format!("failed to compile `{what}`")))?;
         let mut linker = Linker::<ServeHost>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(wasmtime_err("failed to link WASI"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(wasmtime_err("failed to link WASI HTTP"))?;
         let pre = linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .and_then(ProxyPre::new)
             .map_err(wasmtime_err(format!(
                 "`{what}` is not a wasi:http/proxy component (it must export \
