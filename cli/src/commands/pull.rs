@@ -23,14 +23,22 @@ Examples:
   wharf pull demo:greeter@0.1.0 --registry localhost:5000 -o greeter.wasm
   wharf pull localhost:5000/demo/app@sha256:… -o app.wasm
   wharf pull localhost:5000/demo/app:1.0.0 -o downloads/      # downloads/app.wasm
-  wharf pull localhost:5000/demo/app:1.0.0 -o - | wasm-tools print")]
+  wharf pull localhost:5000/demo/app:1.0.0 -o - | wasm-tools print
+  wharf pull localhost:5000/demo/app:1.0.0 --oci-layout ./airgap   # then: skopeo, oras, wharf copy")]
 pub struct Args {
     /// `host[:port]/repository[:tag|@digest]` or `ns:name@version`.
     reference: String,
     /// Output file; `-` for stdout; a directory (or a path ending in `/`) gets the layer's
     /// `org.opencontainers.image.title`, else `<repository name>.wasm`.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required_unless_present = "oci_layout")]
+    output: Option<PathBuf>,
+    /// Instead of a wasm file, write the package (manifest, config, layer and its
+    /// referrers: signatures, SBOMs, yank marks) into the OCI image layout at DIR, tagged
+    /// with the version, after the same trust checks (what `skopeo copy oci:DIR:TAG` and
+    /// `oras --oci-layout` read, and `wharf copy oci:DIR:TAG REF` pushes on the other side
+    /// of an air gap).
+    #[arg(long, value_name = "DIR", conflicts_with = "output")]
+    oci_layout: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -56,15 +64,19 @@ impl Args {
         let checked =
             check_package(&client, &remote, &settings.trust, self.verify.mode(), &warn).await?;
         let layer = checked.layer.clone();
+        let Some(out) = self.output else {
+            let dir = self.oci_layout.unwrap_or_default();
+            return pull_to_layout(&client, &checked, &dir, self.json).await;
+        };
         let bar = bytes_bar(layer.size, "pulling");
-        let to_stdout = self.output.as_os_str() == "-";
-        if !to_stdout && self.output.as_os_str().to_string_lossy().ends_with('/') {
-            std::fs::create_dir_all(&self.output)
-                .with_context(|| format!("failed to create `{}`", self.output.display()))?;
+        let to_stdout = out.as_os_str() == "-";
+        if !to_stdout && out.as_os_str().to_string_lossy().ends_with('/') {
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("failed to create `{}`", out.display()))?;
         }
         let output = match to_stdout {
-            true => self.output.clone(),
-            false => output_path(&self.output, &layer, &checked.reference),
+            true => out.clone(),
+            false => output_path(&out, &layer, &checked.reference),
         };
         if to_stdout {
             // verified in a temporary file first: stdout never gets bytes that do not match
@@ -104,6 +116,52 @@ impl Args {
         );
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// `pull --oci-layout DIR`: the checked package and its referrers copied into the layout,
+/// tagged with the reference's tag.
+async fn pull_to_layout(
+    client: &wharf_client::Client,
+    checked: &wharf_core::CheckedPackage,
+    dir: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let layout = wharf_core::OciLayout::create(dir)?;
+    let tag = checked.reference.tag.as_ref().map(ToString::to_string);
+    let report = wharf_core::copy_between(
+        wharf_core::Endpoint::Registry {
+            client,
+            reference: &checked.reference,
+        },
+        wharf_core::Endpoint::Layout {
+            layout: &layout,
+            tag: tag.as_deref(),
+        },
+        &wharf_core::CopyOptions::default(),
+        &warn,
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "failed to pull {} into `{}`",
+            checked.reference,
+            dir.display()
+        )
+    })?;
+    if json {
+        return print_json(&report);
+    }
+    eprintln!(
+        "pulled {} -> oci:{}{} ({} manifests, {} blobs, {} referrers)",
+        checked.reference,
+        dir.display(),
+        tag.map(|t| format!(":{t}")).unwrap_or_default(),
+        report.manifests,
+        report.blobs_copied + report.blobs_present,
+        report.referrers.len()
+    );
+    outln!("{}", report.digest);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Where `-o` puts the layer: `output` itself, or inside it when it is a directory (or ends

@@ -265,3 +265,171 @@ fn a_blob_that_is_not_what_its_digest_says_is_not_copied() {
     assert_eq!(blob, 404);
     assert_eq!(manifest, 404);
 }
+
+/// Over an air gap: a signed package copied into an OCI image layout with its signature,
+/// read there by skopeo (`oci:` transport), copied on into a second registry where the
+/// signature verifies; `pull --oci-layout` writes the same layout after the trust checks;
+/// a layout copies into another layout; a blob changed inside a layout is refused before
+/// anything of it is pushed.
+#[test]
+fn copy_through_an_oci_image_layout_keeps_signatures() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let a = Registry::start();
+    let b = Registry::start();
+    let (public, digest) = signed_package(&w, &a, work.path());
+    let layout = work.path().join("airgap");
+
+    let report = json(&w.ok(&[
+        "copy",
+        &format!("{}/demo/hello:1.0.0", a.addr),
+        &format!("oci:{}", s(&layout)),
+        "--json",
+    ]));
+    assert_eq!(report["digest"], digest.as_str());
+    assert_eq!(report["referrers"].as_array().unwrap().len(), 1, "{report}");
+    let index = json(&std::fs::read_to_string(layout.join("index.json")).unwrap());
+    let entries = index["manifests"].as_array().unwrap();
+    let tagged: Vec<&Value> = entries
+        .iter()
+        .filter(|d| d["annotations"]["org.opencontainers.image.ref.name"] == "1.0.0")
+        .collect();
+    assert_eq!(tagged.len(), 1, "{index}");
+    assert_eq!(tagged[0]["digest"], digest.as_str());
+    assert!(
+        entries
+            .iter()
+            .any(|d| d["artifactType"] == "application/vnd.dev.cosign.artifact.sig.v1+json"),
+        "the signature is listed: {index}"
+    );
+
+    // skopeo reads the layout: the same manifest bytes, and it copies it to a directory
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:1.0.0", s(&layout)))
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        raw.stdout,
+        manifest_by_skopeo(&format!("{}/demo/hello@{digest}", a.addr))
+    );
+    let out = std::process::Command::new("skopeo")
+        .arg("copy")
+        .arg(format!("oci:{}:1.0.0", s(&layout)))
+        .arg(format!("dir:{}", s(&work.path().join("by-skopeo"))))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // and a layout skopeo wrote is read by wharf: the same manifest arrives
+    let by_skopeo = work.path().join("skopeo-layout");
+    let out = std::process::Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/demo/hello:1.0.0", a.addr))
+        .arg(format!("oci:{}:v1", s(&by_skopeo)))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_skopeo = json(&w.ok(&[
+        "copy",
+        &format!("oci:{}", s(&by_skopeo)),
+        &format!("{}/from-skopeo/hello", b.addr),
+        "--json",
+    ]));
+    assert_eq!(from_skopeo["digest"], digest.as_str());
+
+    // on the other side: into a second registry, where the signature verifies
+    w.ok(&[
+        "copy",
+        &format!("oci:{}:1.0.0", s(&layout)),
+        &format!("{}/airgapped/hello", b.addr),
+    ]);
+    let copied = format!("{}/airgapped/hello:1.0.0", b.addr);
+    let verified = json(&w.ok(&["verify", &copied, "--key", s(&public), "--json"]));
+    assert_eq!(verified["digest"], digest.as_str());
+    assert_eq!(verified["verified"], true);
+
+    // pull --oci-layout writes the same entries, after the trust checks
+    let pulled = work.path().join("pulled-layout");
+    assert_eq!(
+        w.ok(&[
+            "pull",
+            &format!("{}/demo/hello:1.0.0", a.addr),
+            "--oci-layout",
+            s(&pulled)
+        ])
+        .trim(),
+        digest
+    );
+    let again = json(&std::fs::read_to_string(pulled.join("index.json")).unwrap());
+    assert_eq!(again["manifests"], index["manifests"]);
+
+    // layout to layout, the tag renamed; then into a registry by its only tag
+    let second = work.path().join("second");
+    w.ok(&[
+        "copy",
+        &format!("oci:{}:1.0.0", s(&layout)),
+        &format!("oci:{}:stable", s(&second)),
+    ]);
+    w.ok(&[
+        "copy",
+        &format!("oci:{}", s(&second)),
+        &format!("{}/second/hello", b.addr),
+    ]);
+    let verified = json(&w.ok(&[
+        "verify",
+        &format!("{}/second/hello:stable", b.addr),
+        "--key",
+        s(&public),
+        "--json",
+    ]));
+    assert_eq!(verified["verified"], true);
+
+    // a layer changed inside the layout (same size) is refused, with nothing pushed
+    let manifest = json(&String::from_utf8(raw.stdout).unwrap());
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = layout
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let c = Registry::start();
+    let out = w.run(&[
+        "copy",
+        &format!("oci:{}:1.0.0", s(&layout)),
+        &format!("{}/tampered/hello", c.addr),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(layer), "names the blob: {stderr}");
+    let tags = w.run(&["tags", &format!("{}/tampered/hello", c.addr), "--json"]);
+    assert!(
+        !String::from_utf8_lossy(&tags.stdout).contains("1.0.0"),
+        "nothing tagged at the destination"
+    );
+
+    // a name that is no layout, and a tag that is not there
+    let out = w.run(&["copy", &format!("oci:{}", s(work.path())), &copied]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an OCI image layout"));
+    let out = w.run(&["copy", &format!("oci:{}:2.0.0", s(&second)), &copied]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no tag `2.0.0` (its tags: stable"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

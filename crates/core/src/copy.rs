@@ -1,5 +1,5 @@
-//! Copy an artifact between repositories or registries with what refers to it
-//! (`wharf copy`), as `oras cp -r` and `skopeo copy` do: every manifest byte for byte (so
+//! Copy an artifact between repositories, registries and OCI image layout directories with
+//! what refers to it (`wharf copy`), as `oras cp -r` and `skopeo copy` do: every manifest byte for byte (so
 //! digests and signatures stay valid), image indexes with their manifests, blobs streamed
 //! from one registry into the other (mounted within one registry), and the referrers of each
 //! copied manifest (signatures, SBOMs, yank marks, attestations, and theirs in turn).
@@ -8,6 +8,8 @@
 //! cosign's `sha256-<hex>.sig` tag is carried along when the source has one. Where the
 //! destination does not index a referrer (no referrers API: its answer carries no
 //! `OCI-Subject`), the referrers tag schema's index there is updated, so clients find it.
+//! Either end may be an OCI image layout ([`Endpoint::Layout`], `layout.rs`): its
+//! referrers are the manifests `index.json` lists whose subject names them.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +21,87 @@ use wharf_oci::{
 };
 
 use crate::Warn;
+use crate::layout::{LayoutManifest, OciLayout};
+
+/// One end of a copy: a repository of a registry (with the client for it), or an OCI
+/// image layout directory.
+#[derive(Clone, Copy)]
+pub enum Endpoint<'a> {
+    /// `reference` (its tag or digest names the artifact, at the source) in a registry.
+    Registry {
+        /// The client for that registry.
+        client: &'a Client,
+        /// Repository, and tag or digest.
+        reference: &'a ImageReference,
+    },
+    /// An OCI image layout, and the tag in its `index.json`.
+    Layout {
+        /// The layout.
+        layout: &'a OciLayout,
+        /// The tag (at the source: which entry; at the destination: the name to give).
+        tag: Option<&'a str>,
+    },
+}
+
+impl Endpoint<'_> {
+    /// `host/repository` or `oci:DIR`.
+    fn place(&self) -> String {
+        match self {
+            Endpoint::Registry { reference: r, .. } => format!("{}/{}", r.registry, r.repository),
+            Endpoint::Layout { layout, .. } => format!("oci:{}", layout.root().display()),
+        }
+    }
+
+    /// The tag this end names, if any.
+    pub fn tag(&self) -> Option<String> {
+        match self {
+            Endpoint::Registry { reference: r, .. } => r.tag.as_ref().map(ToString::to_string),
+            Endpoint::Layout { tag, .. } => tag.map(str::to_owned),
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Registry { reference, .. } => write!(f, "{reference}"),
+            Endpoint::Layout { layout, tag } => {
+                write!(f, "oci:{}", layout.root().display())?;
+                match tag {
+                    Some(t) => write!(f, ":{t}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// A manifest read from either kind of end.
+struct Read {
+    digest: Digest,
+    media_type: String,
+    bytes: Vec<u8>,
+}
+
+impl From<wharf_client::PulledManifest> for Read {
+    fn from(p: wharf_client::PulledManifest) -> Self {
+        Read {
+            digest: p.digest,
+            media_type: p.media_type,
+            bytes: p.bytes,
+        }
+    }
+}
+
+impl From<LayoutManifest> for Read {
+    fn from(m: LayoutManifest) -> Self {
+        Read {
+            digest: m.digest,
+            media_type: m.media_type,
+            bytes: m.bytes,
+        }
+    }
+}
 
 /// How deep referrers of referrers are followed (a signature of an SBOM of a component is
 /// depth 2).
@@ -75,10 +158,11 @@ pub struct CopyReport {
 }
 
 struct Copier<'a> {
-    from: &'a Client,
-    to: &'a Client,
-    src: ImageReference,
-    dst: ImageReference,
+    src: Endpoint<'a>,
+    dst: Endpoint<'a>,
+    /// The manifest being written is the artifact or a referrer, which a layout lists in
+    /// `index.json` (an index's children are reachable from it, and are not listed).
+    list_in_layout: bool,
     report: CopyReport,
     /// Manifests written to the destination this run.
     done: BTreeSet<Digest>,
@@ -102,13 +186,10 @@ fn at_tag(r: &ImageReference, tag: &str) -> anyhow::Result<ImageReference> {
 
 /// Copy what `src` names (a tag or a digest, resolved with `from`) to `dst` (with `to`):
 /// tagged with `dst`'s tag, else `src`'s tag, else by digest only. A `dst` that names a
-/// digest must name the one copied.
+/// digest must name the one copied. [`copy_between`] with two registries.
 ///
 /// # Errors
-/// The source manifest cannot be read or verified; a blob's bytes are not what its
-/// descriptor says (nothing is committed for it); the destination refuses a blob or a
-/// manifest (its error, with the manifest named); more than [`MAX_MANIFESTS`] manifests.
-/// A referrer that cannot be copied is reported through `warn`, not fatal.
+/// As [`copy_between`].
 pub async fn copy(
     from: &Client,
     src: &ImageReference,
@@ -117,16 +198,61 @@ pub async fn copy(
     options: &CopyOptions,
     warn: Warn<'_>,
 ) -> anyhow::Result<CopyReport> {
-    let top = from
-        .pull_manifest(src)
-        .await
-        .with_context(|| format!("failed to read the manifest of {src}"))?;
-    if let Some(d) = &src.digest
-        && d != &top.digest
-    {
-        bail!("{src} answered with manifest {}", top.digest);
-    }
-    if let Some(want) = &dst.digest
+    copy_between(
+        Endpoint::Registry {
+            client: from,
+            reference: src,
+        },
+        Endpoint::Registry {
+            client: to,
+            reference: dst,
+        },
+        options,
+        warn,
+    )
+    .await
+}
+
+/// Copy what `src` names (a registry's tag or digest; a layout's tag, or its only entry)
+/// to `dst`, tagged with `dst`'s tag, else `src`'s tag, else by digest only. A registry
+/// `dst` that names a digest must name the one copied.
+///
+/// # Errors
+/// The source manifest cannot be read or verified; a blob's bytes are not what its
+/// descriptor says (nothing is committed for it); the destination refuses a blob or a
+/// manifest (its error, with the manifest named); more than [`MAX_MANIFESTS`] manifests.
+/// A referrer that cannot be copied is reported through `warn`, not fatal.
+pub async fn copy_between(
+    src: Endpoint<'_>,
+    dst: Endpoint<'_>,
+    options: &CopyOptions,
+    warn: Warn<'_>,
+) -> anyhow::Result<CopyReport> {
+    let mut src_tag = src.tag();
+    let top: Read = match src {
+        Endpoint::Registry { client, reference } => {
+            let top = client
+                .pull_manifest(reference)
+                .await
+                .with_context(|| format!("failed to read the manifest of {reference}"))?;
+            if let Some(d) = &reference.digest
+                && d != &top.digest
+            {
+                bail!("{reference} answered with manifest {}", top.digest);
+            }
+            top.into()
+        }
+        Endpoint::Layout { layout, tag } => {
+            let desc = layout.resolve(tag)?;
+            // a layout's only entry brings its tag along
+            src_tag = crate::layout::tag_of(&desc).map(str::to_owned);
+            layout
+                .read_manifest(&desc.digest, Some(&desc.media_type))?
+                .into()
+        }
+    };
+    if let Endpoint::Registry { reference, .. } = dst
+        && let Some(want) = &reference.digest
         && want != &top.digest
     {
         bail!(
@@ -134,15 +260,14 @@ pub async fn copy(
             top.digest
         );
     }
-    let tag = dst.tag.clone().or_else(|| src.tag.clone());
+    let tag = dst.tag().or(src_tag);
     let mut c = Copier {
-        from,
-        to,
-        src: src.clone(),
-        dst: dst.clone(),
+        src,
+        dst,
+        list_in_layout: true,
         report: CopyReport {
-            source: format!("{}/{}@{}", src.registry, src.repository, top.digest),
-            destination: format!("{}/{}@{}", dst.registry, dst.repository, top.digest),
+            source: format!("{}@{}", src.place(), top.digest),
+            destination: format!("{}@{}", dst.place(), top.digest),
             digest: top.digest.clone(),
             manifests: 0,
             blobs_copied: 0,
@@ -154,7 +279,10 @@ pub async fn copy(
         done: BTreeSet::new(),
     };
     let reference = match &tag {
-        Some(t) => Reference::Tag(t.clone()),
+        Some(t) => Reference::Tag(
+            t.parse()
+                .with_context(|| format!("`{t}` is not a valid tag"))?,
+        ),
         None => Reference::Digest(top.digest.clone()),
     };
     c.copy_manifest(&top.digest, &top.media_type, top.bytes, &reference)
@@ -189,19 +317,21 @@ impl Copier<'_> {
                     continue;
                 }
                 let pulled = self
-                    .from
-                    .pull_manifest(&at_digest(&self.src, &child.digest))
+                    .read_manifest(&child.digest, Some(&child.media_type))
                     .await
                     .with_context(|| {
                         format!("failed to read manifest {} of index {digest}", child.digest)
                     })?;
-                Box::pin(self.copy_manifest(
+                let listed = std::mem::replace(&mut self.list_in_layout, false);
+                let copied = Box::pin(self.copy_manifest(
                     &child.digest,
                     &pulled.media_type,
                     pulled.bytes,
                     &Reference::Digest(child.digest.clone()),
                 ))
-                .await?;
+                .await;
+                self.list_in_layout = listed;
+                copied?;
             }
         } else {
             let manifest = ImageManifest::from_slice(&bytes)
@@ -211,30 +341,66 @@ impl Copier<'_> {
                 self.copy_blob(blob).await?;
             }
         }
-        let (pushed, subject) = self
-            .to
-            .put_manifest(&self.dst, reference, media_type, bytes)
-            .await
-            .with_context(|| format!("failed to write manifest {digest} to {}", self.dst))?;
-        if &pushed != digest {
-            bail!("{} stored manifest {digest} as {pushed}", self.dst);
-        }
+        let indexed = match self.dst {
+            Endpoint::Registry {
+                client,
+                reference: dst,
+            } => {
+                let (pushed, subject) = client
+                    .put_manifest(dst, reference, media_type, bytes)
+                    .await
+                    .with_context(|| format!("failed to write manifest {digest} to {dst}"))?;
+                if &pushed != digest {
+                    bail!("{dst} stored manifest {digest} as {pushed}");
+                }
+                subject.is_some()
+            }
+            Endpoint::Layout { layout, .. } => {
+                let size = bytes.len() as u64;
+                layout.write_blob(digest, &bytes)?;
+                let mut desc = Descriptor::new(media_type, digest.clone(), size);
+                desc.artifact_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["artifactType"].as_str().map(str::to_owned));
+                // the artifact (tagged) and every referrer are listed in index.json; an
+                // index's children are reachable from it
+                let tag = match reference {
+                    Reference::Tag(t) => Some(t.to_string()),
+                    Reference::Digest(_) => None,
+                };
+                if tag.is_some() || self.list_in_layout {
+                    layout.add_manifest(desc, tag.as_deref())?;
+                }
+                true
+            }
+        };
         self.done.insert(digest.clone());
         self.report.manifests += 1;
-        Ok(subject.is_some())
+        Ok(indexed)
+    }
+
+    /// Manifest `digest` of the source, checked against it.
+    async fn read_manifest(
+        &self,
+        digest: &Digest,
+        media_type: Option<&str>,
+    ) -> anyhow::Result<Read> {
+        match self.src {
+            Endpoint::Registry { client, reference } => Ok(client
+                .pull_manifest(&at_digest(reference, digest))
+                .await?
+                .into()),
+            Endpoint::Layout { layout, .. } => Ok(layout.read_manifest(digest, media_type)?.into()),
+        }
     }
 
     async fn copy_blob(&mut self, desc: &Descriptor) -> anyhow::Result<()> {
-        let sent = self
-            .to
-            .copy_blob_from(self.from, &self.src, &self.dst, desc)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to copy blob {} ({} bytes) from {} to {}",
-                    desc.digest, desc.size, self.src, self.dst
-                )
-            })?;
+        let sent = self.transfer_blob(desc).await.with_context(|| {
+            format!(
+                "failed to copy blob {} ({} bytes) from {} to {}",
+                desc.digest, desc.size, self.src, self.dst
+            )
+        })?;
         if sent {
             self.report.blobs_copied += 1;
             self.report.bytes_copied += desc.size;
@@ -242,6 +408,50 @@ impl Copier<'_> {
             self.report.blobs_present += 1;
         }
         Ok(())
+    }
+
+    /// Blob `desc` into the destination unless it is there; true when bytes were sent.
+    async fn transfer_blob(&self, desc: &Descriptor) -> anyhow::Result<bool> {
+        match (self.src, self.dst) {
+            (
+                Endpoint::Registry {
+                    client: from,
+                    reference: src,
+                },
+                Endpoint::Registry {
+                    client: to,
+                    reference: dst,
+                },
+            ) => Ok(to.copy_blob_from(from, src, dst, desc).await?),
+            (Endpoint::Registry { client, reference }, Endpoint::Layout { layout, .. }) => {
+                if layout.has_blob(desc) {
+                    return Ok(false);
+                }
+                layout.prepare_blob_dir(&desc.digest)?;
+                client
+                    .pull_blob_to_file(reference, desc, &layout.blob_path(&desc.digest), |_| {})
+                    .await?;
+                Ok(true)
+            }
+            (Endpoint::Layout { layout, .. }, Endpoint::Registry { client, reference }) => {
+                if client.blob_size(reference, &desc.digest).await?.is_some() {
+                    return Ok(false);
+                }
+                // a layout came over an air gap: its bytes are checked before they leave
+                let path = layout.verify_blob(desc)?;
+                client
+                    .push_blob_file(reference, &path, &desc.digest, desc.size, |_| {})
+                    .await?;
+                Ok(true)
+            }
+            (Endpoint::Layout { layout: from, .. }, Endpoint::Layout { layout: to, .. }) => {
+                if to.has_blob(desc) {
+                    return Ok(false);
+                }
+                to.copy_blob_from(from, desc)?;
+                Ok(true)
+            }
+        }
     }
 
     /// The referrers of `roots`, level by level, and cosign's signature tag of each.
@@ -271,25 +481,24 @@ impl Copier<'_> {
         subject: &Digest,
         warn: Warn<'_>,
     ) -> anyhow::Result<Vec<Digest>> {
-        let Some(index) = self
-            .from
-            .referrers(&self.src, subject, None)
-            .await
-            .with_context(|| format!("failed to list the referrers of {subject}"))?
-        else {
-            return Ok(Vec::new());
+        let listed = match self.src {
+            Endpoint::Registry { client, reference } => client
+                .referrers(reference, subject, None)
+                .await
+                .with_context(|| format!("failed to list the referrers of {subject}"))?
+                .map(|i| i.manifests)
+                .unwrap_or_default(),
+            Endpoint::Layout { layout, .. } => layout
+                .referrers(subject)
+                .with_context(|| format!("failed to list the referrers of {subject}"))?,
         };
         let mut copied = Vec::new();
         let mut unindexed = Vec::new();
-        for d in index.manifests {
+        for d in listed {
             if self.done.contains(&d.digest) {
                 continue;
             }
-            let pulled = match self
-                .from
-                .pull_manifest(&at_digest(&self.src, &d.digest))
-                .await
-            {
+            let pulled = match self.read_manifest(&d.digest, Some(&d.media_type)).await {
                 Ok(p) => p,
                 Err(e) => {
                     warn(&format!("referrer {} of {subject} skipped: {e}", d.digest));
@@ -308,15 +517,15 @@ impl Copier<'_> {
                 ));
                 continue;
             }
-            let indexed = match self
+            let indexed = self
                 .copy_manifest(
                     &d.digest,
                     &pulled.media_type,
                     pulled.bytes,
                     &Reference::Digest(d.digest.clone()),
                 )
-                .await
-            {
+                .await;
+            let indexed = match indexed {
                 Ok(indexed) => indexed,
                 Err(e) => {
                     warn(&format!(
@@ -349,9 +558,16 @@ impl Copier<'_> {
         subject: &Digest,
         descriptors: Vec<Descriptor>,
     ) -> anyhow::Result<()> {
+        let Endpoint::Registry {
+            client: to,
+            reference: dst,
+        } = self.dst
+        else {
+            return Ok(());
+        };
         let tag = subject.referrers_tag();
-        let target = at_tag(&self.dst, &tag)?;
-        let mut index = match self.to.pull_manifest(&target).await {
+        let target = at_tag(dst, &tag)?;
+        let mut index = match to.pull_manifest(&target).await {
             Ok(existing) => serde_json::from_slice::<ImageIndex>(&existing.bytes)
                 .with_context(|| format!("{target} is not an image index"))?,
             Err(ClientError::Status { status: 404, .. }) => ImageIndex {
@@ -369,30 +585,49 @@ impl Copier<'_> {
                 index.manifests.push(d);
             }
         }
-        self.to
-            .push_manifest(
-                &self.dst,
-                &Reference::Tag(tag.parse()?),
-                media_types::OCI_INDEX,
-                serde_json::to_vec(&index)?,
-            )
-            .await
-            .with_context(|| format!("failed to write the referrers tag {target}"))?;
+        to.push_manifest(
+            dst,
+            &Reference::Tag(tag.parse()?),
+            media_types::OCI_INDEX,
+            serde_json::to_vec(&index)?,
+        )
+        .await
+        .with_context(|| format!("failed to write the referrers tag {target}"))?;
         Ok(())
     }
 
     /// Carry cosign's `sha256-<hex>.sig` tag of `subject` along, when the source has one.
     async fn copy_signature_tag(&mut self, subject: &Digest, warn: Warn<'_>) {
         let tag = wharf_sign::fallback_tag(subject);
-        let Ok(source) = at_tag(&self.src, &tag) else {
-            return;
-        };
-        let pulled = match self.from.pull_manifest(&source).await {
-            Ok(p) => p,
-            Err(ClientError::Status { status: 404, .. }) => return,
-            Err(e) => {
-                warn(&format!("signature tag {tag} skipped: {e}"));
-                return;
+        let pulled: Read = match self.src {
+            Endpoint::Registry { client, reference } => {
+                let Ok(source) = at_tag(reference, &tag) else {
+                    return;
+                };
+                match client.pull_manifest(&source).await {
+                    Ok(p) => p.into(),
+                    Err(ClientError::Status { status: 404, .. }) => return,
+                    Err(e) => {
+                        warn(&format!("signature tag {tag} skipped: {e}"));
+                        return;
+                    }
+                }
+            }
+            Endpoint::Layout { layout, .. } => {
+                let found = layout.tagged(&tag).and_then(|d| match d {
+                    Some(d) => layout
+                        .read_manifest(&d.digest, Some(&d.media_type))
+                        .map(Some),
+                    None => Ok(None),
+                });
+                match found {
+                    Ok(Some(m)) => m.into(),
+                    Ok(None) => return,
+                    Err(e) => {
+                        warn(&format!("signature tag {tag} skipped: {e:#}"));
+                        return;
+                    }
+                }
             }
         };
         if self.done.contains(&pulled.digest) {

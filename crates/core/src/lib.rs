@@ -26,6 +26,7 @@
 pub mod cache;
 pub mod copy;
 pub mod fetch;
+pub mod layout;
 pub mod lock;
 pub mod policy;
 pub mod project;
@@ -36,8 +37,9 @@ pub mod signatures;
 pub mod trust;
 
 pub use cache::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
-pub use copy::{CopyOptions, CopyReport, copy};
+pub use copy::{CopyOptions, CopyReport, Endpoint, copy, copy_between};
 pub use fetch::{CheckedPackage, VerifiedPackage, check_package, fetch_verified};
+pub use layout::OciLayout;
 pub use push::{
     Progress, PushOptions, PushReport, SbomChoice, package_target, push_file, read_wasm,
 };
