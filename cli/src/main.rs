@@ -99,6 +99,9 @@ Examples:
     /// Copy an artifact to another repository or registry, with its signatures, SBOMs and
     /// other referrers.
     Copy(commands::copy::Args),
+    /// Compose components (files, references or packages) into one.
+    #[command(subcommand)]
+    Compose(commands::compose::ComposeCommand),
     /// Check credentials for a registry and store them where Docker keeps them.
     Login(commands::login::LoginArgs),
     /// Remove stored credentials for a registry.
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
                 Command::Search(a) => a.run(&cli.global).await,
                 Command::Delete(a) => a.run(&cli.global).await,
                 Command::Copy(a) => a.run(&cli.global).await,
+                Command::Compose(c) => c.run(&cli.global).await,
                 Command::Sbom(a) => a.run(&cli.global).await,
                 Command::Lock(a) => a.run(&cli.global).await,
                 Command::Fetch(a) => a.run(&cli.global).await,

@@ -2,6 +2,7 @@
 
 pub mod bindgen;
 pub mod componentize;
+pub mod compose;
 pub mod copy;
 pub mod delete;
 pub mod inspect;

@@ -8,6 +8,7 @@ mod bad_input;
 mod browse;
 mod cli_files;
 mod compat;
+mod compose;
 mod copy;
 mod e2e;
 mod hostile;

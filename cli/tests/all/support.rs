@@ -243,6 +243,31 @@ pub fn guests() -> &'static Guests {
     })
 }
 
+/// The `greet-cli` fixture (`fixtures/guests/greet-cli`): a wasm32-wasip2 command that
+/// imports `wharf:greeter/greet` (bindings from `wharf bindgen rust wit --world greet-cli`),
+/// built once per test run.
+pub fn greet_cli() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let bindings = tempfile::tempdir().unwrap();
+        Wharf::new().ok(&[
+            "bindgen",
+            "rust",
+            root().join("wit").to_str().unwrap(),
+            "--world",
+            "greet-cli",
+            "--out-dir",
+            bindings.path().to_str().unwrap(),
+        ]);
+        build_guest(
+            "greet-cli",
+            "wasm32-wasip2",
+            "greet-cli.wasm",
+            &[("WHARF_BINDINGS", bindings.path())],
+        )
+    })
+}
+
 /// The `wasi:http/proxy` fixture (`fixtures/guests/hello-http`, a wasm32-wasip2 component),
 /// built once per test run.
 pub fn hello_http() -> &'static Path {

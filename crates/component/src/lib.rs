@@ -12,6 +12,7 @@ mod adapter;
 mod bindgen;
 mod compat;
 mod componentize;
+mod compose;
 mod error;
 mod inspect;
 mod sbom;
@@ -27,10 +28,13 @@ pub use bindgen::{
 };
 pub use compat::{WitChange, wit_changes};
 pub use componentize::{AdapterChoice, ComponentizeOptions, Componentized, componentize};
+pub use compose::{Composed, Part, compose_with_config, plug, read_compose_config};
 pub use error::ComponentError;
 pub use inspect::{Inspection, WasmKind, WasmMetadata, inspect, inspect_known, validate};
 pub use sbom::{CYCLONEDX_MEDIA_TYPE, cyclonedx_sbom, dependency_tree};
 pub use stream::StreamingInspector;
+/// wasm-compose's configuration document, as [`read_compose_config`] gives it.
+pub use wasm_compose::config::Config as ComposeConfig;
 pub use wit::{LoadedWit, WitSummary, build_wit_package, component_wit, load_wit, print_wit};
 pub use witdoc::{Capability, FunctionDoc, InterfaceDoc, TypeDoc, capabilities, interface_docs};
 

@@ -297,9 +297,16 @@ impl Runtime {
                 ))(e));
             }
             Err(e) => {
-                return Err(wasmtime_err(format!(
-                    "failed to instantiate `{what}` as a WASI command (does it export wasi:cli/run?)"
-                ))(e));
+                let context = match unprovided_import(&e) {
+                    Some(import) => format!(
+                        "`{what}` imports `{import}`, which the host does not provide (WASI 0.2 \
+                         only): plug a component that exports it in first (`wharf compose plug`)"
+                    ),
+                    None => format!(
+                        "failed to instantiate `{what}` as a WASI command (does it export wasi:cli/run?)"
+                    ),
+                };
+                return Err(wasmtime_err(context)(e));
             }
         };
         match command.wasi_cli_run().call_run(&mut store).await {
@@ -318,6 +325,17 @@ impl Runtime {
             },
         }
     }
+}
+
+/// The import wasmtime's linker had nothing for, from its error ("component imports
+/// instance `NAME`, but a matching implementation was not found in the linker").
+pub(crate) fn unprovided_import(e: &wasmtime::Error) -> Option<String> {
+    let text = format!("{e:#}");
+    let (_, rest) = text.split_once("component imports instance `")?;
+    let (name, rest) = rest.split_once('`')?;
+    rest.contains("matching implementation was not found")
+        .then(|| name.to_owned())
+        .filter(|n| !n.starts_with("wasi:"))
 }
 
 /// The engine's epoch clock: a thread of its own that advances the epoch every
