@@ -155,7 +155,7 @@ pub async fn load_runnable(
             let read = || -> anyhow::Result<_> {
                 let wasm = read_input(&path)?;
                 let digest = wharf_oci::Digest::sha256_of(&wasm);
-                Ok((digest, runnable_component(wasm, target)?))
+                Ok((digest, wharf_runtime::prepare_component(wasm, target)?))
             };
             let (component, wasm_digest) = if path.as_os_str() == "-" {
                 let (digest, wasm) = read()?;
@@ -177,10 +177,18 @@ pub async fn load_runnable(
         Target::Remote(remote) => {
             // a package whose signatures do not match its digest is never fetched
             let client = settings.client(Some(remote.registry()))?;
-            let checked =
-                wharf_core::check_package(&client, &remote, &settings.trust, verify.mode(), &warn)
-                    .await?;
-            let program = checked
+            let cache = BlobCache::new(&settings.cache_dir);
+            let loaded = runtime
+                .load_package(
+                    &client,
+                    &remote,
+                    &settings.trust,
+                    verify.mode(),
+                    &cache,
+                    &warn,
+                )
+                .await?;
+            let program = loaded
                 .reference
                 .repository
                 .as_str()
@@ -188,44 +196,13 @@ pub async fn load_runnable(
                 .next()
                 .unwrap_or("main")
                 .to_owned();
-            let reference = checked.reference.to_string();
-            let manifest_digest = checked.manifest.digest.clone();
-            let wasm_digest = checked.layer.digest.clone();
-            let component = match runtime.cached(&wasm_digest) {
-                Some(c) => c,
-                None => {
-                    let cache = BlobCache::new(&settings.cache_dir);
-                    let fetched = checked.fetch(&client, &cache).await?;
-                    runtime.load(&wasm_digest, target, || {
-                        runnable_component(fetched.package.wasm, target)
-                    })?
-                }
-            };
             Ok(Runnable {
-                component,
+                component: loaded.component,
                 program,
-                reference: Some(reference),
-                manifest_digest: Some(manifest_digest),
-                wasm_digest,
+                reference: Some(loaded.reference.to_string()),
+                manifest_digest: Some(loaded.manifest_digest),
+                wasm_digest: loaded.wasm_digest,
             })
-        }
-    }
-}
-
-/// `wasm` as a component to run: a component as it is, a WASI core module componentized
-/// with the command adapter; a WIT package is refused.
-fn runnable_component(wasm: Vec<u8>, target: &str) -> anyhow::Result<Vec<u8>> {
-    use wharf_component::{ComponentizeOptions, WasmKind, componentize, validate};
-    match validate(&wasm, target)? {
-        WasmKind::Component => Ok(wasm),
-        // a WASI core module runs as the command component it makes with the adapter
-        WasmKind::CoreModule => Ok(componentize(&wasm, target, &ComponentizeOptions::default())
-            .with_context(|| {
-                format!("`{target}` is a core module and could not be componentized to run it")
-            })?
-            .bytes),
-        WasmKind::WitPackage => {
-            bail!("`{target}` is a WIT package (types only), there is nothing to run")
         }
     }
 }

@@ -5,12 +5,46 @@
 //! 0.2 command world, or served as a `wasi:http/proxy` over HTTP (`serve.rs`), either under
 //! memory and time [`Limits`].
 
+//!
+//! # For embedders
+//!
+//! The runtime path as a library: [`Runtime::load_package`] resolves a reference, enforces
+//! the trust policy on the manifest digest, and gives the compiled component (from the
+//! cache by digest, or fetched and verified, componentized when it is a WASI core module,
+//! compiled and cached); [`Runtime::run_command`] runs a `wasi:cli/run` export,
+//! [`Runtime::proxy`] serves a `wasi:http/proxy`. [`Runtime::load_file`] does the same for
+//! a local file. `examples/run_package.rs` is a whole program to copy.
+//!
+//! ```no_run
+//! use wharf_client::{Client, ClientConfig};
+//! use wharf_core::Remote;
+//! use wharf_runtime::{BlobCache, RunOptions, Runtime, TrustPolicy, Verification};
+//!
+//! # async fn example() -> anyhow::Result<()> {
+//! let client = Client::new(ClientConfig::default())?;
+//! let remote = Remote::parse("localhost:5000/demo/hello:1.0.0", None)?;
+//! let cache = BlobCache::new(BlobCache::default_root());
+//! let runtime = Runtime::new(Some(&cache.root().join("compiled")))?;
+//! let package = runtime
+//!     .load_package(&client, &remote, &TrustPolicy::default(), Verification::Policy,
+//!                   &cache, &|w| eprintln!("warning: {w}"))
+//!     .await?;
+//! let code = runtime
+//!     .run_command(&package.component, "hello", &RunOptions::default())
+//!     .await?;
+//! assert_eq!(code, 0);
+//! # Ok(())
+//! # }
+//! ```
+
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod compiled;
+mod package;
 mod run;
 mod serve;
 
+pub use package::{LoadedPackage, prepare_component};
 pub use run::{Limits, RunOptions, Runtime};
 pub use serve::{DEFAULT_MAX_INSTANCES, Proxy, ServeOptions};
 /// A compiled component (wasmtime's), as [`Runtime::load`] returns it.
