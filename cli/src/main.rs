@@ -65,7 +65,7 @@ Examples:
     Push(commands::push::Args),
     /// Fetch a package from a registry, checking every digest.
     Pull(commands::pull::Args),
-    /// Run a command component (a file or a package) with wasmtime and WASI 0.2.
+    /// Run a command component (a file or a package) with wasmtime and WASI 0.2 or 0.3.
     Run(commands::run::Args),
     /// Serve a wasi:http/proxy component (a file or a package) over HTTP.
     Serve(commands::serve::Args),

@@ -19,3 +19,4 @@ mod signing;
 mod startup;
 mod supply_chain;
 mod support;
+mod wasip3;

@@ -268,6 +268,13 @@ pub fn greet_cli() -> &'static Path {
     })
 }
 
+/// The WASI 0.3 command fixture (`fixtures/guests/hello-p3`, the wasip3 crate), built once
+/// per test run.
+pub fn hello_p3() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_guest("hello-p3", "wasm32-wasip2", "hello_p3.wasm", &[]))
+}
+
 /// The `wasi:http/proxy` fixture (`fixtures/guests/hello-http`, a wasm32-wasip2 component),
 /// built once per test run.
 pub fn hello_http() -> &'static Path {

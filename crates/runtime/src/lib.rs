@@ -1,9 +1,8 @@
 //! The runtime path of wharf: a reference resolves to a digest, the wasm is fetched
 //! through a content-addressed cache (and re-verified against its digest when read from
-//! it), compiled with wasmtime (compilations cached on disk by digest and memory-mapped when
-//! loaded) and instantiated in the WASI
-//! 0.2 command world, or served as a `wasi:http/proxy` over HTTP (`serve.rs`), either under
-//! memory and time [`Limits`].
+//! it), compiled with wasmtime (compilations cached on disk by digest and memory-mapped
+//! when loaded) and instantiated in the WASI 0.2 or 0.3 command world, or served as a
+//! `wasi:http/proxy` over HTTP (`serve.rs`), either under memory and time [`Limits`].
 
 //!
 //! # For embedders

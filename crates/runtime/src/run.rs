@@ -149,6 +149,8 @@ impl Runtime {
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // WASI 0.3: `stream`/`future` types and async functions
+        config.wasm_component_model_async(true);
         // deadlines (`Limits::timeout`) interrupt running guest code at epoch checks
         config.epoch_interruption(true);
         let engine =
@@ -267,8 +269,11 @@ impl Runtime {
         opts: &RunOptions,
     ) -> Result<i32, RuntimeError> {
         let mut linker = Linker::<Host>::new(&self.engine);
+        // both WASI lines: a 0.3 guest built with Rust's std imports 0.2 as well
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(wasmtime_err("failed to link WASI"))?;
+            .map_err(wasmtime_err("failed to link WASI 0.2"))?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)
+            .map_err(wasmtime_err("failed to link WASI 0.3"))?;
 
         let mut argv = vec![opts.program.clone()];
         argv.extend(opts.args.iter().cloned());
@@ -288,7 +293,7 @@ impl Runtime {
             .limits
             .timeout
             .map(|_| EpochTicker::start(&self.engine));
-        let command = match Command::instantiate_async(&mut store, component, &linker).await {
+        let instance = match linker.instantiate_async(&mut store, component).await {
             Ok(c) => c,
             Err(e) if format!("{e:#}").contains("exceeds memory limits") => {
                 return Err(wasmtime_err(format!(
@@ -298,9 +303,14 @@ impl Runtime {
             }
             Err(e) => {
                 let context = match unprovided_import(&e) {
+                    Some(import) if import.starts_with("wasi:http/") => format!(
+                        "`{what}` imports `{import}`: it is an HTTP component, serve it with \
+                         `wharf serve`"
+                    ),
                     Some(import) => format!(
                         "`{what}` imports `{import}`, which the host does not provide (WASI 0.2 \
-                         only): plug a component that exports it in first (`wharf compose plug`)"
+                         and 0.3 only): plug a component that exports it in first \
+                         (`wharf compose plug`)"
                     ),
                     None => format!(
                         "failed to instantiate `{what}` as a WASI command (does it export wasi:cli/run?)"
@@ -309,7 +319,21 @@ impl Runtime {
                 return Err(wasmtime_err(context)(e));
             }
         };
-        match command.wasi_cli_run().call_run(&mut store).await {
+        // a WASI 0.3 command (`wasi:cli/run@0.3`, an async export) runs in the store's
+        // event loop; otherwise the 0.2 export is required
+        let outcome = match wasmtime_wasi::p3::bindings::Command::new(&mut store, &instance) {
+            Ok(command) => store
+                .run_concurrent(async |store| command.wasi_cli_run().call_run(store).await)
+                .await
+                .and_then(|r| r),
+            Err(_) => {
+                let command = Command::new(&mut store, &instance).map_err(wasmtime_err(format!(
+                    "`{what}` is not a WASI command: it exports neither wasi:cli/run@0.2 nor @0.3"
+                )))?;
+                command.wasi_cli_run().call_run(&mut store).await
+            }
+        };
+        match outcome {
             Ok(Ok(())) => Ok(0),
             Ok(Err(())) => Ok(1),
             Err(e) => match (
@@ -335,7 +359,7 @@ pub(crate) fn unprovided_import(e: &wasmtime::Error) -> Option<String> {
     let (name, rest) = rest.split_once('`')?;
     rest.contains("matching implementation was not found")
         .then(|| name.to_owned())
-        .filter(|n| !n.starts_with("wasi:"))
+        .filter(|n| !n.starts_with("wasi:") || n.starts_with("wasi:http/"))
 }
 
 /// The engine's epoch clock: a thread of its own that advances the epoch every
