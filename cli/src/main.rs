@@ -148,8 +148,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let work = async {
             match cli.command {
-                Command::Wit(c) => c.run(),
-                Command::Bindgen(a) => a.run(),
+                Command::Wit(c) => c.run(&cli.global).await,
+                Command::Bindgen(a) => a.run(&cli.global).await,
                 Command::Componentize(a) => a.run(),
                 Command::Inspect(a) => a.run(&cli.global).await,
                 Command::Push(a) => a.run(&cli.global).await,

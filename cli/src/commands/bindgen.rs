@@ -40,11 +40,20 @@ pub struct Args {
     /// what the WIT generates now (exit 0 when they are).
     #[arg(long)]
     check: bool,
+    /// Fetch the packages the WIT directory uses that its `deps/` lacks first (`wharf wit
+    /// fetch`, with `--registry`); with `--locked`, only as the lock file pins them.
+    #[arg(long)]
+    fetch: bool,
+    #[command(flatten)]
+    lock: super::FetchLock,
 }
 
 impl Args {
     /// Run the subcommand.
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self, global: &crate::config::GlobalArgs) -> anyhow::Result<ExitCode> {
+        if self.fetch {
+            super::fetch_deps(&self.wit, &self.lock, &global.settings()?, false).await?;
+        }
         let language = match self.language {
             Lang::Rust => Language::Rust,
             Lang::C => Language::C,

@@ -20,3 +20,4 @@ mod startup;
 mod supply_chain;
 mod support;
 mod wasip3;
+mod witdeps;

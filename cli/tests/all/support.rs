@@ -161,10 +161,22 @@ impl Wharf {
 /// Builds are serialized (several cargo processes probing a fresh target directory at once
 /// failed once in CI), get no stdin, and do not inherit the outer cargo's jobserver.
 pub fn build_guest(name: &str, target: &str, artifact: &str, env: &[(&str, &Path)]) -> PathBuf {
+    build_guest_in(&root().join("target/guests"), name, target, artifact, env)
+}
+
+/// [`build_guest`] into another cargo target directory (a variant that must not replace
+/// the shared build's artifact).
+pub fn build_guest_in(
+    target_dir: &Path,
+    name: &str,
+    target: &str,
+    artifact: &str,
+    env: &[(&str, &Path)],
+) -> PathBuf {
     static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target_dir = root().join("target/guests");
+    let target_dir = target_dir.to_path_buf();
     let mut c = Command::new(cargo);
     if name == "greeter" {
         require_tool("cargo-auditable");

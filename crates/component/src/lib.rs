@@ -19,6 +19,7 @@ mod sbom;
 mod skeleton;
 mod stream;
 mod wit;
+mod witdeps;
 mod witdoc;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
@@ -36,6 +37,9 @@ pub use stream::StreamingInspector;
 /// wasm-compose's configuration document, as [`read_compose_config`] gives it.
 pub use wasm_compose::config::Config as ComposeConfig;
 pub use wit::{LoadedWit, WitSummary, build_wit_package, component_wit, load_wit, print_wit};
+pub use witdeps::{
+    DecodedWitPackage, decode_wit_package, deps_dir_name, foreign_packages, provided_packages,
+};
 pub use witdoc::{Capability, FunctionDoc, InterfaceDoc, TypeDoc, capabilities, interface_docs};
 
 /// Result alias of this crate.

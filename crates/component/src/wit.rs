@@ -100,7 +100,11 @@ pub(crate) fn qualified(resolve: &Resolve, pkg: PackageId, name: &str) -> String
     resolve.id_of_name(pkg, name)
 }
 
-fn print_package(resolve: &Resolve, main: PackageId, nested: &[PackageId]) -> Result<String> {
+pub(crate) fn print_package(
+    resolve: &Resolve,
+    main: PackageId,
+    nested: &[PackageId],
+) -> Result<String> {
     let mut printer = WitPrinter::default();
     printer
         .print(resolve, main, nested)

@@ -35,6 +35,7 @@ pub mod push;
 pub mod remote;
 pub mod signatures;
 pub mod trust;
+pub mod witfetch;
 
 pub use cache::{BlobCache, FetchedPackage, fetch_package, fetch_pulled};
 pub use copy::{CopyOptions, CopyReport, Endpoint, copy, copy_between};
@@ -49,6 +50,7 @@ pub use signatures::{
     sign_manifest, subject_of,
 };
 pub use trust::{TrustPolicy, Verification};
+pub use witfetch::{FetchedWit, WitFetch, WitFetchReport, fetch_wit_deps};
 
 /// Registry clients, for workflows that talk to several registries (locking a project's
 /// dependencies): the program decides transport and credentials.

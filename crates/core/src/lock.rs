@@ -44,6 +44,8 @@ pub async fn resolve(
     let mut lock = LockFile {
         version: 1,
         packages: Vec::new(),
+        // WIT dependencies are `wharf wit fetch`'s: kept as they are
+        wit: existing.map(|l| l.wit.clone()).unwrap_or_default(),
     };
     for (name, dep) in &project.dependencies {
         let registry = project.registry_for(dep, default_registry)?;

@@ -185,6 +185,10 @@ pub struct LockFile {
     /// One entry per dependency, sorted by name.
     #[serde(default, rename = "package")]
     pub packages: Vec<LockedPackage>,
+    /// WIT packages `wharf wit fetch` wrote into a `deps/` directory, by name and the
+    /// version the WIT asked for (`requirement`), sorted.
+    #[serde(default, rename = "wit", skip_serializing_if = "Vec::is_empty")]
+    pub wit: Vec<LockedPackage>,
 }
 
 /// A resolved dependency.
@@ -229,9 +233,16 @@ impl LockFile {
     /// The TOML text, with a header saying where it comes from.
     pub fn to_text(&self) -> anyhow::Result<String> {
         Ok(format!(
-            "# Written by `wharf lock`. Do not edit: run `wharf lock` after changing wharf.toml.\n{}",
+            "# Written by `wharf lock` and `wharf wit fetch`. Do not edit: run them again after changing wharf.toml or the WIT.\n{}",
             toml::to_string(self)?
         ))
+    }
+
+    /// The WIT dependency `name` (`ns:name`) asked for as `requirement`.
+    pub fn get_wit(&self, name: &str, requirement: &str) -> Option<&LockedPackage> {
+        self.wit
+            .iter()
+            .find(|p| p.name == name && p.requirement == requirement)
     }
 
     /// The entry for `name`.
