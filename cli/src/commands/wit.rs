@@ -1,4 +1,6 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -67,6 +69,27 @@ Examples:
   wharf wit fetch app/wit --locked
   wharf wit check wit/ --fetch && wharf bindgen rust wit/ --world app --out-dir src/bindings")]
     Fetch(FetchArgs),
+    /// Format WIT files: indentation, spacing and blank lines, keeping every comment.
+    #[command(after_help = "\
+Changes whitespace only: every token and every comment (doc comments included) stays in
+order, so the files resolve to the same packages; formatting twice changes nothing. Two
+spaces per level; one space after `,` and around `->` and `=`; none inside `<…>`, `(…)` and
+`use path.{…}`; `name: type` and `ns:pkg` keep their colon as written; the author's line
+breaks stay, runs of blank lines become one. A directory is formatted recursively, except
+its `deps/` (fetched packages) unless the path is inside one.
+
+Examples:
+  wharf wit fmt wit/
+  wharf wit fmt --check wit/          # CI: exit 1 with a diff when a file is not formatted
+  wharf wit fmt - < api.wit           # stdin to stdout")]
+    Fmt {
+        /// `.wit` files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write nothing: exit 1, with a unified diff, when a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// `wharf wit fetch`
@@ -82,10 +105,75 @@ pub struct FetchArgs {
     pub json: bool,
 }
 
+/// The `.wit` files under `path` (itself when a file), skipping `deps/` directories below
+/// it.
+fn wit_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "deps") {
+                continue;
+            }
+            files.extend(wit_files(&p)?);
+        } else if p.extension().is_some_and(|e| e == "wit") {
+            files.push(p);
+        }
+    }
+    Ok(files)
+}
+
+fn format_files(paths: &[PathBuf], check: bool) -> anyhow::Result<ExitCode> {
+    let mut stale = 0;
+    for root in paths {
+        if root.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("failed to read stdin")?;
+            out!("{}", wharf_component::format_wit(&text, "stdin")?);
+            continue;
+        }
+        for file in wit_files(root)? {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("failed to read `{}`", file.display()))?;
+            let formatted = wharf_component::format_wit(&text, &file.display().to_string())?;
+            if formatted == text {
+                continue;
+            }
+            if check {
+                stale += 1;
+                let name = file.display().to_string();
+                let diff = similar::TextDiff::from_lines(&text, &formatted);
+                out!(
+                    "{}",
+                    diff.unified_diff().context_radius(3).header(&name, &name)
+                );
+            } else {
+                write_output(&file, formatted.as_bytes())?;
+                eprintln!("formatted {}", file.display());
+            }
+        }
+    }
+    if stale > 0 {
+        eprintln!("{stale} file(s) not formatted");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 impl WitCommand {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         match self {
+            WitCommand::Fmt { paths, check } => format_files(&paths, check),
             WitCommand::Fetch(a) => {
                 let settings = global.settings()?;
                 let report = fetch_deps(&a.dir, &a.lock, &settings, a.json).await?;

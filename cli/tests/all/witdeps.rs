@@ -233,3 +233,57 @@ fn wit_dependencies_are_fetched_locked_and_build_a_guest() {
     );
     assert!(!other.join("deps").exists(), "nothing written");
 }
+
+/// `wharf wit fmt`: `--check` exits 1 with a diff and writes nothing; without it the files
+/// are rewritten (comments kept), `deps/` left alone, and a second `--check` passes; text
+/// that is not WIT is refused with its line.
+#[test]
+fn wit_fmt_checks_and_rewrites_in_place() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let wit = work.path().join("wit");
+    std::fs::create_dir_all(wit.join("deps/x")).unwrap();
+    let sloppy = "package demo:fmt@0.1.0;\n\n\n// note\ninterface i{\n    f : func(a:u32 ,b : list< u8 >)->u32; // trailing\n}\n";
+    std::fs::write(wit.join("a.wit"), sloppy).unwrap();
+    let dep = "package dep:x;\ninterface  j{}\n";
+    std::fs::write(wit.join("deps/x/x.wit"), dep).unwrap();
+
+    let r = w.run(&["wit", "fmt", "--check", s(&wit)]);
+    assert_eq!(r.status.code(), Some(1));
+    let diff = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        diff.contains("-interface i{") && diff.contains("+interface i {"),
+        "{diff}"
+    );
+    assert_eq!(std::fs::read_to_string(wit.join("a.wit")).unwrap(), sloppy);
+
+    w.ok(&["wit", "fmt", s(&wit)]);
+    assert_eq!(
+        std::fs::read_to_string(wit.join("a.wit")).unwrap(),
+        "package demo:fmt@0.1.0;\n\n// note\ninterface i {\n  f: func(a:u32, b: list<u8>) -> u32; // trailing\n}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wit.join("deps/x/x.wit")).unwrap(),
+        dep
+    );
+    let r = w.run(&["wit", "fmt", "--check", s(&wit)]);
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stdout)
+    );
+
+    std::fs::write(
+        wit.join("bad.wit"),
+        "package a:b;\ninterface i {\n  f: func(); $\n}\n",
+    )
+    .unwrap();
+    let r = w.run(&["wit", "fmt", s(&wit)]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success());
+    assert!(
+        err.contains("bad.wit") && err.contains("unexpected character `$` on line 3"),
+        "{err}"
+    );
+}

@@ -8,6 +8,9 @@ pub enum ComponentError {
     /// The wasm does not validate.
     #[error("{what} is not valid WebAssembly: {reason}")]
     Invalid { what: String, reason: String },
+    /// WIT text the formatter cannot read (its line named).
+    #[error("`{what}` cannot be formatted as WIT: {reason}")]
+    WitSyntax { what: String, reason: String },
     /// A component was given where a core module is expected.
     #[error(
         "{what} is already a component; `componentize` takes a core module (e.g. built for wasm32-wasip1)"

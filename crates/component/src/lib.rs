@@ -21,6 +21,7 @@ mod stream;
 mod wit;
 mod witdeps;
 mod witdoc;
+mod witfmt;
 
 pub use adapter::{ADAPTER_VERSION, AdapterKind, adapter_bytes};
 pub use bindgen::{
@@ -41,6 +42,7 @@ pub use witdeps::{
     DecodedWitPackage, decode_wit_package, deps_dir_name, foreign_packages, provided_packages,
 };
 pub use witdoc::{Capability, FunctionDoc, InterfaceDoc, TypeDoc, capabilities, interface_docs};
+pub use witfmt::format_wit;
 
 /// Result alias of this crate.
 pub type Result<T, E = ComponentError> = std::result::Result<T, E>;

@@ -245,34 +245,8 @@ fn bindings_in_every_language() {
 /// `wit/deps` is the WASI of the wasmtime-wasi crate that `wharf run` embeds.
 #[test]
 fn wasi_wit_matches_wasmtime_wasi() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--filter-platform",
-            "x86_64-unknown-linux-gnu",
-            "--manifest-path",
-        ])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = meta["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "wasmtime-wasi")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("wasmtime-wasi in the dependency graph");
-    let upstream = Path::new(manifest)
+    let manifest = crate::crate_manifest("wasmtime-wasi");
+    let upstream = Path::new(&manifest)
         .parent()
         .unwrap()
         .join("src/p2/wit/deps");
