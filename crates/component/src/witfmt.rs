@@ -193,10 +193,10 @@ pub fn format_wit(src: &str, what: &str) -> Result<String> {
             for _ in 0..depth {
                 out.push_str("  ");
             }
-        } else if let Some(p) = prev {
-            if space_between(p, t, &stack) {
-                out.push(' ');
-            }
+        } else if let Some(p) = prev
+            && space_between(p, t, &stack)
+        {
+            out.push(' ');
         }
         out.push_str(&t.text);
         if t.kind == Kind::Punct {
@@ -209,13 +209,11 @@ pub fn format_wit(src: &str, what: &str) -> Result<String> {
                     },
                 ),
                 "(" | "<" => stack.push(Open::Paren),
-                "}" | ")" | ">" => {
-                    if stack.pop().is_none() {
-                        return Err(ComponentError::WitSyntax {
-                            what: what.to_owned(),
-                            reason: format!("`{}` closes nothing", t.text),
-                        });
-                    }
+                "}" | ")" | ">" if stack.pop().is_none() => {
+                    return Err(ComponentError::WitSyntax {
+                        what: what.to_owned(),
+                        reason: format!("`{}` closes nothing", t.text),
+                    });
                 }
                 _ => {}
             }
