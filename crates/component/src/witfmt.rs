@@ -209,11 +209,13 @@ pub fn format_wit(src: &str, what: &str) -> Result<String> {
                     },
                 ),
                 "(" | "<" => stack.push(Open::Paren),
-                "}" | ")" | ">" if stack.pop().is_none() => {
-                    return Err(ComponentError::WitSyntax {
-                        what: what.to_owned(),
-                        reason: format!("`{}` closes nothing", t.text),
-                    });
+                "}" | ")" | ">" => {
+                    let Some(_) = stack.pop() else {
+                        return Err(ComponentError::WitSyntax {
+                            what: what.to_owned(),
+                            reason: format!("`{}` closes nothing", t.text),
+                        });
+                    };
                 }
                 _ => {}
             }
