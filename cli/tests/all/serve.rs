@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Registry, Wharf, hello_component, hello_http, s};
+use crate::support::{Registry, Wharf, hello_component, hello_http, hello_http_p3, s};
 
 /// A `wharf serve` process, killed on drop.
 struct Served {
@@ -135,7 +135,10 @@ fn what_cannot_be_served_or_run_within_limits_is_refused_clearly() {
     let hello = hello_component(&w, work.path());
     // a command is not a proxy: refused before anything listens
     let err = w.fails(&["serve", s(&hello), "--addr", "127.0.0.1:0"]);
-    assert!(err.contains("is not a wasi:http/proxy component"), "{err}");
+    assert!(
+        err.contains("is not an HTTP component: it exports neither wasi:http/incoming-handler@0.2 nor wasi:http/handler@0.3"),
+        "{err}"
+    );
     assert!(!err.contains("serving http"), "{err}");
     // run's memory limit
     let err = w.fails(&["run", s(&hello), "--max-memory", "64K", "--", "x"]);
@@ -226,4 +229,40 @@ fn network_is_denied_unless_allowed() {
         assert_eq!(status, 200);
         assert!(body.starts_with(expect), "{flags:?}: {body}");
     }
+}
+
+/// A WASI 0.3 `wasi:http/handler` service (the hello-http-p3 fixture, built from source
+/// with the wasip3 crate) served by reference: it writes its body from a task after
+/// `handle` returned (the store runs until the body is sent), answers concurrent requests,
+/// and a trap is a 500 while the server goes on.
+#[test]
+fn serve_a_wasi_0_3_http_service() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let reference = format!("{}/demo/hello-http-p3:0.1.0", reg.addr);
+    w.ok(&["push", s(hello_http_p3()), &reference]);
+    let served = serve(&w, &[&reference, "--timeout", "5"]);
+    let base = served.base.clone();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (status, body) = get(&format!("{base}/hello?x=1")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "hello from WASI 0.3 HTTP, /hello?x=1\n")
+        );
+        let all = futures_util::future::join_all((0..16).map(|i| {
+            let url = format!("{base}/n/{i}");
+            async move { get(&url).await }
+        }))
+        .await;
+        for (i, (status, body)) in all.into_iter().enumerate() {
+            assert_eq!(status, 200);
+            assert_eq!(body, format!("hello from WASI 0.3 HTTP, /n/{i}\n"));
+        }
+        let (status, body) = get(&format!("{base}/trap")).await;
+        assert_eq!(status, 500);
+        assert!(body.contains("trapped"), "{body}");
+        let (status, _) = get(&format!("{base}/after")).await;
+        assert_eq!(status, 200, "the server goes on after a trap");
+    });
 }

@@ -287,6 +287,13 @@ pub fn hello_p3() -> &'static Path {
     BUILT.get_or_init(|| build_guest("hello-p3", "wasm32-wasip2", "hello_p3.wasm", &[]))
 }
 
+/// The WASI 0.3 `wasi:http/handler` fixture (`fixtures/guests/hello-http-p3`), built once
+/// per test run.
+pub fn hello_http_p3() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_guest("hello-http-p3", "wasm32-wasip2", "hello_http_p3.wasm", &[]))
+}
+
 /// The `wasi:http/proxy` fixture (`fixtures/guests/hello-http`, a wasm32-wasip2 component),
 /// built once per test run.
 pub fn hello_http() -> &'static Path {

@@ -3,6 +3,11 @@
 //! in its own store (with the resource limits and the deadline of [`Limits`]), requests are
 //! served concurrently (HTTP/1.1, keep-alive), and a guest that traps or overruns its
 //! deadline answers 500 for that request only.
+//!
+//! Both WASI lines: a WASI 0.2 `wasi:http/incoming-handler` and a WASI 0.3
+//! `wasi:http/handler` (an async export run in the store's event loop, which keeps running
+//! until the response body has been sent, since a 0.3 guest may write it after `handle`
+//! returned).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +16,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::server::conn::http1;
+use wasmtime::AsContextMut as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::handler::{self, Prepared};
 use wasmtime_wasi_http::io::TokioIo;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -98,7 +104,8 @@ impl WasiHttpView for ServeHost {
 }
 
 struct Server {
-    pre: ProxyPre<ServeHost>,
+    pre: Arc<handler::ProxyPre<ServeHost>>,
+    engine: wasmtime::Engine,
     /// Permits for live instances.
     instances: Arc<tokio::sync::Semaphore>,
     opts: ServeOptions,
@@ -151,7 +158,7 @@ impl Server {
         )
         .map_err(|e| e.to_string())?;
         let mut store = Store::new(
-            self.pre.engine(),
+            &self.engine,
             ServeHost {
                 wasi,
                 http: WasiHttpCtx::new(),
@@ -162,6 +169,26 @@ impl Server {
         );
         store.limiter(|h| &mut h.limits);
         self.opts.limits.arm(&mut store);
+        let permit = self
+            .instances
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| "the server is stopping".to_owned())?;
+        match &*self.pre {
+            handler::ProxyPre::P2(pre) => self.p2(pre.clone(), store, req, permit).await,
+            handler::ProxyPre::P3(_) => self.p3(store, req, permit).await,
+        }
+    }
+
+    /// A WASI 0.2 request: `incoming-handler.handle` with a response outparam.
+    async fn p2(
+        &self,
+        pre: wasmtime_wasi_http::p2::bindings::ProxyPre<ServeHost>,
+        mut store: Store<ServeHost>,
+        req: hyper::Request<hyper::body::Incoming>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, String> {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store
             .data_mut()
@@ -173,14 +200,7 @@ impl Server {
             .http()
             .new_response_outparam(sender)
             .map_err(|e| format!("the request could not be handed to the guest: {e}"))?;
-        let pre = self.pre.clone();
         let what = self.what.clone();
-        let permit = self
-            .instances
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| "the server is stopping".to_owned())?;
         // the guest runs on its own task: it may go on writing the body after answering
         let task = tokio::task::spawn(async move {
             let _permit = permit;
@@ -204,6 +224,117 @@ impl Server {
             }),
         }
     }
+
+    /// A WASI 0.3 request: `handler.handle` in the store's event loop, which goes on until
+    /// the response body has been sent (or dropped).
+    async fn p3(
+        &self,
+        mut store: Store<ServeHost>,
+        req: hyper::Request<hyper::body::Incoming>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, String> {
+        let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        let (body_done, body_sent) = tokio::sync::oneshot::channel::<()>();
+        let timeout = self.opts.limits.timeout;
+        let pre = self.pre.clone();
+        let what = self.what.clone();
+        let task = tokio::task::spawn(async move {
+            let _permit = permit;
+            let proxy = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| format!("`{what}` could not be instantiated: {e:#}"))?;
+            let prepared = Prepared::new(
+                store.as_context_mut(),
+                &proxy,
+                req,
+                <ServeHost as WasiHttpView>::http,
+                sender,
+            )
+            .map_err(|e| format!("the request could not be handed to the guest: {e:#}"))?;
+            // the request deadline bounds the answer and the body alike: a guest that
+            // waits for ever (no code running for the epoch to interrupt) is given up on
+            let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+            let until_deadline = async move {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            store
+                .run_concurrent(async |accessor| {
+                    let handled = prepared.run(accessor, until_deadline).await;
+                    // the guest may still be writing the body: keep it running until the
+                    // body is sent or its reader is gone
+                    match deadline {
+                        Some(d) => drop(tokio::time::timeout_at(d, body_sent).await),
+                        None => drop(body_sent.await),
+                    }
+                    handled
+                })
+                .await
+                .and_then(|r| r)
+                .map(drop)
+                .map_err(|e| trap_message(&what, &e))
+        });
+        match receiver.await {
+            Ok(Ok(resp)) => Ok(resp.map(|body| {
+                SignalOnEnd {
+                    body,
+                    done: Some(body_done),
+                }
+                .boxed_unsync()
+            })),
+            Ok(Err(e)) => Err(trap_message(&self.what, &e)),
+            Err(_) => Err(match task.await {
+                Ok(Ok(())) => "the guest returned without a response".to_owned(),
+                Ok(Err(why)) => why,
+                Err(e) => format!("the guest's task failed: {e}"),
+            }),
+        }
+    }
+}
+
+/// A response body that says when it has ended or was dropped (the client went away), so
+/// the store running the guest that writes it can stop.
+struct SignalOnEnd {
+    body: HyperOutgoingBody,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl hyper::body::Body for SignalOnEnd {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None | Some(Err(_))) = &polled
+            && let Some(done) = self.done.take()
+        {
+            let _ = done.send(());
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for SignalOnEnd {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.send(());
+        }
+    }
 }
 
 /// What a trap means to the person running the server.
@@ -220,7 +351,8 @@ fn trap_message(what: &str, e: &wasmtime::Error) -> String {
 /// A `wasi:http/proxy` component compiled and pre-instantiated, ready to serve
 /// ([`Runtime::proxy`]).
 pub struct Proxy {
-    pre: ProxyPre<ServeHost>,
+    pre: handler::ProxyPre<ServeHost>,
+    engine: wasmtime::Engine,
     what: String,
 }
 
@@ -234,19 +366,34 @@ impl Runtime {
     pub fn proxy(&self, component: &Component, what: &str) -> Result<Proxy, RuntimeError> {
         let engine = self.engine();
         let mut linker = Linker::<ServeHost>::new(engine);
+        // both WASI lines: a 0.3 service built with Rust's std imports 0.2 as well
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(wasmtime_err("failed to link WASI"))?;
+            .map_err(wasmtime_err("failed to link WASI 0.2"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(wasmtime_err("failed to link WASI HTTP"))?;
-        let pre = linker
+            .map_err(wasmtime_err("failed to link WASI HTTP 0.2"))?;
+        wasmtime_wasi::p3::add_to_linker(&mut linker)
+            .map_err(wasmtime_err("failed to link WASI 0.3"))?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)
+            .map_err(wasmtime_err("failed to link WASI HTTP 0.3"))?;
+        let instance_pre = linker
             .instantiate_pre(component)
-            .and_then(ProxyPre::new)
             .map_err(wasmtime_err(format!(
-                "`{what}` is not a wasi:http/proxy component (it must export \
-                 wasi:http/incoming-handler and import only what WASI 0.2 and wasi:http provide)"
+                "`{what}` imports what neither WASI 0.2 nor 0.3 with wasi:http provides"
             )))?;
+        let pre = match wasmtime_wasi_http::p3::bindings::ServicePre::new(instance_pre.clone()) {
+            Ok(p3) => handler::ProxyPre::P3(p3),
+            Err(_) => handler::ProxyPre::P2(
+                wasmtime_wasi_http::p2::bindings::ProxyPre::new(instance_pre).map_err(
+                    wasmtime_err(format!(
+                        "`{what}` is not an HTTP component: it exports neither \
+                         wasi:http/incoming-handler@0.2 nor wasi:http/handler@0.3"
+                    )),
+                )?,
+            ),
+        };
         Ok(Proxy {
             pre,
+            engine: engine.clone(),
             what: what.to_owned(),
         })
     }
@@ -261,15 +408,15 @@ impl Proxy {
         opts: ServeOptions,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), RuntimeError> {
-        let Proxy { pre, what } = self;
-        let engine = pre.engine().clone();
+        let Proxy { pre, engine, what } = self;
         let grace = opts.grace;
         let max = match opts.max_instances {
             0 => DEFAULT_MAX_INSTANCES,
             n => n,
         };
         let server = Arc::new(Server {
-            pre,
+            pre: Arc::new(pre),
+            engine: engine.clone(),
             instances: Arc::new(tokio::sync::Semaphore::new(max)),
             opts,
             what,
