@@ -189,7 +189,10 @@ fn project_wit_resolves_with_wasi_deps_and_roundtrips_through_binary() {
     assert_eq!(summary.package, "wharf:greeter@0.1.0");
     assert_eq!(
         summary.worlds,
-        vec!["wharf:greeter/greeter@0.1.0".to_string()]
+        vec![
+            "wharf:greeter/greeter@0.1.0".to_string(),
+            "wharf:greeter/greet-cli@0.1.0".to_string()
+        ]
     );
     assert!(
         summary.dependencies.iter().any(|d| d == "wasi:cli@0.2.12"),
