@@ -51,7 +51,11 @@ impl Args {
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
         let (env, dirs) = guest_env_and_dirs(&self.env, &self.dirs)?;
-        let runtime = Runtime::new(Some(&settings.cache_dir.join("compiled")))?;
+        let runtime = Runtime::for_serving(
+            Some(&settings.cache_dir.join("compiled")),
+            self.max_instances,
+            self.limits.max_memory,
+        )?;
         // compiled and checked before anything listens
         let runnable = load_runnable(&self.target, &settings, self.verify, &runtime).await?;
         let proxy = runtime.proxy(&runnable.component, &self.target)?;

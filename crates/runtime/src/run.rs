@@ -41,19 +41,34 @@ impl Limits {
         b.build()
     }
 
-    /// Arm `store` for the epoch clock ([`EpochTicker`]): at every tick the guest yields to
-    /// the async executor (a guest that never returns does not hold a worker thread, so
-    /// other requests go on), and once the timeout has passed it is interrupted (a trap,
-    /// `Trap::Interrupt`). Without a running clock, nothing happens.
+    /// Arm `store` for the epoch clock ([`EpochTicker`]): after every [`YIELD_TICKS`] ticks
+    /// of running (100 ms) the guest yields to the async executor (a guest that never
+    /// returns does not hold a worker thread, so other requests go on; a short request
+    /// never yields, so its latency is untouched), and once the timeout has passed it is
+    /// interrupted (a trap, `Trap::Interrupt`), checked at the tick the deadline falls in.
+    /// Without a running clock, nothing happens.
     pub(crate) fn arm<T: 'static>(&self, store: &mut Store<T>) {
         let deadline = self.timeout.map(|t| std::time::Instant::now() + t);
-        store.set_epoch_deadline(1);
+        let next = move || -> u64 {
+            match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    let ticks = left.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1);
+                    u64::try_from(ticks).unwrap_or(YIELD_TICKS).min(YIELD_TICKS)
+                }
+                None => YIELD_TICKS,
+            }
+        };
+        store.set_epoch_deadline(next());
         store.epoch_deadline_callback(move |_| match deadline {
             Some(d) if std::time::Instant::now() >= d => Ok(wasmtime::UpdateDeadline::Interrupt),
-            _ => Ok(wasmtime::UpdateDeadline::Yield(1)),
+            _ => Ok(wasmtime::UpdateDeadline::Yield(next())),
         });
     }
 }
+
+/// Ticks a guest runs between yields to the executor: 10 × [`EPOCH_TICK`] = 100 ms.
+pub(crate) const YIELD_TICKS: u64 = 10;
 
 /// A WASI context with `env`, the preopened `dirs`, stdout and stderr inherited (stdin too
 /// when `stdin`), `argv`, and the network `limits` allow (none by default).
@@ -147,12 +162,52 @@ impl Runtime {
     /// # Errors
     /// [`RuntimeError::Wasmtime`] when wasmtime cannot create the engine on this host.
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, RuntimeError> {
+        Self::with_config(cache_dir, Self::config())
+    }
+
+    /// An engine for serving at most `max_instances` instances at once: with wasmtime's
+    /// pooling instance allocator (memories, tables and stacks reserved up front and
+    /// reused, so an instance per request costs no `mmap`/`munmap`), as `wasmtime serve`
+    /// uses it, where the host has the address space for it (the same 42-bit probe
+    /// `wasmtime serve` makes); the on-demand allocator otherwise. `max_memory` bounds each
+    /// linear memory (default 4 GiB).
+    ///
+    /// # Errors
+    /// [`RuntimeError::Wasmtime`] when wasmtime cannot create the engine on this host.
+    pub fn for_serving(
+        cache_dir: Option<&Path>,
+        max_instances: usize,
+        max_memory: Option<usize>,
+    ) -> Result<Self, RuntimeError> {
+        let mut config = Self::config();
+        if pooling_fits() {
+            let n = u32::try_from(max_instances.max(1)).unwrap_or(u32::MAX);
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            // a component instance holds a few core instances, memories and tables
+            pool.total_component_instances(n)
+                .total_core_instances(n.saturating_mul(8))
+                .total_memories(n.saturating_mul(2))
+                .total_tables(n.saturating_mul(8))
+                .total_stacks(n);
+            if let Some(m) = max_memory {
+                pool.max_memory_size(m);
+            }
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        Self::with_config(cache_dir, config)
+    }
+
+    fn config() -> Config {
         let mut config = Config::new();
         config.wasm_component_model(true);
         // WASI 0.3: `stream`/`future` types and async functions
         config.wasm_component_model_async(true);
         // deadlines (`Limits::timeout`) interrupt running guest code at epoch checks
         config.epoch_interruption(true);
+        config
+    }
+
+    fn with_config(cache_dir: Option<&Path>, config: Config) -> Result<Self, RuntimeError> {
         let engine =
             Engine::new(&config).map_err(wasmtime_err("failed to create the wasmtime engine"))?;
         let compiled = cache_dir.map(|dir| CompiledCache::new(dir, &engine));
@@ -360,6 +415,22 @@ pub(crate) fn unprovided_import(e: &wasmtime::Error) -> Option<String> {
     rest.contains("matching implementation was not found")
         .then(|| name.to_owned())
         .filter(|n| !n.starts_with("wasi:") || n.starts_with("wasi:http/"))
+}
+
+/// Whether this host has the virtual address space the pooling allocator reserves: a
+/// 42-bit reservation is tried, as `wasmtime serve` does (some aarch64 and riscv64 hosts
+/// have 39 bits).
+fn pooling_fits() -> bool {
+    const BITS: u32 = 42;
+    let mut config = Config::new();
+    config.wasm_memory64(true);
+    config.memory_reservation(1 << BITS);
+    let Ok(engine) = Engine::new(&config) else {
+        return false;
+    };
+    let mut store = Store::new(&engine, ());
+    let ty = wasmtime::MemoryType::new64(0, Some(1 << (BITS - 16)));
+    wasmtime::Memory::new(&mut store, ty).is_ok()
 }
 
 /// The engine's epoch clock: a thread of its own that advances the epoch every
