@@ -20,7 +20,8 @@ pub enum ComposeCommand {
     /// import of the socket that a plug exports is satisfied by it.
     #[command(after_help = "\
 Each part is a file, a reference or a package name; references and packages are fetched
-through the verified fetch (the trust policy, every digest checked). An import of the socket
+through the verified fetch (the trust policy, every digest checked), and a package that
+`wharf.lock` in the current directory pins is fetched by its pinned digest. An import of the socket
 is satisfied by the first plug that exports an item of the same name (an interface such as
 `wharf:greeter/greet@0.1.0`); the plugs' own imports are wired the same way, and what no part
 exports stays an import of the result. A plug that exports nothing the socket imports is an
@@ -108,6 +109,8 @@ struct Plugged {
 struct Fetched {
     dir: tempfile::TempDir,
     count: usize,
+    /// `wharf.lock` of the current directory, when there is one.
+    lock: Option<wharf_core::project::LockFile>,
 }
 
 impl Fetched {
@@ -115,6 +118,7 @@ impl Fetched {
         Ok(Fetched {
             dir: tempfile::tempdir().context("failed to create a temporary directory")?,
             count: 0,
+            lock: wharf_core::project::LockFile::load(std::path::Path::new("wharf.lock"))?,
         })
     }
 
@@ -129,6 +133,8 @@ impl Fetched {
         let path = match Target::parse(arg, settings)? {
             Target::File(path) => path,
             Target::Remote(remote) => {
+                // a package wharf.lock pins is fetched by its pinned digest
+                let remote = wharf_core::lock::pinned(self.lock.as_ref(), remote);
                 let client = settings.client(Some(remote.registry()))?;
                 let cache = BlobCache::new(&settings.cache_dir);
                 let fetched = wharf_core::fetch_verified(

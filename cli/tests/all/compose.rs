@@ -173,3 +173,77 @@ fn parts_that_cannot_compose_are_refused_by_name() {
     assert!(err.contains("missing.wasm"), "{err}");
     assert!(!out.exists(), "nothing written");
 }
+
+/// A package `wharf.lock` pins is composed by its pinned digest, even after its tag moved
+/// to a component that would not fit; without the lock, the moved tag is what arrives.
+#[test]
+fn compose_takes_packages_as_wharf_lock_pins_them() {
+    let w = Wharf::new();
+    // versions under wharf/ may move here, so a tag can change under the lock file
+    let reg = Registry::start_with("mutable-version-prefixes = [\"wharf/\"]\n");
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let registry = ["--registry", reg.addr.as_str()];
+    w.ok(&[
+        &["push", s(&guests().greeter), "wharf:greeter@0.1.0"][..],
+        &registry[..],
+    ]
+    .concat());
+    std::fs::write(
+        project.join("wharf.toml"),
+        "[dependencies]\n\"wharf:greeter\" = \"^0.1\"\n",
+    )
+    .unwrap();
+    w.ok(&[&["lock", "--manifest-path", s(&project)][..], &registry[..]].concat());
+    // the tag moves to a command component, which exports nothing greet-cli imports
+    let hello = hello_component(&w, work.path());
+    w.ok(&[
+        &["push", s(&hello), "wharf:greeter@0.1.0"][..],
+        &registry[..],
+    ]
+    .concat());
+
+    let compose = |dir: &std::path::Path| {
+        w.cmd()
+            .current_dir(dir)
+            .args(
+                [
+                    &[
+                        "compose",
+                        "plug",
+                        s(greet_cli()),
+                        "--plug",
+                        "wharf:greeter@0.1.0",
+                        "-o",
+                        "out.wasm",
+                    ][..],
+                    &registry[..],
+                ]
+                .concat(),
+            )
+            .output()
+            .unwrap()
+    };
+    let pinned = compose(&project);
+    assert!(
+        pinned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pinned.stderr)
+    );
+    let out = w.run(&["run", s(&project.join("out.wasm")), "--", "Ada"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello, Ada!\ngreetings given: 1\n"
+    );
+
+    let elsewhere = work.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let moved = compose(&elsewhere);
+    assert!(!moved.status.success());
+    assert!(
+        String::from_utf8_lossy(&moved.stderr).contains("exports nothing"),
+        "{}",
+        String::from_utf8_lossy(&moved.stderr)
+    );
+}

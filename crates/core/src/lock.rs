@@ -9,6 +9,7 @@ use wharf_oci::{ImageReference, RepositoryName};
 use crate::Clients;
 use crate::cache::{BlobCache, fetch_package};
 use crate::project::{LockFile, LockedPackage, Project};
+use crate::remote::Remote;
 
 /// One line per difference between two lock files: `add …`, `update … -> …`, `remove …`.
 pub fn lock_changes(old: Option<&LockFile>, new: &LockFile) -> Vec<String> {
@@ -167,6 +168,38 @@ pub async fn fetch_locked(
         written.push(file);
     }
     Ok(written)
+}
+
+/// The pin `lock` holds for `remote` when it is a package name whose version the pin
+/// satisfies: the remote by the pinned repository and digest, so it is fetched as locked
+/// (as `wharf fetch` does) rather than resolved again. Image references and packages the
+/// lock does not pin are returned as they are.
+pub fn pinned(lock: Option<&LockFile>, remote: Remote) -> Remote {
+    let Remote::Package { package, .. } = &remote else {
+        return remote;
+    };
+    let name = package.package_name();
+    let Some(pin) = lock.into_iter().flat_map(|l| &l.packages).find(|p| {
+        p.name == name
+            && package
+                .version
+                .as_ref()
+                .is_none_or(|req| req.matches(&p.version))
+    }) else {
+        return remote;
+    };
+    let Some((registry, repository)) = pin.repository.split_once('/') else {
+        return remote;
+    };
+    let Ok(repository) = repository.parse::<RepositoryName>() else {
+        return remote;
+    };
+    Remote::Image(ImageReference {
+        registry: registry.to_owned(),
+        repository,
+        tag: None,
+        digest: Some(pin.digest.clone()),
+    })
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename,
