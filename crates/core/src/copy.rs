@@ -570,14 +570,7 @@ impl Copier<'_> {
         let mut index = match to.pull_manifest(&target).await {
             Ok(existing) => serde_json::from_slice::<ImageIndex>(&existing.bytes)
                 .with_context(|| format!("{target} is not an image index"))?,
-            Err(ClientError::Status { status: 404, .. }) => ImageIndex {
-                schema_version: 2,
-                media_type: Some(media_types::OCI_INDEX.to_owned()),
-                artifact_type: None,
-                manifests: Vec::new(),
-                subject: None,
-                annotations: None,
-            },
+            Err(ClientError::Status { status: 404, .. }) => ImageIndex::of(Vec::new()),
             Err(e) => return Err(e).with_context(|| format!("failed to read {target}")),
         };
         for d in descriptors {

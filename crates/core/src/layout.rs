@@ -91,7 +91,7 @@ impl OciLayout {
         let layout = OciLayout {
             root: root.to_owned(),
         };
-        layout.write_index(&empty_index())?;
+        layout.write_index(&ImageIndex::of(Vec::new()))?;
         crate::lock::write_atomically(
             &root.join("oci-layout"),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
@@ -249,18 +249,7 @@ impl OciLayout {
                 self.root.display()
             )
         })?;
-        let mut hasher = desc.digest.hasher();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file
-                .read(&mut buf)
-                .with_context(|| format!("failed to read `{}`", path.display()))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let (actual, len) = hasher.finish();
+        let (actual, len) = hash_copy(&mut file, &path, None::<&mut std::fs::File>, desc)?;
         if len != desc.size || actual != desc.digest {
             bail!(
                 "`{}` holds other bytes than blob {} ({len} bytes hashing to {actual}; {} bytes expected)",
@@ -319,23 +308,7 @@ impl OciLayout {
         let mut tmp = wharf_client::output_file_builder(".wharf-partial-")
             .tempfile_in(dir)
             .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;
-        let mut hasher = desc.digest.hasher();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = input
-                .read(&mut buf)
-                .with_context(|| format!("failed to read `{}`", src.display()))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            if hasher.len() > desc.size {
-                break;
-            }
-            tmp.write_all(&buf[..n])
-                .with_context(|| format!("failed to write in `{}`", dir.display()))?;
-        }
-        let (actual, len) = hasher.finish();
+        let (actual, len) = hash_copy(&mut input, &src, Some(tmp.as_file_mut()), desc)?;
         if len != desc.size || actual != desc.digest {
             bail!(
                 "`{}` holds other bytes than blob {} (not the {} bytes its digest names)",
@@ -436,20 +409,38 @@ impl OciLayout {
     }
 }
 
+/// Read `input` (named `path` in errors) to its end, hashing it with `desc`'s algorithm
+/// and writing it to `out` when given; stops once more than `desc.size` bytes came.
+/// Returns the digest and length of what was read.
+fn hash_copy(
+    input: &mut impl std::io::Read,
+    path: &Path,
+    mut out: Option<&mut impl std::io::Write>,
+    desc: &Descriptor,
+) -> anyhow::Result<(Digest, u64)> {
+    let mut hasher = desc.digest.hasher();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = input
+            .read(&mut buf)
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        if hasher.len() > desc.size {
+            break;
+        }
+        if let Some(out) = out.as_mut() {
+            out.write_all(&buf[..n]).context("failed to write a blob")?;
+        }
+    }
+    Ok(hasher.finish())
+}
+
 /// The tag of an `index.json` entry.
 pub fn tag_of(d: &Descriptor) -> Option<&str> {
     d.annotations.as_ref()?.get(REF_NAME).map(String::as_str)
-}
-
-fn empty_index() -> ImageIndex {
-    ImageIndex {
-        schema_version: 2,
-        media_type: Some(media_types::OCI_INDEX.to_owned()),
-        artifact_type: None,
-        manifests: Vec::new(),
-        subject: None,
-        annotations: None,
-    }
 }
 
 /// `oci:DIR[:TAG]` (skopeo's transport syntax: the directory ends at the first `:`), as

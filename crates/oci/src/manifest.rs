@@ -142,6 +142,23 @@ pub struct ImageIndex {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+impl ImageIndex {
+    /// An OCI image index (`application/vnd.oci.image.index.v1+json`, schema version 2)
+    /// listing `manifests`, with no artifact type, subject or annotations: the shape of a
+    /// referrers answer (distribution-spec v1.1 "Listing Referrers"), of the referrers tag
+    /// schema's index, and of an OCI layout's `index.json`.
+    pub fn of(manifests: Vec<Descriptor>) -> ImageIndex {
+        ImageIndex {
+            schema_version: 2,
+            media_type: Some(crate::media_types::OCI_INDEX.to_owned()),
+            artifact_type: None,
+            manifests,
+            subject: None,
+            annotations: None,
+        }
+    }
+}
+
 /// The Wasm artifact config blob (`application/vnd.wasm.config.v0+json`), CNCF
 /// TAG-Runtime "Wasm OCI Artifact layout". Field names are camelCase.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

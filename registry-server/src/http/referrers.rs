@@ -23,14 +23,7 @@ pub(crate) async fn list(
         .registry
         .referrers(repo, digest, artifact_type)
         .await?;
-    let index = ImageIndex {
-        schema_version: 2,
-        media_type: Some(media_types::OCI_INDEX.to_owned()),
-        artifact_type: None,
-        manifests,
-        subject: None,
-        annotations: None,
-    };
+    let index = ImageIndex::of(manifests);
     let body = serde_json::to_vec(&index)
         .map_err(|e| ApiError::from(crate::service::ServiceError::Internal(e.to_string())))?;
     let mut resp = Response::builder()
