@@ -1,8 +1,9 @@
 //! Copy an artifact between repositories, registries and OCI image layout directories with
-//! what refers to it (`wharf copy`), as `oras cp -r` and `skopeo copy` do: every manifest byte for byte (so
-//! digests and signatures stay valid), image indexes with their manifests, blobs streamed
-//! from one registry into the other (mounted within one registry), and the referrers of each
-//! copied manifest (signatures, SBOMs, yank marks, attestations, and theirs in turn).
+//! what refers to it (`wharf copy`), as `oras cp -r` and `skopeo copy` do: every manifest
+//! byte for byte (so digests and signatures stay valid), image indexes with their
+//! manifests, blobs streamed from one registry into the other (mounted within one
+//! registry), and the referrers of each copied manifest (signatures, SBOMs, yank marks,
+//! attestations, and theirs in turn).
 //!
 //! Referrers are found through the referrers API, else the referrers tag schema, and
 //! cosign's `sha256-<hex>.sig` tag is carried along when the source has one. Where the
