@@ -179,22 +179,28 @@ impl Runtime {
         max_instances: usize,
         max_memory: Option<usize>,
     ) -> Result<Self, RuntimeError> {
-        let mut config = Self::config();
         if pooling_fits() {
             let n = u32::try_from(max_instances.max(1)).unwrap_or(u32::MAX);
             let mut pool = wasmtime::PoolingAllocationConfig::default();
-            // a component instance holds a few core instances, memories and tables
+            // a component instance holds a few core instances, memories and tables (at
+            // the default 256 instances: about wasmtime's own defaults)
             pool.total_component_instances(n)
                 .total_core_instances(n.saturating_mul(8))
-                .total_memories(n.saturating_mul(2))
+                .total_memories(n.saturating_mul(4))
                 .total_tables(n.saturating_mul(8))
                 .total_stacks(n);
             if let Some(m) = max_memory {
                 pool.max_memory_size(m);
             }
+            let mut config = Self::config();
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            // a pool this host cannot reserve (a very large --max-instances) falls back to
+            // the on-demand allocator
+            if let Ok(runtime) = Self::with_config(cache_dir, config) {
+                return Ok(runtime);
+            }
         }
-        Self::with_config(cache_dir, config)
+        Self::with_config(cache_dir, Self::config())
     }
 
     fn config() -> Config {
