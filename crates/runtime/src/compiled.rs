@@ -127,11 +127,12 @@ impl CompiledCache {
         Some(self.dir.join("files").join(hex::encode(key)))
     }
 
-    /// The digest recorded for `path` when its identity has not changed since.
-    pub(crate) fn file_digest(&self, path: &Path) -> Option<Digest> {
+    /// The digest recorded for `path` when its identity then was `identity` (what
+    /// [`file_identity`] says now).
+    pub(crate) fn file_digest(&self, path: &Path, identity: &str) -> Option<Digest> {
         let record = std::fs::read_to_string(self.identity_path(path)?).ok()?;
-        let (identity, digest) = record.trim_end().rsplit_once(' ')?;
-        if identity != file_identity(path)? {
+        let (recorded, digest) = record.trim_end().rsplit_once(' ')?;
+        if recorded != identity {
             return None;
         }
         digest.parse().ok()

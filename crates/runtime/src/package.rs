@@ -78,9 +78,8 @@ impl Runtime {
             Some(c) => (c, checked.verified),
             None => {
                 let fetched = checked.fetch(client, cache).await?;
-                let component = self.load(&wasm_digest, &what, || {
-                    prepare_component(fetched.package.wasm, &what)
-                })?;
+                let wasm = prepare_component(fetched.package.wasm, &what)?;
+                let component = self.compile_to_cache(&wasm_digest, &wasm, &what)?;
                 (component, fetched.verified)
             }
         };

@@ -247,15 +247,26 @@ impl Runtime {
         what: &str,
         wasm: impl FnOnce() -> Result<Vec<u8>, E>,
     ) -> Result<Component, E> {
-        let Some(cache) = &self.compiled else {
-            return Ok(self.compile(&wasm()?, what)?);
-        };
-        if let Some(c) = cache.load(&self.engine, digest) {
+        if let Some(c) = self.cached(digest) {
             return Ok(c);
         }
+        Ok(self.compile_to_cache(digest, &wasm()?, what)?)
+    }
+
+    /// Compile `wasm`, whose source has `digest`, and keep the compilation in the cache
+    /// (when this runtime has one).
+    pub(crate) fn compile_to_cache(
+        &self,
+        digest: &Digest,
+        wasm: &[u8],
+        what: &str,
+    ) -> Result<Component, RuntimeError> {
+        let Some(cache) = &self.compiled else {
+            return self.compile(wasm, what);
+        };
         self.compilations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(cache.compile_and_store(&self.engine, digest, &wasm()?, what)?)
+        cache.compile_and_store(&self.engine, digest, wasm, what)
     }
 
     /// The component of the local file `path`. When the file has not changed since it was
@@ -279,8 +290,8 @@ impl Runtime {
         // the identity is taken before reading: a write in between changes it, so the
         // record made below cannot vouch for bytes that were not read
         let identity = file_identity(path);
-        if identity.is_some()
-            && let Some(digest) = cache.file_digest(path)
+        if let Some(id) = &identity
+            && let Some(digest) = cache.file_digest(path, id)
             && let Some(c) = cache.load(&self.engine, &digest)
         {
             return Ok((c, digest));
@@ -288,11 +299,7 @@ impl Runtime {
         let (digest, wasm) = read()?;
         let component = match cache.load(&self.engine, &digest) {
             Some(c) => c,
-            None => {
-                self.compilations
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                cache.compile_and_store(&self.engine, &digest, &wasm, what)?
-            }
+            None => self.compile_to_cache(&digest, &wasm, what)?,
         };
         if let Some(identity) = identity {
             cache.remember_file(path, &identity, &digest);
