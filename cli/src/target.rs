@@ -210,8 +210,30 @@ pub async fn load_runnable(
 /// Environment variables (`K`, `V`) and preopened directories (host path, guest path).
 pub type GuestEnvAndDirs = (Vec<(String, String)>, Vec<(PathBuf, String)>);
 
+/// What `run` and `serve` give a guest: preopened directories and environment variables.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GuestFlags {
+    /// Preopen a host directory (for every instance, serving): `HOST::GUEST`, or `DIR` for
+    /// the same path in both.
+    #[arg(long = "dir", value_name = "HOST::GUEST")]
+    pub dirs: Vec<String>,
+    /// Environment variable `K=V`, or `K` to pass the host's value (repeatable).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+}
+
+impl GuestFlags {
+    /// The `--env` variables and `--dir` preopens.
+    ///
+    /// # Errors
+    /// A `--dir` whose host side is not a directory.
+    pub fn env_and_dirs(&self) -> anyhow::Result<GuestEnvAndDirs> {
+        guest_env_and_dirs(&self.env, &self.dirs)
+    }
+}
+
 /// `--env K=V` (or `K`, the host's value) and `--dir HOST::GUEST` (or `DIR`) arguments.
-pub fn guest_env_and_dirs(env: &[String], dirs: &[String]) -> anyhow::Result<GuestEnvAndDirs> {
+fn guest_env_and_dirs(env: &[String], dirs: &[String]) -> anyhow::Result<GuestEnvAndDirs> {
     let mut vars = Vec::new();
     for e in env {
         match e.split_once('=') {

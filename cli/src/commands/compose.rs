@@ -61,14 +61,8 @@ pub struct PlugArgs {
     /// A component to plug in (repeatable).
     #[arg(long = "plug", required = true, value_name = "PLUG")]
     plugs: Vec<String>,
-    /// Output file (`-` for stdout).
-    #[arg(short, long)]
-    output: PathBuf,
     #[command(flatten)]
-    verify: VerifyFlags,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    out: OutputFlags,
 }
 
 /// `wharf compose config`
@@ -79,6 +73,13 @@ pub struct ConfigArgs {
     document: PathBuf,
     /// The root component: a file, a reference or a package name.
     root: String,
+    #[command(flatten)]
+    out: OutputFlags,
+}
+
+/// Where both ways of composing write, and how parts are verified.
+#[derive(clap::Args)]
+pub struct OutputFlags {
     /// Output file (`-` for stdout).
     #[arg(short, long)]
     output: PathBuf,
@@ -165,33 +166,30 @@ impl ComposeCommand {
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
         let mut fetched = Fetched::new()?;
-        let (composed, output, json) = match self {
+        let (composed, out) = match self {
             ComposeCommand::Plug(a) => {
-                let socket = fetched.part(&a.socket, &settings, a.verify).await?;
+                let verify = a.out.verify;
+                let socket = fetched.part(&a.socket, &settings, verify).await?;
                 let mut plugs = Vec::new();
                 for p in &a.plugs {
-                    plugs.push(fetched.part(p, &settings, a.verify).await?);
+                    plugs.push(fetched.part(p, &settings, verify).await?);
                 }
-                (wharf_component::plug(&socket, &plugs)?, a.output, a.json)
+                (wharf_component::plug(&socket, &plugs)?, a.out)
             }
             ComposeCommand::Config(a) => {
+                let verify = a.out.verify;
                 let mut config = wharf_component::read_compose_config(&a.document)?;
                 let dir = config.dir.clone();
                 for dep in config.dependencies.values_mut() {
-                    dep.path =
-                        resolve_dependency(&dir, &dep.path, &mut fetched, &settings, a.verify)
-                            .await?;
+                    dep.path = resolve_dependency(&dir, &dep.path, &mut fetched, &settings, verify)
+                        .await?;
                 }
-                let root = fetched.part(&a.root, &settings, a.verify).await?;
-                (
-                    wharf_component::compose_with_config(&root, &config)?,
-                    a.output,
-                    a.json,
-                )
+                let root = fetched.part(&a.root, &settings, verify).await?;
+                (wharf_component::compose_with_config(&root, &config)?, a.out)
             }
         };
-        write_output(&output, &composed.bytes)?;
-        report(&composed, output, json)
+        write_output(&out.output, &composed.bytes)?;
+        report(&composed, out.output, out.json)
     }
 }
 

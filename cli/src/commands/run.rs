@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use wharf_runtime::{RunOptions, Runtime};
 
 use crate::config::GlobalArgs;
-use crate::target::{LimitFlags, VerifyFlags, guest_env_and_dirs, load_runnable};
+use crate::target::{GuestFlags, LimitFlags, VerifyFlags, load_runnable};
 
 /// `wharf run`
 #[derive(clap::Args)]
@@ -21,12 +21,8 @@ Examples:
 pub struct Args {
     /// A component file or a reference.
     target: String,
-    /// Preopen a host directory: `HOST::GUEST`, or `DIR` for the same path in both.
-    #[arg(long = "dir", value_name = "HOST::GUEST")]
-    dirs: Vec<String>,
-    /// Environment variable `K=V`, or `K` to pass the host's value (repeatable).
-    #[arg(long = "env", value_name = "K=V")]
-    env: Vec<String>,
+    #[command(flatten)]
+    guest: GuestFlags,
     #[command(flatten)]
     verify: VerifyFlags,
     #[command(flatten)]
@@ -45,7 +41,7 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let (env, dirs) = guest_env_and_dirs(&self.env, &self.dirs)?;
+        let (env, dirs) = self.guest.env_and_dirs()?;
         let runtime = Runtime::new(Some(&settings.cache_dir.join("compiled")))?;
         let runnable = load_runnable(&self.target, &settings, self.verify, &runtime).await?;
         let opts = RunOptions {

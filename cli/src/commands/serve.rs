@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use wharf_runtime::{Runtime, ServeOptions};
 
 use crate::config::GlobalArgs;
-use crate::target::{LimitFlags, VerifyFlags, guest_env_and_dirs, load_runnable};
+use crate::target::{GuestFlags, LimitFlags, VerifyFlags, load_runnable};
 
 /// `wharf serve`
 #[derive(clap::Args)]
@@ -30,12 +30,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     addr: std::net::SocketAddr,
-    /// Preopen a host directory for every instance: `HOST::GUEST`, or `DIR`.
-    #[arg(long = "dir", value_name = "HOST::GUEST")]
-    dirs: Vec<String>,
-    /// Environment variable `K=V`, or `K` to pass the host's value (repeatable).
-    #[arg(long = "env", value_name = "K=V")]
-    env: Vec<String>,
+    #[command(flatten)]
+    guest: GuestFlags,
     #[command(flatten)]
     verify: VerifyFlags,
     #[command(flatten)]
@@ -50,7 +46,7 @@ impl Args {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let settings = global.settings()?;
-        let (env, dirs) = guest_env_and_dirs(&self.env, &self.dirs)?;
+        let (env, dirs) = self.guest.env_and_dirs()?;
         let runtime = Runtime::for_serving(
             Some(&settings.cache_dir.join("compiled")),
             self.max_instances,

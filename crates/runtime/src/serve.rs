@@ -217,11 +217,7 @@ impl Server {
         match receiver.await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(code)) => Err(format!("the guest answered with an error: {code:?}")),
-            Err(_) => Err(match task.await {
-                Ok(Ok(())) => "the guest returned without setting a response".to_owned(),
-                Ok(Err(why)) => why,
-                Err(e) => format!("the guest's task failed: {e}"),
-            }),
+            Err(_) => Err(no_response(task, "the guest returned without setting a response").await),
         }
     }
 
@@ -287,11 +283,7 @@ impl Server {
                 .boxed_unsync()
             })),
             Ok(Err(e)) => Err(trap_message(&self.what, &e)),
-            Err(_) => Err(match task.await {
-                Ok(Ok(())) => "the guest returned without a response".to_owned(),
-                Ok(Err(why)) => why,
-                Err(e) => format!("the guest's task failed: {e}"),
-            }),
+            Err(_) => Err(no_response(task, "the guest returned without a response").await),
         }
     }
 }
@@ -334,6 +326,16 @@ impl Drop for SignalOnEnd {
         if let Some(done) = self.done.take() {
             let _ = done.send(());
         }
+    }
+}
+
+/// Why a request got no response, from how its guest's task ended: `returned` when the
+/// guest returned normally.
+async fn no_response(task: tokio::task::JoinHandle<Result<(), String>>, returned: &str) -> String {
+    match task.await {
+        Ok(Ok(())) => returned.to_owned(),
+        Ok(Err(why)) => why,
+        Err(e) => format!("the guest's task failed: {e}"),
     }
 }
 
