@@ -231,13 +231,14 @@ async fn fetch_one(
     if decoded.name != name {
         bail!("{what} holds WIT package {}, not {name}", decoded.name);
     }
-    let version = match &fetched.reference.tag {
-        Some(t) => t.semver(),
-        None => None,
-    }
-    .or_else(|| pinned.map(|p| p.version.clone()))
-    .or_else(|| package.exact.clone())
-    .with_context(|| format!("{what} has no version"))?;
+    let version = fetched
+        .reference
+        .tag
+        .as_ref()
+        .and_then(|t| t.semver())
+        .or_else(|| pinned.map(|p| p.version.clone()))
+        .or_else(|| package.exact.clone())
+        .with_context(|| format!("{what} has no version"))?;
     let digest = fetched.package.manifest_digest.clone();
     let entry = LockedPackage {
         name: bare,
