@@ -82,8 +82,9 @@ pub(super) mod q {
         "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3";
     /// Repositories holding a manifest after `$1`, before the visibility condition, order
     /// and limit.
-    pub const REPOSITORIES: &str = "SELECT r.name FROM repositories r WHERE r.name > $1 \
-        AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+    /// (`manifest_count` is kept by triggers; see migration 0008.)
+    pub const REPOSITORIES: &str =
+        "SELECT r.name FROM repositories r WHERE r.name > $1 AND r.manifest_count > 0";
     /// Mark a blob link used: time, digest, stale-before time, repository name.
     pub const TOUCH_BLOB: &str = "UPDATE repository_blobs SET last_used_at = $1 WHERE digest = $2 AND last_used_at < $3 \
         AND repository_id = (SELECT id FROM repositories WHERE name = $4)";
@@ -95,9 +96,9 @@ pub(super) mod q {
     /// and its count select from it.
     pub const CATALOG_FROM: &str = "FROM package_summary s WHERE \
         ($1 = '' OR LOWER(s.name) LIKE $2 OR LOWER(COALESCE(s.description, '')) LIKE $2)";
-    /// Repositories holding a manifest, before the visibility condition.
-    pub const REPOSITORY_FROM: &str = "FROM repositories r \
-        WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)";
+    /// Repositories holding a manifest, before the visibility condition (read from the
+    /// partial index `repositories_listed`).
+    pub const REPOSITORY_FROM: &str = "FROM repositories r WHERE r.manifest_count > 0";
     /// Tags of a repository with what they point at, by name (`yank` left empty: see
     /// [`YANK_MARKS`] and [`super::attach_yanks`]); binds repository id.
     pub const TAG_DETAILS_BY_ID: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \

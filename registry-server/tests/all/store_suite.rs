@@ -179,7 +179,8 @@ suite!(
     listings_and_usage,
     catalog_and_signatures,
     catalog_latest_follows_every_change,
-    listings_filter_by_visibility_before_paging
+    listings_filter_by_visibility_before_paging,
+    listings_follow_every_manifest_change
 );
 
 mod checks {
@@ -827,6 +828,69 @@ mod checks {
         // the repository still holds manifests, so it is still listed as a repository
         let (names, total) = s.repository_page(&Visibility::all(), WHOLE).await.unwrap();
         assert_eq!((texts(&names), total), (vec!["acme/app".to_string()], 1));
+    }
+
+    /// A repository is listed (`_catalog` and the API's repository pages) exactly while it
+    /// holds a manifest, through re-puts of the same manifest, concurrent puts, deletes and
+    /// garbage collection (the count migration 0008 keeps by triggers).
+    pub async fn listings_follow_every_manifest_change(s: &dyn Store) {
+        let listed = async || {
+            let (page, total) = s.repository_page(&Visibility::all(), WHOLE).await.unwrap();
+            let catalog = s
+                .repositories(Page { n: 10, last: None }, &Visibility::all())
+                .await
+                .unwrap();
+            assert_eq!(texts(&page), texts(&catalog), "the two listings agree");
+            assert_eq!(usize::try_from(total).unwrap(), page.len());
+            texts(&catalog)
+        };
+        let r = repo("count/me");
+        s.link_blob(&r, &d("b"), 1).await.unwrap();
+        assert!(
+            listed().await.is_empty(),
+            "blobs alone do not list a repository"
+        );
+        let (one, c1) = (d("one"), b"{\"n\":1}".to_vec());
+        for _ in 0..3 {
+            // the same manifest again inserts nothing and counts nothing
+            s.put_manifest(&r, &manifest(&one, &c1, vec![]), &[tag("v1")])
+                .await
+                .unwrap();
+        }
+        let contents: Vec<Vec<u8>> = (0..8)
+            .map(|i| format!("{{\"c\":{i}}}").into_bytes())
+            .collect();
+        let digests: Vec<Digest> = contents.iter().map(|c| Digest::sha256_of(c)).collect();
+        let puts = digests.iter().zip(&contents).map(|(md, c)| {
+            let r = r.clone();
+            async move { s.put_manifest(&r, &manifest(md, c, vec![]), &[]).await }
+        });
+        for put in futures_util::future::join_all(puts).await {
+            put.unwrap();
+        }
+        assert_eq!(listed().await, vec!["count/me"]);
+        assert!(s.delete_manifest(&r, &one).await.unwrap());
+        assert!(!s.delete_manifest(&r, &one).await.unwrap());
+        assert_eq!(listed().await, vec!["count/me"], "eight manifests are left");
+        let deletes = digests[..4].iter().map(|md| s.delete_manifest(&r, md));
+        for deleted in futures_util::future::join_all(deletes).await {
+            assert!(deleted.unwrap());
+        }
+        assert_eq!(listed().await, vec!["count/me"], "four manifests are left");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let now = chrono::Utc::now();
+        let policy = GcPolicy {
+            grace_before: now,
+            uploads_before: now,
+            untagged: true,
+        };
+        let gone = s.collect_garbage(&policy, false).await.unwrap();
+        assert_eq!(gone.manifests.len(), 4, "the four untagged manifests");
+        assert!(listed().await.is_empty(), "no manifest left, not listed");
+        s.put_manifest(&r, &manifest(&one, &c1, vec![]), &[tag("v1")])
+            .await
+            .unwrap();
+        assert_eq!(listed().await, vec!["count/me"], "listed again");
     }
 
     /// Listings apply the viewer's visibility in the database, before paging and counting,
