@@ -516,6 +516,41 @@ impl Client {
         Ok(Some(index))
     }
 
+    /// Add `descriptors` to the referrers tag schema's index of `subject` (distribution-spec
+    /// v1.1, "Referrers Tag Schema": an image index under the tag `<alg>-<hex>`), creating
+    /// it when missing; a descriptor already listed (same digest) is not added again. For
+    /// a registry without the referrers API, after pushing a manifest with a `subject`.
+    pub async fn add_to_referrers_tag(
+        &self,
+        r: &ImageReference,
+        subject: &Digest,
+        descriptors: Vec<Descriptor>,
+    ) -> Result<(), ClientError> {
+        let mut index = self
+            .referrers_by_tag(r, subject, None)
+            .await?
+            .unwrap_or_else(|| wharf_oci::ImageIndex::of(Vec::new()));
+        for d in descriptors {
+            if !index.manifests.iter().any(|m| m.digest == d.digest) {
+                index.manifests.push(d);
+            }
+        }
+        let tag = subject
+            .referrers_tag()
+            .parse()
+            .map_err(|_| ClientError::Protocol {
+                url: r.to_string(),
+                reason: format!("no referrers tag for {subject}"),
+            })?;
+        let bytes = serde_json::to_vec(&index).map_err(|e| ClientError::Protocol {
+            url: r.to_string(),
+            reason: format!("cannot encode the referrers index: {e}"),
+        })?;
+        self.push_manifest(r, &Reference::Tag(tag), media_types::OCI_INDEX, bytes)
+            .await?;
+        Ok(())
+    }
+
     /// Fetch `/.well-known/wasm-pkg/registry.json` of `registry`; a registry without one
     /// (404) hosts its packages itself with no namespace prefix.
     pub async fn registry_metadata(&self, registry: &str) -> Result<RegistryMetadata, ClientError> {

@@ -566,28 +566,14 @@ impl Copier<'_> {
         else {
             return Ok(());
         };
-        let tag = subject.referrers_tag();
-        let target = at_tag(dst, &tag)?;
-        let mut index = match to.pull_manifest(&target).await {
-            Ok(existing) => serde_json::from_slice::<ImageIndex>(&existing.bytes)
-                .with_context(|| format!("{target} is not an image index"))?,
-            Err(ClientError::Status { status: 404, .. }) => ImageIndex::of(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("failed to read {target}")),
-        };
-        for d in descriptors {
-            if !index.manifests.iter().any(|m| m.digest == d.digest) {
-                index.manifests.push(d);
-            }
-        }
-        to.push_manifest(
-            dst,
-            &Reference::Tag(tag.parse()?),
-            media_types::OCI_INDEX,
-            serde_json::to_vec(&index)?,
-        )
-        .await
-        .with_context(|| format!("failed to write the referrers tag {target}"))?;
-        Ok(())
+        to.add_to_referrers_tag(dst, subject, descriptors)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to write the referrers tag {} of {dst}",
+                    subject.referrers_tag()
+                )
+            })
     }
 
     /// Carry cosign's `sha256-<hex>.sig` tag of `subject` along, when the source has one.
