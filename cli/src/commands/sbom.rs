@@ -78,7 +78,7 @@ impl Args {
                     std::cmp::Reverse(
                         d.annotations
                             .as_ref()
-                            .and_then(|a| a.get("org.opencontainers.image.created").cloned()),
+                            .and_then(|a| a.get(wharf_oci::ANNOTATION_CREATED).cloned()),
                     )
                 });
                 match sboms.first() {

@@ -98,7 +98,7 @@ impl Args {
                 version.to_string(),
             ),
             (
-                "org.opencontainers.image.created".to_owned(),
+                wharf_oci::ANNOTATION_CREATED.to_owned(),
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
         ]);

@@ -230,10 +230,7 @@ pub async fn push_file(
     layer.annotations = Some(BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title)]));
 
     let mut annotations = info.metadata.oci_annotations();
-    annotations.insert(
-        "org.opencontainers.image.created".to_owned(),
-        created.clone(),
-    );
+    annotations.insert(wharf_oci::ANNOTATION_CREATED.to_owned(), created.clone());
     annotations.extend(options.annotations.clone());
     let manifest = ImageManifest {
         schema_version: 2,
@@ -317,7 +314,7 @@ pub async fn push_file(
                     CYCLONEDX_MEDIA_TYPE,
                     vec![(CYCLONEDX_MEDIA_TYPE.to_owned(), doc, None)],
                     Some(BTreeMap::from([(
-                        "org.opencontainers.image.created".to_owned(),
+                        wharf_oci::ANNOTATION_CREATED.to_owned(),
                         created,
                     )])),
                 )
@@ -358,7 +355,7 @@ async fn same_artifact_at(
     let theirs = ImageManifest::from_slice(&pulled.bytes).ok()?;
     let without_created = |m: &ImageManifest| {
         let mut a = m.annotations.clone().unwrap_or_default();
-        a.remove("org.opencontainers.image.created");
+        a.remove(wharf_oci::ANNOTATION_CREATED);
         a
     };
     let same = theirs.layers == manifest.layers

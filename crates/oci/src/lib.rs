@@ -21,8 +21,8 @@ pub use artifact::{
 };
 pub use digest::{Digest, DigestAlgorithm, DigestError, DigestHasher};
 pub use manifest::{
-    ANNOTATION_TITLE, Descriptor, ImageIndex, ImageManifest, ManifestError, WasmComponentConfig,
-    WasmConfig,
+    ANNOTATION_CREATED, ANNOTATION_TITLE, Descriptor, ImageIndex, ImageManifest, ManifestError,
+    WasmComponentConfig, WasmConfig,
 };
 pub use name::{NameError, Reference, ReferenceParseError, RepositoryName, Tag, under_prefix};
 pub use package::{OciRegistryMetadata, PackageError, PackageRef, RegistryMetadata};

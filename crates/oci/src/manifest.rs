@@ -6,6 +6,9 @@ use crate::Digest;
 
 /// Layer annotation naming the file; `oras pull` skips layers without it.
 pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
+/// Annotation giving when an artifact was made (RFC 3339), OCI image-spec "Pre-Defined
+/// Annotation Keys".
+pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 
 /// Why a manifest document is not acceptable.
 #[derive(Debug, thiserror::Error)]
