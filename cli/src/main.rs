@@ -72,10 +72,15 @@ Examples:
     /// Generate signing keys.
     #[command(subcommand)]
     Key(commands::sign::KeyCommand),
-    /// Sign a pushed package (cosign format, stored as an OCI referrer).
+    /// Sign a pushed package (a Sigstore bundle as cosign v3 writes, or `--format legacy`),
+    /// stored as an OCI referrer.
     Sign(commands::sign::SignArgs),
-    /// Check that a trusted key signed exactly the manifest a reference resolves to.
+    /// Check that a trusted key or keyless identity signed exactly the manifest a
+    /// reference resolves to (Sigstore bundles and legacy cosign signatures).
     Verify(commands::sign::VerifyArgs),
+    /// Check a Sigstore bundle for a file or digest, as cosign verify-blob does: exit 0
+    /// verified, 1 not verified, 2 error.
+    VerifyBlob(commands::sign::VerifyBlobArgs),
     /// Check a component against a policy (imports, exports, world, size, licences,
     /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
     #[command(subcommand)]
@@ -170,6 +175,7 @@ fn main() -> ExitCode {
                 Command::Policy(c) => Ok(c.run(&cli.global).await),
                 Command::Sign(a) => a.run(&cli.global).await,
                 Command::Verify(a) => a.run(&cli.global).await,
+                Command::VerifyBlob(a) => Ok(a.run()),
                 Command::Login(a) => a.run(&cli.global).await,
                 Command::Logout(a) => a.run().await,
                 Command::Completions { shell } => {

@@ -52,6 +52,11 @@ pub struct Config {
     pub signature_rules: Vec<SignatureRuleConfig>,
     /// Public key files whose signatures the catalog reports as verified.
     pub trusted_keys: Vec<PathBuf>,
+    /// Keyless signers whose Sigstore bundles the catalog reports as verified.
+    pub trusted_identities: Vec<wharf_sign::bundle::IdentitySpec>,
+    /// A Sigstore `trusted_root.json` keyless bundles are checked against; `None`: the
+    /// public-good root built in.
+    pub trusted_root: Option<PathBuf>,
     /// Storage quotas per repository prefix.
     pub quotas: Vec<QuotaConfig>,
     /// Pull-through mirrors of upstream registries.
@@ -85,6 +90,8 @@ impl Default for Config {
             auth: None,
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
+            trusted_identities: Vec::new(),
+            trusted_root: None,
             quotas: Vec::new(),
             mirrors: Vec::new(),
             header_read_timeout: Duration::from_secs(30),
@@ -150,6 +157,13 @@ pub struct FileConfig {
     /// verified in the JSON API and web UI (signature-rule keys count too).
     #[serde(default)]
     pub trusted_keys: Vec<PathBuf>,
+    /// `trusted-identities = [{ identity = "…", issuer = "…" }]`: keyless Sigstore bundles
+    /// by these signers show as verified (signature-rule identities count too).
+    #[serde(default)]
+    pub trusted_identities: Vec<wharf_sign::bundle::IdentitySpec>,
+    /// `trusted-root = "/etc/wharf/trusted_root.json"`: the Sigstore trusted root for
+    /// keyless bundles (default: the public-good root built in).
+    pub trusted_root: Option<PathBuf>,
     /// `[[quotas]] prefix = "team" bytes = 10737418240`
     #[serde(default)]
     pub quotas: Vec<QuotaConfig>,
@@ -193,14 +207,19 @@ pub struct QuotaConfig {
     pub bytes: u64,
 }
 
-/// One `[[signature-rules]]` entry: pulls under `prefix` need a signature by one of `keys`.
+/// One `[[signature-rules]]` entry: pulls under `prefix` need a signature by one of `keys`
+/// or `identities`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureRuleConfig {
     /// Repository prefix.
     pub prefix: String,
     /// Public key files (SPKI PEM).
+    #[serde(default)]
     pub keys: Vec<PathBuf>,
+    /// Keyless signers (certificate identity and OIDC issuer).
+    #[serde(default)]
+    pub identities: Vec<wharf_sign::bundle::IdentitySpec>,
 }
 
 impl FileConfig {
@@ -277,6 +296,8 @@ impl Config {
             auth: file.auth,
             signature_rules: file.signature_rules,
             trusted_keys: file.trusted_keys,
+            trusted_identities: file.trusted_identities,
+            trusted_root: file.trusted_root,
             quotas: file.quotas,
             mirrors: file.mirrors,
             header_read_timeout: file

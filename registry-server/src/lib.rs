@@ -78,9 +78,17 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         for (k, path) in keys.iter().zip(&rule.keys) {
             wharf_sign::key_id(k).with_context(|| format!("signature key `{}`", path.display()))?;
         }
+        if keys.is_empty() && rule.identities.is_empty() {
+            anyhow::bail!(
+                "signature rule `{}` names neither keys nor identities",
+                rule.prefix
+            );
+        }
         rules.push(service::SignatureRule {
             prefix: rule.prefix.clone(),
             keys,
+            identities: identity_rules(&rule.identities)
+                .with_context(|| format!("signature rule `{}`", rule.prefix))?,
         });
     }
     let mut trusted = Vec::new();
@@ -108,7 +116,11 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
                 .collect(),
         )
         .with_signature_rules(rules)
-        .with_trusted_keys(trusted);
+        .with_trusted_keys(trusted)
+        .with_trusted_identities(
+            identity_rules(&config.trusted_identities).context("trusted-identities")?,
+        )
+        .with_trusted_root(trusted_root(config.trusted_root.as_deref())?);
     let mut mirrors = Vec::new();
     for m in &config.mirrors {
         // host[:port] only: no scheme, path or user info
@@ -228,4 +240,27 @@ async fn gc_loop(state: Arc<AppState>) {
             tracing::error!(error = %e, "garbage collection pass failed");
         }
     }
+}
+
+/// Compile configured keyless signers.
+fn identity_rules(
+    specs: &[wharf_sign::bundle::IdentitySpec],
+) -> anyhow::Result<Vec<wharf_sign::bundle::IdentityRule>> {
+    Ok(specs
+        .iter()
+        .map(wharf_sign::bundle::IdentitySpec::rule)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The configured `trusted_root.json`, or the public-good root built in.
+fn trusted_root(path: Option<&std::path::Path>) -> anyhow::Result<wharf_sign::bundle::TrustedRoot> {
+    Ok(match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("failed to read trusted root `{}`", p.display()))?;
+            wharf_sign::bundle::parse_root(&text)
+                .with_context(|| format!("trusted root `{}`", p.display()))?
+        }
+        None => wharf_sign::bundle::production_root()?,
+    })
 }

@@ -1,12 +1,18 @@
-//! `wharf key generate`, `wharf sign`, `wharf verify`: cosign-format signatures stored as
-//! OCI 1.1 referrers (and under cosign's `sha256-<hex>.sig` tag where a registry has no
-//! referrers API).
+//! `wharf key generate`, `wharf sign`, `wharf verify`, `wharf verify-blob`: cosign-format
+//! signatures (Sigstore bundles by default, legacy simple signing on request) stored as
+//! OCI 1.1 referrers, and Sigstore bundles of plain files checked as cosign's
+//! `verify-blob` checks them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use wharf_core::{check_signatures, load_keys, sign_manifest, subject_of};
+use wharf_core::{
+    IdentitySpec, SignatureFormat, Signers, check_signatures, sign_manifest, subject_of,
+};
+use wharf_oci::Digest;
+use wharf_sign::Verdict;
+use wharf_sign::bundle::Signed;
 
 use super::print_json;
 use crate::config::{GlobalArgs, PASSPHRASE_ENV, passphrase, signing_key};
@@ -91,39 +97,152 @@ impl KeyCommand {
 /// `wharf sign`
 #[derive(clap::Args)]
 #[command(after_help = "\
-The signature is stored as an OCI 1.1 referrer of the manifest; where the registry has no
-referrers API also under cosign's tag `sha256-<hex>.sig`. Earlier signatures are kept.
+The signature is a Sigstore bundle v0.3 (a DSSE envelope over cosign's in-toto sign
+statement naming the manifest digest), stored as an OCI 1.1 referrer of the manifest with
+the layout and annotations cosign v3 writes; where the registry has no referrers API it is
+listed under the referrers tag `sha256-<hex>`. With `--format legacy`, cosign's simple
+signing payload, also under cosign's tag `sha256-<hex>.sig` there. Earlier signatures are
+kept. No transparency-log entry is made (as `cosign sign --tlog-upload=false`).
 
 Examples:
   wharf sign localhost:5000/demo/app:1.0.0 --key release.key
-  wharf sign demo:app@1.0.0 --registry localhost:5000 --key release.key")]
+  wharf sign demo:app@1.0.0 --registry localhost:5000 --key release.key --format legacy")]
 pub struct SignArgs {
     /// What to sign: the manifest the reference resolves to.
     reference: String,
     /// Private key (PKCS#8 PEM; an encrypted one is opened with WHARF_KEY_PASSPHRASE).
     #[arg(long)]
     key: PathBuf,
-    /// Print JSON: `{reference, manifest_digest, signature_digest, key_id}`.
+    /// `bundle`: a Sigstore bundle v0.3, as cosign v3 writes; `legacy`: cosign's simple
+    /// signing format (cosign before v3, `--new-bundle-format=false`).
+    #[arg(long, value_enum, default_value_t = FormatArg::Bundle)]
+    format: FormatArg,
+    /// Print JSON: `{reference, manifest_digest, signature_digest, key_id, format}`.
     #[arg(long)]
     json: bool,
+}
+
+/// `--format` of `wharf sign`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FormatArg {
+    Bundle,
+    Legacy,
+}
+
+/// Who may have signed, as cosign's flags name them: keys, or a keyless identity and its
+/// OIDC issuer, checked against a Sigstore trusted root.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SignerFlags {
+    /// Trusted public key (SPKI PEM); repeatable.
+    #[arg(long = "key")]
+    keys: Vec<PathBuf>,
+    /// Keyless: the certificate's identity (an email, or a URI such as a CI workflow
+    /// `https://github.com/ORG/REPO/.github/workflows/release.yml@refs/tags/v1`).
+    #[arg(long, conflicts_with = "certificate_identity_regexp")]
+    certificate_identity: Option<String>,
+    /// Keyless: the certificate's identity, by regular expression.
+    #[arg(long)]
+    certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer that vouched for the identity, such as
+    /// `https://token.actions.githubusercontent.com`.
+    #[arg(long, conflicts_with = "certificate_oidc_issuer_regexp")]
+    certificate_oidc_issuer: Option<String>,
+    /// Keyless: the OIDC issuer, by regular expression.
+    #[arg(long)]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore `trusted_root.json` (Fulcio, Rekor, CT log and timestamp authority keys);
+    /// default: the Sigstore public-good root built into wharf.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+}
+
+impl SignerFlags {
+    /// The signers named; an error when none is.
+    fn signers(&self) -> anyhow::Result<Signers> {
+        let keyless = [
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ]
+        .iter()
+        .any(|v| v.is_some());
+        let identities = match keyless {
+            true => vec![IdentitySpec {
+                identity: self.certificate_identity.clone(),
+                identity_regexp: self.certificate_identity_regexp.clone(),
+                issuer: self.certificate_oidc_issuer.clone(),
+                issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            }],
+            false => Vec::new(),
+        };
+        if self.keys.is_empty() && identities.is_empty() {
+            bail!(
+                "name who may have signed: --key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]"
+            );
+        }
+        Signers::load(&self.keys, &identities, self.trusted_root.as_deref())
+    }
 }
 
 /// `wharf verify`
 #[derive(clap::Args)]
 #[command(after_help = "\
-Exit status: 0 when a trusted key signed exactly the manifest the reference resolves to,
-1 otherwise.
+Reads both formats: Sigstore bundles (keyed, or keyless with a Fulcio certificate checked
+against the trusted root, its transparency-log entry and timestamps) and cosign's legacy
+signatures. A keyed bundle without a log entry is judged by its key, as a legacy signature
+is. Attestation bundles (predicates other than cosign's sign statement) are not signatures.
+
+Exit status: 0 when a trusted key or identity signed exactly the manifest the reference
+resolves to, 1 otherwise.
 
 Examples:
   wharf verify localhost:5000/demo/app:1.0.0 --key release.pub
-  wharf verify demo:app@1.0.0 --registry localhost:5000 --key a.pub --key b.pub --json")]
+  wharf verify demo:app@1.0.0 --registry localhost:5000 --key a.pub --key b.pub --json
+  wharf verify ghcr.io/acme/app:1.0.0 \\
+      --certificate-identity-regexp '^https://github.com/acme/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com")]
 pub struct VerifyArgs {
     /// What to verify.
     reference: String,
-    /// Trusted public keys (SPKI PEM); repeatable.
-    #[arg(long = "key", required = true)]
-    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    signers: SignerFlags,
     /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `wharf verify-blob`
+#[derive(clap::Args)]
+#[command(after_help = "\
+Checks a Sigstore bundle (v0.1 to v0.3: a message signature or a DSSE in-toto statement)
+for a file or a digest, with cosign verify-blob's flags: the certificate chain to the trusted
+root's Fulcio authorities, SCTs, the transparency-log entry (Rekor v1 inclusion proof and
+signed entry timestamp, or Rekor v2 inclusion proof to a signed checkpoint), RFC 3161
+timestamps inside the certificate's validity, the signature, and the signer's identity and
+issuer. Nothing is fetched: the public-good trusted root is built in.
+
+Exit status: 0 verified; 1 not verified (the reason is printed); 2 could not check (an
+unreadable file, bundle or trusted root, or no signer named).
+
+Examples:
+  wharf verify-blob app.wasm --bundle app.wasm.sigstore.json \\
+      --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0 \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  wharf verify-blob sha256:1f0e… --bundle b.json --key release.pub")]
+pub struct VerifyBlobArgs {
+    /// The signed file, or its digest `sha256:<hex>`.
+    artifact: String,
+    /// The Sigstore bundle (`*.sigstore.json`).
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    signers: SignerFlags,
+    /// Accept a keyed bundle without a transparency-log entry (cosign's flag); keyless
+    /// bundles always need their entry.
+    #[arg(long)]
+    insecure_ignore_tlog: bool,
+    /// Print JSON: `{artifact, verified, signer, error, content, predicate_type}`.
     #[arg(long)]
     json: bool,
 }
@@ -131,7 +250,11 @@ pub struct VerifyArgs {
 impl SignArgs {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let key = signing_key(&self.key)?;
+        let format = match self.format {
+            FormatArg::Bundle => SignatureFormat::Bundle,
+            FormatArg::Legacy => SignatureFormat::Legacy,
+        };
+        let key = signing_key(&self.key)?.with_format(format);
         let settings = global.settings()?;
         let remote = parse_remote(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
@@ -144,6 +267,7 @@ impl SignArgs {
                 "manifest_digest": subject.digest,
                 "signature_digest": digest,
                 "key_id": key.key_id,
+                "format": format,
             }));
         }
         eprintln!(
@@ -158,13 +282,13 @@ impl SignArgs {
 impl VerifyArgs {
     /// Run the subcommand.
     pub async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let keys = load_keys(&self.keys)?;
+        let signers = self.signers.signers()?;
         let settings = global.settings()?;
         let remote = parse_remote(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
         let target = resolve(&client, &remote).await?;
         let subject = subject_of(&client, &target).await?;
-        let report = check_signatures(&client, &target, &subject.digest, &keys, &warn).await?;
+        let report = check_signatures(&client, &target, &subject.digest, &signers, &warn).await?;
         if self.json {
             print_json(&report)?;
         } else {
@@ -184,4 +308,93 @@ impl VerifyArgs {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+impl VerifyBlobArgs {
+    /// Run the subcommand: exit 0 verified, 1 not verified, 2 could not check.
+    pub fn run(self) -> ExitCode {
+        let json = self.json;
+        match self.check() {
+            Ok(code) => code,
+            Err(e) => {
+                if json {
+                    let _ = print_json(&serde_json::json!({
+                        "verified": false,
+                        "error": format!("{e:#}"),
+                    }));
+                }
+                eprintln!("error: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<ExitCode> {
+        let mut signers = self.signers.signers()?;
+        // cosign verify-blob --key wants the log entry unless told otherwise
+        signers.require_tlog = !self.insecure_ignore_tlog;
+        let bundle = read_capped(&self.bundle, wharf_sign::bundle::MAX_BUNDLE_BYTES)?;
+        let summary = wharf_sign::bundle::summarize(&bundle)
+            .with_context(|| format!("`{}`", self.bundle.display()))?;
+        let path = std::path::Path::new(&self.artifact);
+        let digest: Option<Digest> = match path.exists() {
+            true => None,
+            false => Some(self.artifact.parse().with_context(|| {
+                format!(
+                    "`{}` is neither a file nor a digest `sha256:<hex>`",
+                    self.artifact
+                )
+            })?),
+        };
+        let signed = match &digest {
+            Some(d) => Signed::Digest(d),
+            None => Signed::Reader(Box::new(
+                std::fs::File::open(path)
+                    .with_context(|| format!("failed to open `{}`", path.display()))?,
+            )),
+        };
+        let verdict = wharf_sign::bundle::judge_bundle(&bundle, signed, &signers.bundle_trust());
+        if self.json {
+            print_json(&serde_json::json!({
+                "artifact": self.artifact,
+                "verified": verdict.key_id().is_some(),
+                "signer": verdict.key_id(),
+                "error": verdict.reason(),
+                "content": summary.content,
+                "predicate_type": summary.predicate_type,
+            }))?;
+        }
+        Ok(match verdict {
+            Verdict::Verified { key_id } => {
+                if !self.json {
+                    eprintln!("verified {}: signed by {key_id}", self.artifact);
+                }
+                ExitCode::SUCCESS
+            }
+            Verdict::Unverified(why) | Verdict::Invalid(why) => {
+                if !self.json {
+                    eprintln!("error: {} is not verified: {why}", self.artifact);
+                }
+                ExitCode::FAILURE
+            }
+        })
+    }
+}
+
+/// Read a small file whole, refusing one over `limit` bytes before reading it.
+fn read_capped(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to open `{}`", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("`{}` is over {limit} bytes; not a bundle", path.display());
+    }
+    Ok(bytes)
 }

@@ -109,7 +109,10 @@ impl Args {
                     let signatures = referrers
                         .iter()
                         .filter(|d| {
-                            d.artifact_type.as_deref() == Some(wharf_sign::SIGNATURE_ARTIFACT_TYPE)
+                            wharf_sign::bundle::is_signature(
+                                d.artifact_type.as_deref(),
+                                d.annotations.as_ref(),
+                            )
                         })
                         .count();
                     Ok(TagEntry {

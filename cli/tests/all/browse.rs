@@ -977,7 +977,7 @@ fn every_fetch_command_works_when_pasted_from_the_browser() {
             .to_owned()
     };
     let cyclonedx = greeter["sbom"].as_str().unwrap().to_owned();
-    let signature = referrer(&greeter, "application/vnd.dev.cosign.artifact.sig.v1+json");
+    let signature = referrer(&greeter, "application/vnd.dev.sigstore.bundle.v0.3+json");
     let yank = referrer(&yanked, "application/vnd.wharf.yank.v1+json");
 
     // page, the kind it shows, a text it shows, and what a pasted command leaves behind
@@ -1003,7 +1003,7 @@ fn every_fetch_command_works_when_pasted_from_the_browser() {
         (
             format!("demo/greeter@{signature}"),
             "signature",
-            "application/vnd.dev.cosign.simplesigning.v1+json",
+            "application/vnd.dev.sigstore.bundle.v0.3+json",
         ),
         (format!("demo/greeter@{yank}"), "yank mark", "Refers to"),
         ("acme/thing@v1".into(), "OCI artifact", "text/plain"),

@@ -77,7 +77,7 @@ fn copy_carries_signatures_and_yank_marks_between_registries() {
     assert_eq!(report["referrers"].as_array().unwrap().len(), 1, "{report}");
     assert_eq!(
         report["referrers"][0]["artifact_type"],
-        "application/vnd.dev.cosign.artifact.sig.v1+json"
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
     );
     // the copy keeps the tag and the digest, and the signature still verifies there
     let copied = format!("{}/mirror/hello:1.0.0", b.addr);
@@ -178,7 +178,7 @@ fn copy_into_a_registry_without_referrers_api_uses_the_referrers_tag_schema() {
     let raw = manifest_by_skopeo(&format!("{}/copied/hello:{tag}", docker.addr));
     let index = json(&String::from_utf8_lossy(&raw));
     assert_eq!(
-        index["manifests"][0]["artifactType"], "application/vnd.dev.cosign.artifact.sig.v1+json",
+        index["manifests"][0]["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json",
         "{index}"
     );
     let verified = json(&w.ok(&["verify", &dst, "--key", s(&public), "--json"]));
@@ -299,7 +299,7 @@ fn copy_through_an_oci_image_layout_keeps_signatures() {
     assert!(
         entries
             .iter()
-            .any(|d| d["artifactType"] == "application/vnd.dev.cosign.artifact.sig.v1+json"),
+            .any(|d| d["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"),
         "the signature is listed: {index}"
     );
 

@@ -16,6 +16,7 @@ mod interop;
 mod policy;
 mod serve;
 mod signing;
+mod sigstore;
 mod startup;
 mod supply_chain;
 mod support;

@@ -55,8 +55,9 @@ fn sign_verify_and_an_independent_check_with_openssl() {
     // unsigned: not verified
     let err = w.fails(&["verify", &reference, "--key", s(&public)]);
     assert!(err.contains("has no signature"), "{err}");
+    // the legacy simple-signing format, checked by openssl below
     let sig_manifest = w
-        .ok(&["sign", &reference, "--key", s(&key)])
+        .ok(&["sign", &reference, "--key", s(&key), "--format", "legacy"])
         .trim()
         .to_owned();
     assert!(sig_manifest.starts_with("sha256:"));
@@ -158,10 +159,11 @@ fn sign_verify_and_an_independent_check_with_openssl() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // a second signature is kept beside the first
+    // a second signature (a Sigstore bundle, the default) is kept beside the first
     let (key2, public2) = keys(&w, work.path(), "second");
     let signed: serde_json::Value =
         serde_json::from_str(&w.ok(&["sign", &reference, "--key", s(&key2), "--json"])).unwrap();
+    assert_eq!(signed["format"], "bundle", "{signed}");
     assert!(
         signed["signature_digest"]
             .as_str()
@@ -221,7 +223,9 @@ fn signatures_fall_back_to_the_cosign_tag_without_a_referrers_api() {
     let hello = hello_component(&w, work.path());
     let reference = format!("{}/demo/fallback:1.0.0", registry.addr);
     let digest = w.ok(&["push", s(&hello), &reference]).trim().to_owned();
-    w.ok(&["sign", &reference, "--key", s(&key)]);
+    // a legacy signature goes under cosign's `.sig` tag, a bundle into the referrers tag
+    // schema's index
+    w.ok(&["sign", &reference, "--key", s(&key), "--format", "legacy"]);
     w.ok(&["sign", &reference, "--key", s(&key2)]);
     let tags = w
         .cmd()
@@ -243,18 +247,44 @@ fn signatures_fall_back_to_the_cosign_tag_without_a_referrers_api() {
     let report: serde_json::Value =
         serde_json::from_str(&w.ok(&["verify", &reference, "--key", s(&public), "--json"]))
             .unwrap();
-    assert_eq!(
-        report["signatures"].as_array().unwrap().len(),
-        2,
-        "both signatures kept under the tag"
-    );
+    let signatures = report["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2, "both signatures found: {report}");
+    let legacy = signatures.iter().find(|s| s["format"] == "legacy").unwrap();
     assert!(
-        report["signatures"][0]["source"]
+        legacy["source"]
             .as_str()
             .unwrap()
-            .starts_with("tag sha256-")
+            .starts_with("tag sha256-"),
+        "{report}"
     );
+    assert_eq!(legacy["valid"], true, "{report}");
+    let bundle = signatures.iter().find(|s| s["format"] == "bundle").unwrap();
+    assert!(
+        bundle["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("referrer sha256:"),
+        "{report}"
+    );
+    assert_eq!(bundle["valid"], false, "not by this key: {report}");
     w.ok(&["verify", &reference, "--key", s(&public2)]);
+    // the bundle is listed under the referrers tag `sha256-<hex>`, with cosign's
+    // annotations on its descriptor
+    let index = crate::support::get_json(&format!(
+        "http://{}/v2/demo/fallback/manifests/sha256-{}",
+        registry.addr,
+        digest.trim_start_matches("sha256:")
+    ));
+    let listed = &index["manifests"][0];
+    assert_eq!(
+        listed["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "{index}"
+    );
+    assert_eq!(
+        listed["annotations"]["dev.sigstore.bundle.predicateType"],
+        "https://sigstore.dev/cosign/sign/v1",
+        "{index}"
+    );
 }
 
 /// The trust policy: pull and run refuse what a trusted key did not sign; the program
@@ -345,11 +375,42 @@ fn trust_policy_is_enforced_by_pull_and_run() {
         ]
         .concat(),
     );
-    assert!(err.contains("names no keys"), "{err}");
+    assert!(err.contains("names no signers"), "{err}");
     // a broken policy file is an error, not silence
     std::fs::write(&policy, "[[rules]]\nscope = 1\n").unwrap();
     let err = w.fails(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
     assert!(err.contains("invalid trust policy"), "{err}");
+    std::fs::write(
+        &policy,
+        format!("[[rules]]\nscope = \"{}/demo\"\n", reg.addr),
+    )
+    .unwrap();
+    let err = w.fails(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
+    assert!(err.contains("names neither keys nor identities"), "{err}");
+    // a rule naming only a keyless identity: the key-signed package is not enough
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rules]]\nscope = \"{}/demo\"\nidentities = [{{ identity-regexp = \"^https://github.com/acme/\", issuer = \"https://token.actions.githubusercontent.com\" }}]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let err = w.fails(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
+    assert!(
+        err.contains("refusing") && err.contains("is not verified"),
+        "{err}"
+    );
+    // ...and the same identity with the release key beside it lets it through
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rules]]\nscope = \"{}/demo\"\nkeys = [\"release.pub\"]\nidentities = [{{ identity = \"ci@acme.example\", issuer-regexp = \"^https://\" }}]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    w.ok(&[&["pull", &signed, "-o", s(&out)][..], &tp[..]].concat());
 }
 
 /// Yank: version ranges skip a yanked version, an exact pin still resolves with a warning,

@@ -322,6 +322,44 @@ pub fn file_digest(path: &Path) -> String {
     )
 }
 
+/// GET `url` accepting OCI manifests and indexes; the body of a success.
+pub fn get_bytes(url: &str) -> Vec<u8> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .get(url)
+            .header(
+                "accept",
+                "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {url}: {}", resp.status());
+        resp.bytes().await.unwrap().to_vec()
+    })
+}
+
+/// [`get_bytes`], parsed as JSON.
+pub fn get_json(url: &str) -> serde_json::Value {
+    serde_json::from_slice(&get_bytes(url)).unwrap()
+}
+
+/// PUT an OCI image manifest at `url`; panics unless it is created.
+pub fn put_manifest(url: &str, body: &[u8]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .put(url)
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "PUT {url}");
+    })
+}
+
 /// Path as `&str`.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()

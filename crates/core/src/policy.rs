@@ -22,7 +22,7 @@ use wharf_oci::ImageReference;
 
 use crate::Warn;
 use crate::cache::FetchedPackage;
-use crate::signatures::{check_signatures, load_keys};
+use crate::signatures::{IdentitySpec, Signers, check_signatures};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -76,10 +76,16 @@ pub struct Metadata {
     require_licenses: bool,
 }
 
+/// `[signature]`: signed by one of `keys` or `identities` (keyless signers, checked
+/// against `trusted-root` or the built-in Sigstore public-good root).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Signature {
+    #[serde(default)]
     keys: Vec<PathBuf>,
+    #[serde(default)]
+    identities: Vec<IdentitySpec>,
+    trusted_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,10 +148,16 @@ impl Policy {
         let mut policy: Policy = toml::from_str(&text)
             .with_context(|| format!("invalid policy `{}`", path.display()))?;
         if let Some(sig) = &mut policy.signature {
+            if sig.keys.is_empty() && sig.identities.is_empty() {
+                bail!(
+                    "invalid policy `{}`: [signature] names neither keys nor identities",
+                    path.display()
+                );
+            }
             let base = path.parent().unwrap_or(Path::new("."));
-            for k in &mut sig.keys {
-                if k.is_relative() {
-                    *k = base.join(&*k);
+            for file in sig.keys.iter_mut().chain(sig.trusted_root.as_mut()) {
+                if file.is_relative() {
+                    *file = base.join(&*file);
                 }
             }
         }
@@ -191,9 +203,9 @@ impl Policy {
         e.violations = check_binary(self, &info, &mut e.checked)?;
         if let Some(sig) = &self.signature {
             e.checked.push("signature");
-            let keys = load_keys(&sig.keys)?;
+            let signers = Signers::load(&sig.keys, &sig.identities, sig.trusted_root.as_deref())?;
             let report =
-                check_signatures(client, target, &fetched.manifest_digest, &keys, warn).await?;
+                check_signatures(client, target, &fetched.manifest_digest, &signers, warn).await?;
             if !report.verified {
                 e.violations.push(Violation {
                     rule: "signature",

@@ -1,11 +1,17 @@
-//! The trust policy: which public keys must have signed which packages. Every fetch of a
-//! package ([`crate::fetch_verified`]) checks it before a byte of the layer is downloaded.
+//! The trust policy: which keys or keyless identities must have signed which packages.
+//! Every fetch of a package ([`crate::fetch_verified`]) checks it before a byte of the
+//! layer is downloaded.
 //!
 //! ```toml
 //! # $XDG_CONFIG_HOME/wharf/trust.toml, or --trust-policy FILE, or `trust-policy` in config.toml
 //! [[rules]]
 //! scope = "registry.example.com/team"   # registry/repository prefix, at `/` boundaries
 //! keys = ["/etc/wharf/release.pub"]
+//!
+//! [[rules]]
+//! scope = "ghcr.io/bytecodealliance"
+//! identities = [{ identity-regexp = "^https://github.com/bytecodealliance/", issuer = "https://token.actions.githubusercontent.com" }]
+//! trusted-root = "trusted_root.json"   # optional; the Sigstore public-good root is built in
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -16,16 +22,31 @@ use wharf_client::Client;
 use wharf_oci::{Digest, ImageReference, under_prefix};
 
 use crate::Warn;
-use crate::signatures::{VerifyReport, check_signatures, load_keys};
+use crate::signatures::{IdentitySpec, Signers, VerifyReport, check_signatures};
 
-/// One rule: packages under `scope` must be signed by one of `keys`.
+/// One rule: packages under `scope` must be signed by one of `keys` or `identities`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Rule {
     /// `registry[:port]/repository-prefix`.
     pub scope: String,
     /// Public key files (SPKI PEM); relative paths are relative to the policy file.
+    #[serde(default)]
     pub keys: Vec<PathBuf>,
+    /// Keyless signers (certificate identity and OIDC issuer).
+    #[serde(default)]
+    pub identities: Vec<IdentitySpec>,
+    /// A `trusted_root.json` for keyless signatures, relative to the policy file; the
+    /// Sigstore public-good root when absent.
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl Rule {
+    /// The signers it names.
+    pub fn signers(&self) -> anyhow::Result<Signers> {
+        Signers::load(&self.keys, &self.identities, self.trusted_root.as_deref())
+            .with_context(|| format!("trust policy rule `{}`", self.scope))
+    }
 }
 
 /// A trust policy file.
@@ -80,22 +101,28 @@ impl TrustPolicy {
                     path.display()
                 );
             }
-            for key in &mut rule.keys {
-                if key.is_relative() {
-                    *key = base.join(&*key);
+            if rule.keys.is_empty() && rule.identities.is_empty() {
+                bail!(
+                    "invalid trust policy `{}`: rule `{}` names neither keys nor identities",
+                    path.display(),
+                    rule.scope
+                );
+            }
+            for file in rule.keys.iter_mut().chain(rule.trusted_root.as_mut()) {
+                if file.is_relative() {
+                    *file = base.join(&*file);
                 }
             }
         }
         Ok(policy)
     }
 
-    /// The keys of the longest rule covering `target`.
-    pub fn keys_for(&self, target: &ImageReference) -> Option<&[PathBuf]> {
+    /// The longest rule covering `target`.
+    pub fn rule_for(&self, target: &ImageReference) -> Option<&Rule> {
         self.rules
             .iter()
             .filter(|r| in_scope(&r.scope, target))
             .max_by_key(|r| r.scope.trim_end_matches('/').len())
-            .map(|r| r.keys.as_slice())
     }
 
     /// Enforce the policy for the manifest `digest` of `target`, as `mode` says. `Ok(None)`
@@ -116,18 +143,18 @@ impl TrustPolicy {
             ));
             return Ok(None);
         }
-        let Some(key_paths) = self.keys_for(target) else {
+        let Some(rule) = self.rule_for(target) else {
             if mode == Verification::Required {
                 bail!(
-                    "--verify: the trust policy names no keys for {}/{}",
+                    "--verify: the trust policy names no signers for {}/{}",
                     target.registry,
                     target.repository
                 );
             }
             return Ok(None);
         };
-        let keys = load_keys(key_paths)?;
-        let report = check_signatures(client, target, digest, &keys, warn).await?;
+        let signers = rule.signers()?;
+        let report = check_signatures(client, target, digest, &signers, warn).await?;
         if !report.verified {
             bail!("refusing {target}: {}", report.failure());
         }

@@ -25,6 +25,8 @@ use p256::pkcs8::{
 use serde::{Deserialize, Serialize};
 use wharf_oci::{Descriptor, Digest, ImageManifest, media_types};
 
+pub mod bundle;
+
 /// Layer media type of the simple-signing payload.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Artifact type of signature manifests (cosign's OCI 1.1 referrer form).
@@ -61,6 +63,21 @@ pub enum SignError {
     /// The payload names another manifest.
     #[error("the signature is for manifest {signed}, not {expected}")]
     WrongDigest { signed: String, expected: Digest },
+    /// Not a Sigstore bundle this crate reads.
+    #[error("not a Sigstore bundle: {0}")]
+    Bundle(String),
+    /// A trusted root that does not parse.
+    #[error("not a Sigstore trusted root: {0}")]
+    TrustedRoot(String),
+    /// A regular expression (identity or issuer) that does not compile.
+    #[error("invalid regular expression `{0}`: {1}")]
+    Pattern(String, String),
+    /// A keyless signer named incompletely or twice.
+    #[error("{0}")]
+    Identity(String),
+    /// Something this crate does not sign.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 // not `#[from]`: the message carries the JSON error already (no duplicate in a chain)

@@ -25,7 +25,7 @@ const MAX_SBOM_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_SBOM_COMPONENTS: usize = 5000;
 
 /// Artifact type of a Sigstore bundle (cosign v3 writes signatures as these).
-pub const SIGSTORE_BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+pub const SIGSTORE_BUNDLE: &str = wharf_sign::bundle::BUNDLE_MEDIA_TYPE;
 /// SPDX JSON documents.
 pub const SPDX_JSON: &str = "application/spdx+json";
 /// in-toto attestations (DSSE envelopes of in-toto statements).
@@ -224,12 +224,12 @@ pub fn classify(
         || artifact_type.starts_with("application/vnd.cyclonedx")
     {
         ArtifactClass::Sbom
-    } else if artifact_type == wharf_sign::SIGNATURE_ARTIFACT_TYPE
-        || artifact_type == SIGSTORE_BUNDLE
+    } else if wharf_sign::bundle::is_signature(Some(artifact_type), m.annotations.as_ref())
         || layer_is(wharf_sign::SIMPLE_SIGNING)
     {
         ArtifactClass::Signature
-    } else if artifact_type == IN_TOTO
+    } else if artifact_type == SIGSTORE_BUNDLE
+        || artifact_type == IN_TOTO
         || artifact_type.starts_with("application/vnd.in-toto")
         || layer_is(IN_TOTO)
         || layer_is("application/vnd.dsse.envelope.v1+json")

@@ -204,6 +204,11 @@ pub struct Registry {
     signature_rules: Vec<SignatureRule>,
     /// Keys signatures are judged against for the catalog: (key id, SPKI PEM).
     trusted_keys: Vec<(String, String)>,
+    /// Keyless signers bundles are judged against for the catalog.
+    trusted_identities: Vec<wharf_sign::bundle::IdentityRule>,
+    /// The Sigstore trusted root keyless bundles are checked against; `None` until
+    /// configured (then keyless bundles are judged against the public-good root).
+    trusted_root: Option<Arc<wharf_sign::bundle::TrustedRoot>>,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
     /// Expiry of pre-signed blob URLs, when whole-blob reads are redirected to them.
@@ -232,6 +237,8 @@ impl Registry {
             gc,
             signature_rules: Vec::new(),
             trusted_keys: Vec::new(),
+            trusted_identities: Vec::new(),
+            trusted_root: None,
             index_permits,
             blob_redirect: None,
             quotas: Vec::new(),
@@ -284,13 +291,31 @@ impl Registry {
         }
     }
 
-    /// Require signatures per prefix (see [`SignatureRule`]); the rules' keys also count
-    /// as trusted keys for signature status.
+    /// Require signatures per prefix (see [`SignatureRule`]); the rules' keys and
+    /// identities also count as trusted for signature status.
     pub fn with_signature_rules(mut self, rules: Vec<SignatureRule>) -> Self {
         for pem in rules.iter().flat_map(|r| r.keys.iter()) {
             self.add_trusted_key(pem.clone());
         }
+        self.trusted_identities
+            .extend(rules.iter().flat_map(|r| r.identities.iter().cloned()));
         self.signature_rules = rules;
+        self
+    }
+
+    /// Judge keyless Sigstore bundles against these signers as well.
+    pub fn with_trusted_identities(
+        mut self,
+        identities: Vec<wharf_sign::bundle::IdentityRule>,
+    ) -> Self {
+        self.trusted_identities.extend(identities);
+        self
+    }
+
+    /// Check keyless bundles against `root` (a `trusted_root.json`) instead of the
+    /// public-good root.
+    pub fn with_trusted_root(mut self, root: wharf_sign::bundle::TrustedRoot) -> Self {
+        self.trusted_root = Some(Arc::new(root));
         self
     }
 

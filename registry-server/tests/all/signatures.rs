@@ -156,3 +156,124 @@ async fn pulls_under_a_protected_prefix_need_a_trusted_signature() {
     s.image("open/app", "1.0.0", b"free").await;
     assert_eq!(s.get("open/app", "1.0.0").await.0, StatusCode::OK);
 }
+
+impl TestApp {
+    /// Sign `subject` with `private_pem` in a Sigstore bundle, as `wharf sign` does.
+    async fn sign_bundle(&self, repo: &str, subject: &Descriptor, private_pem: &str) {
+        let bundle = wharf_sign::bundle::sign_digest(private_pem, None, &subject.digest).unwrap();
+        self.attach_bundle(repo, subject, &bundle).await;
+    }
+
+    /// Attach `bundle` to `subject` in cosign v3's referrer layout.
+    async fn attach_bundle(&self, repo: &str, subject: &Descriptor, bundle: &[u8]) {
+        self.blob(repo, bundle).await;
+        self.blob(repo, wharf_sign::EMPTY_CONFIG).await;
+        let m = wharf_sign::bundle::bundle_manifest(
+            subject.clone(),
+            bundle,
+            "2026-12-04T00:00:00.000Z",
+        );
+        let bytes = serde_json::to_vec(&m).unwrap();
+        assert_eq!(
+            self.manifest(repo, &Digest::sha256_of(&bytes).to_string(), &bytes)
+                .await,
+            StatusCode::CREATED
+        );
+    }
+}
+
+/// Sigstore bundles count as signatures under a protected prefix exactly as legacy ones
+/// do, and a rule may name keyless identities instead of keys.
+#[tokio::test(flavor = "multi_thread")]
+async fn bundles_satisfy_required_signatures_like_legacy_ones() {
+    let trusted = wharf_sign::generate_key(None).unwrap();
+    let rogue = wharf_sign::generate_key(None).unwrap();
+    let s = start(&trusted.public_pem).await;
+    let app = s.image("secure/bundled", "1.0.0", b"app").await;
+    s.sign_bundle("secure/bundled", &app, &rogue.private_pem)
+        .await;
+    assert_eq!(
+        s.get("secure/bundled", "1.0.0").await.0,
+        StatusCode::FORBIDDEN
+    );
+    // a bundle by the trusted key, over another manifest, attached to this one
+    let other = s.image("secure/bundled", "2.0.0", b"other").await;
+    let elsewhere =
+        wharf_sign::bundle::sign_digest(&trusted.private_pem, None, &other.digest).unwrap();
+    s.attach_bundle("secure/bundled", &app, &elsewhere).await;
+    assert_eq!(
+        s.get("secure/bundled", "1.0.0").await.0,
+        StatusCode::FORBIDDEN,
+        "a bundle naming another digest is not valid here"
+    );
+    s.sign_bundle("secure/bundled", &app, &trusted.private_pem)
+        .await;
+    assert_eq!(s.get("secure/bundled", "1.0.0").await.0, StatusCode::OK);
+
+    // the catalog reports each with its status and reason
+    let version: Value = s
+        .http
+        .get(format!(
+            "{}/api/v1/packages/secure/bundled@{}",
+            s.base, app.digest
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signatures = version["signatures"].as_array().unwrap();
+    let statuses: Vec<&str> = signatures
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{version}");
+    for status in ["verified", "unverified", "invalid"] {
+        assert!(statuses.contains(&status), "{status}: {version}");
+    }
+    let invalid = signatures
+        .iter()
+        .find(|s| s["status"] == "invalid")
+        .unwrap();
+    assert!(
+        invalid["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("not {}", app.digest)),
+        "{version}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_naming_only_identities_refuses_a_keyed_bundle() {
+    let key = wharf_sign::generate_key(None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml_text = "[[signature-rules]]\nprefix = \"ci\"\nidentities = [{ identity-regexp = \"^https://github.com/acme/\", issuer = \"https://token.actions.githubusercontent.com\" }]\n";
+    let s = TestApp::from_toml(dir, toml_text).await;
+    let app = s.image("ci/app", "1.0.0", b"app").await;
+    s.sign_bundle("ci/app", &app, &key.private_pem).await;
+    assert_eq!(s.get("ci/app", "1.0.0").await.0, StatusCode::FORBIDDEN);
+
+    // a rule naming nobody, and an identity without its issuer, are configuration errors
+    for bad in [
+        "[[signature-rules]]\nprefix = \"x\"\n",
+        "[[signature-rules]]\nprefix = \"x\"\nidentities = [{ identity = \"me@example.com\" }]\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = wharf_registry::Config {
+            data_dir: dir.path().to_path_buf(),
+            signature_rules: toml::from_str::<wharf_registry::config::FileConfig>(bad)
+                .unwrap()
+                .signature_rules,
+            ..Default::default()
+        };
+        let err = wharf_registry::open(config).await.err().unwrap();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("names neither keys nor identities")
+                || text.contains("needs its OIDC issuer"),
+            "{text}"
+        );
+    }
+}
