@@ -81,6 +81,9 @@ Examples:
     /// Check a Sigstore bundle for a file or digest, as cosign verify-blob does: exit 0
     /// verified, 1 not verified, 2 error.
     VerifyBlob(commands::sign::VerifyBlobArgs),
+    /// A registry's release log: `wharf log verify REGISTRY` audits it.
+    #[command(subcommand)]
+    Log(commands::log::LogCommand),
     /// Check a component against a policy (imports, exports, world, size, licences,
     /// signatures, SBOM) for CI: exit 0 pass, 1 violation, 2 error.
     #[command(subcommand)]
@@ -176,6 +179,7 @@ fn main() -> ExitCode {
                 Command::Sign(a) => a.run(&cli.global).await,
                 Command::Verify(a) => a.run(&cli.global).await,
                 Command::VerifyBlob(a) => Ok(a.run()),
+                Command::Log(c) => c.run(&cli.global).await,
                 Command::Login(a) => a.run(&cli.global).await,
                 Command::Logout(a) => a.run().await,
                 Command::Completions { shell } => {

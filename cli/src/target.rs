@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use wharf_client::Client;
-use wharf_core::{BlobCache, FetchedPackage, Remote, Verification, fetch_package};
+use wharf_core::{BlobCache, FetchedPackage, Remote, TrustPolicy, Verification, fetch_package};
 use wharf_oci::ImageReference;
 
 use crate::config::Settings;
@@ -28,9 +28,22 @@ pub struct VerifyFlags {
     /// Do not check signatures even where the trust policy requires them.
     #[arg(long)]
     pub insecure_skip_verify: bool,
+    /// Require that the registry's release log records the version fetched: the whole log
+    /// is read and checked against its signed checkpoint and the checkpoint this client
+    /// saw before, and its last record of the tag must name the digest served.
+    #[arg(long)]
+    pub require_log: bool,
 }
 
 impl VerifyFlags {
+    /// The trust policy with what the flags add to it (`--require-log`).
+    pub fn policy(self, base: &TrustPolicy) -> std::borrow::Cow<'_, TrustPolicy> {
+        match self.require_log {
+            true => std::borrow::Cow::Owned(base.requiring_log()),
+            false => std::borrow::Cow::Borrowed(base),
+        }
+    }
+
     /// What the flags ask of the verified fetch.
     pub fn mode(self) -> Verification {
         match (self.verify, self.insecure_skip_verify) {
@@ -182,7 +195,7 @@ pub async fn load_runnable(
                 .load_package(
                     &client,
                     &remote,
-                    &settings.trust,
+                    &verify.policy(&settings.trust),
                     verify.mode(),
                     &cache,
                     &warn,

@@ -120,7 +120,11 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         .with_trusted_identities(
             identity_rules(&config.trusted_identities).context("trusted-identities")?,
         )
-        .with_trusted_root(trusted_root(config.trusted_root.as_deref())?);
+        .with_trusted_root(trusted_root(config.trusted_root.as_deref())?)
+        .with_log_origin(match &config.public_registry {
+            Some(host) => format!("{host}/releases"),
+            None => service::DEFAULT_LOG_ORIGIN.to_owned(),
+        });
     let mut mirrors = Vec::new();
     for m in &config.mirrors {
         // host[:port] only: no scheme, path or user info

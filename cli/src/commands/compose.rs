@@ -141,7 +141,7 @@ impl Fetched {
                 let fetched = wharf_core::fetch_verified(
                     &client,
                     &remote,
-                    &settings.trust,
+                    &verify.policy(&settings.trust),
                     verify.mode(),
                     &cache,
                     &warn,

@@ -6,6 +6,7 @@ pub mod compose;
 pub mod copy;
 pub mod delete;
 pub mod inspect;
+pub mod log;
 pub mod login;
 pub mod policy;
 pub mod project;

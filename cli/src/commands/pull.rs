@@ -61,8 +61,14 @@ impl Args {
         let remote = parse_remote(&self.reference, &settings)?;
         let client = settings.client(Some(remote.registry()))?;
         // signatures are checked against the digest actually pulled, before any byte is written
-        let checked =
-            check_package(&client, &remote, &settings.trust, self.verify.mode(), &warn).await?;
+        let checked = check_package(
+            &client,
+            &remote,
+            &self.verify.policy(&settings.trust),
+            self.verify.mode(),
+            &warn,
+        )
+        .await?;
         let layer = checked.layer.clone();
         let Some(out) = self.output else {
             let dir = self.oci_layout.unwrap_or_default();

@@ -207,6 +207,10 @@ pub struct VerifyArgs {
     reference: String,
     #[command(flatten)]
     signers: SignerFlags,
+    /// Also require that the registry's release log records the manifest verified (see
+    /// `wharf log verify --help`).
+    #[arg(long)]
+    require_log: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -302,6 +306,19 @@ impl VerifyArgs {
         }
         if !report.verified {
             bail!("{}", report.failure());
+        }
+        if self.require_log
+            && let Some(log) = settings
+                .trust
+                .requiring_log()
+                .enforce_log(&client, &target, &subject.digest)
+                .await?
+            && !self.json
+        {
+            eprintln!(
+                "the release log {} ({} entries) records {}",
+                log.origin, log.size, report.reference
+            );
         }
         if !self.json {
             eprintln!("verified {}", report.reference);

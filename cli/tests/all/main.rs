@@ -14,6 +14,7 @@ mod e2e;
 mod hostile;
 mod interop;
 mod policy;
+mod release_log;
 mod serve;
 mod signing;
 mod sigstore;

@@ -67,6 +67,7 @@ impl Wharf {
         c.env("HOME", h)
             .env("XDG_CONFIG_HOME", h.join("config"))
             .env("XDG_CACHE_HOME", h.join("cache"))
+            .env("XDG_STATE_HOME", h.join("state"))
             .env("DOCKER_CONFIG", h.join("docker"))
             .env_remove("WHARF_REGISTRY")
             .env_remove("WHARF_CONFIG")

@@ -568,6 +568,50 @@ impl Client {
         json_capped(resp, MAX_SMALL_BODY, self.metadata_timeout(), &url).await
     }
 
+    /// The discovery document of `registry` as JSON (for the fields wharf adds beside
+    /// wasm-pkg's: `wharf.log`, `wharf.mirrors`); `null` when it has none.
+    pub async fn registry_document(
+        &self,
+        registry: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let url = format!(
+            "{}/.well-known/wasm-pkg/registry.json",
+            self.base_url(registry)
+        );
+        let resp = self.execute(&url, |c| c.get(&url)).await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(serde_json::Value::Null);
+        }
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        json_capped(resp, MAX_SMALL_BODY, self.metadata_timeout(), &url).await
+    }
+
+    /// `GET` a file of a registry's release log: `<registry>` + `path` (which starts with
+    /// the log's path, such as `/log/v1/checkpoint`), at most `limit` bytes; `None` for
+    /// 404. Credentials stored for the registry are sent as Basic authentication.
+    pub async fn log_file(
+        &self,
+        registry: &str,
+        path: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let url = format!("{}{path}", self.base_url(registry));
+        let mut rb = self.http_for(&url)?.get(&url);
+        if let Some(c) = self.config.credentials.credentials(registry)? {
+            rb = rb.header(AUTHORIZATION, c.basic_header());
+        }
+        let resp = rb.send().await.map_err(transport(&url))?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(
+                read_capped(resp, limit, self.metadata_timeout() * 6, &url).await?,
+            )),
+            _ => Err(status_error("GET", &url, resp).await),
+        }
+    }
+
     /// Search the packages of a wharf registry through its catalog API
     /// (`GET /api/v1/packages?q=&exports=&imports=&page=`): text in the name or
     /// description, or an interface (a glob) a package exports or imports. Stored

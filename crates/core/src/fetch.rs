@@ -81,6 +81,9 @@ pub async fn check_package(
     let verified = policy
         .enforce(client, &pinned, &manifest.digest, mode, warn)
         .await?;
+    policy
+        .enforce_log(client, &target, &manifest.digest)
+        .await?;
     Ok(CheckedPackage {
         reference: pinned,
         manifest,

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod project;
 pub mod publish;
 pub mod push;
+pub mod release_log;
 pub mod remote;
 pub mod signatures;
 pub mod trust;

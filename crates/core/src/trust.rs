@@ -25,7 +25,7 @@ use crate::Warn;
 use crate::signatures::{IdentitySpec, Signers, VerifyReport, check_signatures};
 
 /// One rule: packages under `scope` must be signed by one of `keys` or `identities`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Rule {
     /// `registry[:port]/repository-prefix`.
@@ -39,6 +39,10 @@ pub struct Rule {
     /// A `trusted_root.json` for keyless signatures, relative to the policy file; the
     /// Sigstore public-good root when absent.
     pub trusted_root: Option<PathBuf>,
+    /// Also require that the registry's release log records the version fetched
+    /// ([`crate::release_log`]).
+    #[serde(default)]
+    pub require_log: bool,
 }
 
 impl Rule {
@@ -50,12 +54,20 @@ impl Rule {
 }
 
 /// A trust policy file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TrustPolicy {
     /// The rules; the longest matching scope decides.
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Require, for every package fetched, that its registry's release log records it
+    /// (`require-log = true`; `--require-log` sets it for one command).
+    #[serde(default)]
+    pub require_log: bool,
+    /// Where the checkpoints this client saw are kept; default
+    /// [`crate::release_log::default_state_dir`].
+    #[serde(skip)]
+    pub log_state_dir: Option<PathBuf>,
 }
 
 /// How a fetch treats signatures (`wharf pull`/`run`: no flag, `--verify`,
@@ -115,6 +127,51 @@ impl TrustPolicy {
             }
         }
         Ok(policy)
+    }
+
+    /// This policy, requiring the release log for every package as well.
+    pub fn requiring_log(&self) -> TrustPolicy {
+        TrustPolicy {
+            require_log: true,
+            ..self.clone()
+        }
+    }
+
+    /// Where the checkpoints this client saw are kept.
+    pub fn log_state_dir(&self) -> PathBuf {
+        self.log_state_dir
+            .clone()
+            .unwrap_or_else(crate::release_log::default_state_dir)
+    }
+
+    /// Check the release log for `target` (pinned to `digest`, with its tag when it was
+    /// fetched by one) where the policy requires it: the whole log read and checked
+    /// ([`crate::release_log::read_log`]) and its last record of the tag matching `digest`.
+    /// `Ok(None)` when not required.
+    pub async fn enforce_log(
+        &self,
+        client: &Client,
+        target: &ImageReference,
+        digest: &Digest,
+    ) -> anyhow::Result<Option<crate::release_log::LogReport>> {
+        let required = self.require_log || self.rule_for(target).is_some_and(|r| r.require_log);
+        if !required {
+            return Ok(None);
+        }
+        let (report, entries) =
+            crate::release_log::read_log(client, &target.registry, &self.log_state_dir(), false)
+                .await
+                .with_context(|| {
+                    format!("refusing {target}: its release log does not check out")
+                })?;
+        crate::release_log::require_recorded(
+            &entries,
+            target.repository.as_str(),
+            target.tag.as_ref().map(|t| t.as_str()),
+            &digest.to_string(),
+        )
+        .with_context(|| format!("refusing {target}"))?;
+        Ok(Some(report))
     }
 
     /// The longest rule covering `target`.

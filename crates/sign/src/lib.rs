@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use wharf_oci::{Descriptor, Digest, ImageManifest, media_types};
 
 pub mod bundle;
+pub mod log;
 
 /// Layer media type of the simple-signing payload.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -72,6 +73,9 @@ pub enum SignError {
     /// A regular expression (identity or issuer) that does not compile.
     #[error("invalid regular expression `{0}`: {1}")]
     Pattern(String, String),
+    /// A release log that does not read or check out.
+    #[error("release log: {0}")]
+    Log(String),
     /// A keyless signer named incompletely or twice.
     #[error("{0}")]
     Identity(String),

@@ -6,6 +6,7 @@ pub mod auth;
 mod blobs;
 mod error;
 pub mod limits;
+pub mod log;
 mod manifests;
 pub mod ops;
 mod referrers;
@@ -51,6 +52,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/{*path}", any(dispatch))
         .route("/.well-known/wasm-pkg/registry.json", get(well_known))
         .route("/token", get(auth::token))
+        .route("/log/v1/checkpoint", get(log::checkpoint))
+        .route("/log/v1/tile/{*path}", get(log::tile))
         .route("/livez", get(ops::livez))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -128,7 +131,6 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
     let mut doc =
         serde_json::to_value(RegistryMetadata::oci(&host, &state.config.namespace_prefix))
             .unwrap_or_default();
-    // wharf's own addition, which wkg ignores: the namespaces this registry mirrors
     let mirrors: Vec<serde_json::Value> = state
         .registry
         .mirrors()
@@ -144,10 +146,28 @@ async fn well_known(State(state): State<Arc<AppState>>, headers: HeaderMap) -> i
             })
         })
         .collect();
-    if !mirrors.is_empty()
-        && let Some(obj) = doc.as_object_mut()
-    {
-        obj.insert("wharf".into(), serde_json::json!({ "mirrors": mirrors }));
+    // wharf's own additions, which wkg ignores: the namespaces this registry mirrors, and
+    // its release log (where it is served, its origin and the key its checkpoints verify
+    // with)
+    let mut wharf = serde_json::Map::new();
+    if !mirrors.is_empty() {
+        wharf.insert("mirrors".into(), serde_json::json!(mirrors));
+    }
+    match state.registry.log_key().await {
+        Ok(key) => {
+            wharf.insert(
+                "log".into(),
+                serde_json::json!({
+                    "path": log::LOG_PATH,
+                    "origin": key.origin(),
+                    "verifier": key.verifier,
+                }),
+            );
+        }
+        Err(e) => tracing::warn!("release log key unavailable: {e}"),
+    }
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("wharf".into(), serde_json::Value::Object(wharf));
     }
     axum::Json(doc)
 }

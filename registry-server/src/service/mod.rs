@@ -13,6 +13,7 @@ mod manifest_cache;
 mod manifests;
 mod mirror;
 mod quotas;
+mod release_log;
 mod signatures;
 mod uploads;
 mod wasm;
@@ -193,6 +194,9 @@ impl From<StorageError> for ServiceError {
     }
 }
 
+/// The release log's origin when the registry has no public name.
+pub const DEFAULT_LOG_ORIGIN: &str = "wharf-registry/releases";
+
 /// The registry service.
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -219,6 +223,10 @@ pub struct Registry {
     mirrors: Vec<Mirror>,
     /// Hot manifests, kept in memory.
     manifest_cache: Arc<manifest_cache::ManifestCache>,
+    /// The release log's origin, naming its key when the key is created.
+    log_origin: String,
+    /// The release log's key, read (or created) once.
+    log_key: tokio::sync::OnceCell<Arc<wharf_sign::log::LogKey>>,
 }
 
 impl Registry {
@@ -244,7 +252,16 @@ impl Registry {
             quotas: Vec::new(),
             mirrors: Vec::new(),
             manifest_cache: Default::default(),
+            log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
+            log_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Name the release log `origin` (C2SP checkpoint origin and key name: no spaces or
+    /// `+`) when its key is created; an existing key keeps its name.
+    pub fn with_log_origin(mut self, origin: String) -> Self {
+        self.log_origin = origin;
+        self
     }
 
     /// Follow the changes other instances make to manifests and tags (PostgreSQL

@@ -249,6 +249,17 @@ impl Visibility {
         by_rules || self.also.binary_search_by(|n| n.as_str().cmp(name)).is_ok()
     }
 
+    /// Whether every repository is shown, whatever its name: no rules, or a shown `""`
+    /// rule and no hidden prefix.
+    pub fn is_everything(&self) -> bool {
+        match &self.rules {
+            None => true,
+            Some(rules) => {
+                rules.iter().all(|(_, shown)| *shown) && rules.iter().any(|(p, _)| p.is_empty())
+            }
+        }
+    }
+
     /// The decisions, deciding one first; `None` for everything shown.
     fn rules(&self) -> Option<&[(String, bool)]> {
         self.rules.as_deref()
@@ -717,4 +728,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         repo: &RepositoryName,
     ) -> Result<Vec<(Digest, u64, u64)>, StoreError>;
+
+    /// The release log's signing key as (private key, verifier key), creating it from
+    /// `generate` when there is none yet; every instance of a registry reads the same one.
+    async fn log_key(
+        &self,
+        generate: &(dyn Fn() -> Result<(String, String), StoreError> + Send + Sync),
+    ) -> Result<(String, String), StoreError>;
+    /// Entries in the release log.
+    async fn log_size(&self) -> Result<u64, StoreError>;
+    /// Release log entries `start..end` (as many as exist), in order.
+    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError>;
+    /// The release log's stored hashes at `indexes` (`wharf_sign::log`), those that exist.
+    async fn log_hashes(
+        &self,
+        indexes: &[u64],
+    ) -> Result<std::collections::HashMap<u64, wharf_sign::log::TreeHash>, StoreError>;
 }

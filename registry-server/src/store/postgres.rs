@@ -18,6 +18,10 @@ pub struct PgStore {
 /// it shared, a collection pass exclusively (the role SQLite's single writer plays).
 const GC_LOCK: i64 = 0x7768_6172_6667; // "wharfg"
 
+/// The advisory lock release log appends take (to the end of their transaction), so
+/// indexes are given out in commit order without gaps.
+const LOG_LOCK: i64 = 0x7768_6172_666c; // "wharfl"
+
 /// The notification channel of manifest and tag changes.
 const CHANGES_CHANNEL: &str = "wharf_manifests";
 
@@ -30,6 +34,17 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         Ok(tx)
+    }
+
+    /// Take the release log's append lock for the rest of `tx`.
+    async fn lock_log(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 
     /// A write transaction holding the GC lock exclusively.

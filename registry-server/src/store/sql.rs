@@ -123,6 +123,25 @@ pub(super) mod q {
         ON CONFLICT (repository_id) DO UPDATE SET name = excluded.name, tag = excluded.tag, \
         manifest_digest = excluded.manifest_digest, updated_at = excluded.updated_at, kind = excluded.kind, \
         description = excluded.description, target = excluded.target";
+    /// The manifest a tag points at; binds repository id, tag.
+    pub const TAG_TARGET: &str =
+        "SELECT manifest_digest FROM tags WHERE repository_id = $1 AND name = $2";
+    /// Entries in the release log (its next index).
+    pub const LOG_SIZE: &str = "SELECT COALESCE(MAX(idx) + 1, 0) FROM release_log";
+    /// Append a release log entry: index, bytes.
+    pub const INSERT_LOG_ENTRY: &str = "INSERT INTO release_log (idx, entry) VALUES ($1, $2)";
+    /// Store a release log tree hash: stored-hash index, hash.
+    pub const INSERT_LOG_HASH: &str = "INSERT INTO release_log_hashes (idx, hash) VALUES ($1, $2)";
+    /// A release log tree hash by stored-hash index.
+    pub const LOG_HASH: &str = "SELECT hash FROM release_log_hashes WHERE idx = $1";
+    /// Release log entries in `[$1, $2)`.
+    pub const LOG_ENTRIES: &str =
+        "SELECT entry FROM release_log WHERE idx >= $1 AND idx < $2 ORDER BY idx";
+    /// The release log's key.
+    pub const LOG_KEY: &str = "SELECT private_key, verifier FROM release_log_key WHERE id = 1";
+    /// Create the release log's key unless one exists: private key, verifier key.
+    pub const INSERT_LOG_KEY: &str = "INSERT INTO release_log_key (id, private_key, verifier) VALUES (1, $1, $2) \
+        ON CONFLICT (id) DO NOTHING";
     /// Forget the interfaces of a package's latest version; binds repository id.
     pub const DELETE_SUMMARY_INTERFACES: &str =
         "DELETE FROM package_interfaces WHERE repository_id = $1";
@@ -787,6 +806,77 @@ macro_rules! impl_store {
             Ok(values.iter().map(|v| found.contains(v)).collect())
         }
 
+        /// Append `entries` to the release log inside `tx`, which holds the log's lock
+        /// (`lock_log`): each gets the next index, and the tree's new stored hashes are
+        /// written beside it (`wharf_sign::log::hashes_to_store`), so the log and the change
+        /// it records commit together or not at all.
+        async fn append_log(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            entries: &[wharf_sign::log::LogEntry],
+        ) -> Result<(), StoreError> {
+            if entries.is_empty() {
+                return Ok(());
+            }
+            <$store>::lock_log(tx).await?;
+            let mut n: i64 = sqlx::query_scalar(q::LOG_SIZE).fetch_one(&mut **tx).await?;
+            for entry in entries {
+                let bytes = entry.to_bytes();
+                let index = u64::try_from(n).unwrap_or(0);
+                let mut known = std::collections::HashMap::new();
+                for i in wharf_sign::log::append_indexes(index) {
+                    let h: Vec<u8> = sqlx::query_scalar(q::LOG_HASH)
+                        .bind(i64_of(i))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    let h: wharf_sign::log::TreeHash = h.try_into().map_err(|_| {
+                        StoreError::Corrupt(format!("release log hash {i} is not 32 bytes"))
+                    })?;
+                    known.insert(i, h);
+                }
+                let hashes = wharf_sign::log::hashes_to_store(index, &bytes, &known)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(q::INSERT_LOG_ENTRY)
+                    .bind(n)
+                    .bind(bytes)
+                    .execute(&mut **tx)
+                    .await?;
+                for (i, h) in hashes {
+                    sqlx::query(q::INSERT_LOG_HASH)
+                        .bind(i64_of(i))
+                        .bind(h.to_vec())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                n += 1;
+            }
+            Ok(())
+        }
+
+        /// The release log entry of a tag set to `digest` from `previous` (`None`: nothing
+        /// to record, the tag already pointed there).
+        fn tag_entry(
+            repo: &RepositoryName,
+            tag: &str,
+            digest: &str,
+            previous: Option<String>,
+            time: &str,
+        ) -> Option<wharf_sign::log::LogEntry> {
+            use wharf_sign::log::{Action, LogEntry};
+            let action = match &previous {
+                Some(p) if p == digest => return None,
+                Some(_) => Action::Move,
+                None => Action::Publish,
+            };
+            Some(LogEntry {
+                action,
+                repository: repo.as_str().to_owned(),
+                tag: tag.to_owned(),
+                digest: digest.to_owned(),
+                previous: previous.filter(|_| action == Action::Move),
+                time: time.to_owned(),
+            })
+        }
+
         #[async_trait]
         impl Store for $store {
             #[tracing::instrument(skip(self), err)]
@@ -980,7 +1070,14 @@ macro_rules! impl_store {
                     }
                     insert_derived(&mut tx, repo_id, &digest, m).await?;
                 }
+                let mut log = Vec::new();
                 for tag in tags {
+                    let previous: Option<String> = sqlx::query_scalar(q::TAG_TARGET)
+                        .bind(repo_id)
+                        .bind(tag.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    log.extend(tag_entry(repo, tag.as_str(), &digest, previous, &t));
                     sqlx::query(q::SET_TAG)
                         .bind(repo_id)
                         .bind(tag.as_str())
@@ -989,6 +1086,23 @@ macro_rules! impl_store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                if inserted > 0
+                    && m.artifact_type == Some(YANK_ARTIFACT_TYPE)
+                    && let Some(subject) = m.subject
+                    && let Some(version) = m
+                        .annotations
+                        .and_then(|a| a.get(wharf_oci::yank::VERSION_ANNOTATION))
+                {
+                    log.push(wharf_sign::log::LogEntry {
+                        action: wharf_sign::log::Action::Yank,
+                        repository: repo.as_str().to_owned(),
+                        tag: version.clone(),
+                        digest: subject.to_string(),
+                        previous: None,
+                        time: t.clone(),
+                    });
+                }
+                append_log(&mut tx, &log).await?;
                 refresh_summary(&mut tx, repo_id).await?;
                 tx.commit().await?;
                 self.announce(repo.as_str()).await?;
@@ -1141,12 +1255,28 @@ macro_rules! impl_store {
                 else {
                     return Ok(false);
                 };
+                let previous: Option<String> = sqlx::query_scalar(q::TAG_TARGET)
+                    .bind(repo_id)
+                    .bind(tag.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let deleted = sqlx::query(q::DELETE_TAG_BY_ID)
                     .bind(repo_id)
                     .bind(tag.as_str())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                if let Some(previous) = previous {
+                    let entry = wharf_sign::log::LogEntry {
+                        action: wharf_sign::log::Action::Delete,
+                        repository: repo.as_str().to_owned(),
+                        tag: tag.as_str().to_owned(),
+                        digest: previous,
+                        previous: None,
+                        time: now(),
+                    };
+                    append_log(&mut tx, &[entry]).await?;
+                }
                 refresh_summary(&mut tx, repo_id).await?;
                 tx.commit().await?;
                 self.announce(repo.as_str()).await?;
@@ -1540,6 +1670,61 @@ macro_rules! impl_store {
                         ))
                     })
                     .collect()
+            }
+
+            async fn log_key(
+                &self,
+                generate: &(dyn Fn() -> Result<(String, String), StoreError> + Send + Sync),
+            ) -> Result<(String, String), StoreError> {
+                let existing: Option<(String, String)> = sqlx::query_as(q::LOG_KEY)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(key) = existing {
+                    return Ok(key);
+                }
+                let (private, verifier) = generate()?;
+                // another instance may create it first: the one stored is the one used
+                sqlx::query(q::INSERT_LOG_KEY)
+                    .bind(&private)
+                    .bind(&verifier)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_as(q::LOG_KEY).fetch_one(&self.pool).await?)
+            }
+
+            async fn log_size(&self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(q::LOG_SIZE)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(size_of(n))
+            }
+
+            async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+                Ok(sqlx::query_scalar(q::LOG_ENTRIES)
+                    .bind(i64_of(start))
+                    .bind(i64_of(end))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn log_hashes(
+                &self,
+                indexes: &[u64],
+            ) -> Result<std::collections::HashMap<u64, wharf_sign::log::TreeHash>, StoreError> {
+                let mut out = std::collections::HashMap::new();
+                for &i in indexes {
+                    let h: Option<Vec<u8>> = sqlx::query_scalar(q::LOG_HASH)
+                        .bind(i64_of(i))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    if let Some(h) = h {
+                        let h = h.try_into().map_err(|_| {
+                            StoreError::Corrupt(format!("release log hash {i} is not 32 bytes"))
+                        })?;
+                        out.insert(i, h);
+                    }
+                }
+                Ok(out)
             }
         }
     };

@@ -27,6 +27,13 @@ impl SqliteStore {
         self.write().await
     }
 
+    /// Nothing to take: SQLite's one writer already orders release log appends.
+    async fn lock_log(
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Nothing to announce: one process uses the file.
     async fn announce(&self, _repository: &str) -> Result<(), StoreError> {
         Ok(())

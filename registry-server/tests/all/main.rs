@@ -15,6 +15,7 @@ mod hostile;
 mod logs;
 mod mirror;
 mod quotas;
+mod release_log;
 mod route_properties;
 mod s3_registry;
 mod several_instances;
