@@ -180,7 +180,8 @@ suite!(
     catalog_and_signatures,
     catalog_latest_follows_every_change,
     listings_filter_by_visibility_before_paging,
-    listings_follow_every_manifest_change
+    listings_follow_every_manifest_change,
+    release_log_appends_with_each_tag_change
 );
 
 mod checks {
@@ -891,6 +892,91 @@ mod checks {
             .await
             .unwrap();
         assert_eq!(listed().await, vec!["count/me"], "listed again");
+    }
+
+    /// Each tag change appends one release log entry in its transaction, with dense
+    /// indexes even when many are made at once (PostgreSQL's append lock), and the stored
+    /// hashes give the tree a replay of the entries gives.
+    pub async fn release_log_appends_with_each_tag_change(s: &dyn Store) {
+        use wharf_sign::log::{Action, LogEntry, Replay};
+        let r = repo("logged/app");
+        let (one, c1) = (d("log one"), b"{\"log\":1}".to_vec());
+        let (two, c2) = (d("log two"), b"{\"log\":2}".to_vec());
+        s.put_manifest(
+            &r,
+            &manifest(&one, &c1, vec![]),
+            &[tag("1.0.0"), tag("latest")],
+        )
+        .await
+        .unwrap();
+        s.put_manifest(&r, &manifest(&one, &c1, vec![]), &[tag("1.0.0")])
+            .await
+            .unwrap();
+        s.put_manifest(&r, &manifest(&two, &c2, vec![]), &[tag("latest")])
+            .await
+            .unwrap();
+        assert!(s.delete_tag(&r, &tag("latest")).await.unwrap());
+        assert_eq!(
+            s.log_size().await.unwrap(),
+            4,
+            "the re-put recorded nothing"
+        );
+        let puts = (0..16).map(|i| {
+            let r = r.clone();
+            let c1 = c1.clone();
+            let one = one.clone();
+            async move {
+                let m = manifest(&one, &c1, vec![]);
+                s.put_manifest(&r, &m, &[tag(&format!("v{i}"))]).await
+            }
+        });
+        for put in futures_util::future::join_all(puts).await {
+            put.unwrap();
+        }
+        let size = s.log_size().await.unwrap();
+        assert_eq!(size, 20);
+        let entries = s.log_entries(0, 100).await.unwrap();
+        assert_eq!(entries.len(), 20, "indexes 0..20 without gaps");
+        let parsed: Vec<LogEntry> = entries
+            .iter()
+            .map(|e| LogEntry::parse(e).unwrap())
+            .collect();
+        let actions: Vec<Action> = parsed.iter().take(4).map(|e| e.action).collect();
+        assert_eq!(
+            actions,
+            [
+                Action::Publish,
+                Action::Publish,
+                Action::Move,
+                Action::Delete
+            ]
+        );
+        assert_eq!(
+            parsed[2].previous.as_deref(),
+            Some(one.to_string().as_str())
+        );
+        let mut replay = Replay::new();
+        for e in &entries {
+            replay.push(e).unwrap();
+        }
+        let known = s
+            .log_hashes(&wharf_sign::log::root_indexes(size))
+            .await
+            .unwrap();
+        assert_eq!(
+            wharf_sign::log::tree_root(size, &known).unwrap(),
+            replay.root(size).unwrap()
+        );
+        // one key, created once, whatever asks first
+        let make = || {
+            Ok((
+                "PRIVATE+KEY+x+00000000+AA==".to_owned(),
+                "x+00000000+AA==".to_owned(),
+            ))
+        };
+        let first = s.log_key(&make).await.unwrap();
+        let other = || Ok(("other".to_owned(), "other".to_owned()));
+        assert_eq!(s.log_key(&other).await.unwrap(), first);
     }
 
     /// Listings apply the viewer's visibility in the database, before paging and counting,
