@@ -224,6 +224,28 @@ pub fn sign_digest(
     passphrase: Option<&str>,
     subject: &Digest,
 ) -> Result<Vec<u8>, SignError> {
+    sign_statement(
+        private_pem,
+        passphrase,
+        subject,
+        COSIGN_SIGN_PREDICATE,
+        json!({}),
+    )
+}
+
+/// Sign an in-toto Statement v1 about `subject` with `predicate_type` and `predicate` (an
+/// attestation: SLSA provenance, a vulnerability scan; [`sign_digest`] is the signature
+/// statement) in a keyed bundle.
+///
+/// # Errors
+/// As [`sign_digest`].
+pub fn sign_statement(
+    private_pem: &str,
+    passphrase: Option<&str>,
+    subject: &Digest,
+    predicate_type: &str,
+    predicate: serde_json::Value,
+) -> Result<Vec<u8>, SignError> {
     if subject.algorithm() != DigestAlgorithm::Sha256 {
         return Err(SignError::Unsupported(format!(
             "cannot sign {subject} in a Sigstore bundle: cosign's statement binds sha256 digests"
@@ -233,8 +255,8 @@ pub fn sign_digest(
     let statement = json!({
         "_type": IN_TOTO_STATEMENT_V1,
         "subject": [{"digest": {"sha256": subject.encoded()}}],
-        "predicateType": COSIGN_SIGN_PREDICATE,
-        "predicate": {},
+        "predicateType": predicate_type,
+        "predicate": predicate,
     });
     let payload = serde_json::to_vec(&statement)?;
     let pae = sigstore_verify::types::dsse::pae(IN_TOTO_PAYLOAD_TYPE, &payload);

@@ -20,9 +20,9 @@ use super::auth::Identity;
 use super::error::ErrorBody;
 use super::{ApiError, ErrorCode, Query};
 use crate::service::{
-    ArtifactClass, ArtifactView, Dependents, FetchCommand, IndexEntry, LayerView, PackageDetail,
-    PackagePage, PackageSummary, QuotaUsage, ReferrerSummary, RepositoryDetail, RepositoryPage,
-    SbomComponent, SbomView, SearchQuery, VersionDetail, VersionSummary, Viewer,
+    ArtifactClass, ArtifactView, AttestationView, Dependents, FetchCommand, IndexEntry, LayerView,
+    PackageDetail, PackagePage, PackageSummary, QuotaUsage, ReferrerSummary, RepositoryDetail,
+    RepositoryPage, SbomComponent, SbomView, SearchQuery, VersionDetail, VersionSummary, Viewer,
 };
 use crate::store::{SignatureRecord, TagRow};
 
@@ -55,6 +55,7 @@ use crate::store::{SignatureRecord, TagRow};
         Dependents,
         ArtifactClass,
         ArtifactView,
+        AttestationView,
         LayerView,
         IndexEntry,
         SbomView,

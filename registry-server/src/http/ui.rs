@@ -663,6 +663,14 @@ fn version_page(d: &VersionDetail, r: &Reference, targets: &BTreeMap<String, Wit
                 dd { a href=(version_href(subject)) { code { (short(subject)) } } }
             }
             (meta_row("Predicate type", a.predicate_type.as_deref(), false))
+            @if let Some(v) = &a.attestation {
+                dt { "Verification" }
+                dd {
+                    span class={ "badge " (v.status.as_str()) } { (v.status.as_str()) }
+                    @if let Some(signer) = &v.signer { " by " code { (signer) } }
+                    @if let Some(why) = &v.detail { " — " (why) }
+                }
+            }
             (meta_row("Digest", Some(&d.digest.to_string()), false))
             (meta_row("Size", Some(&format!("{} bytes", d.size)), false))
             (meta_row("Created", d.created.as_deref(), false))

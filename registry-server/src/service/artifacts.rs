@@ -161,6 +161,21 @@ pub struct ArtifactView {
     pub sbom: Option<SbomView>,
     /// Attestation: the in-toto predicate type, when the manifest names it.
     pub predicate_type: Option<String>,
+    /// Attestation in a Sigstore bundle: how it verified against the operator's trusted
+    /// keys and identities (as a signature is judged).
+    pub attestation: Option<AttestationView>,
+}
+
+/// The verification of an attestation bundle.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct AttestationView {
+    /// `verified`, `unverified` or `invalid`.
+    #[schema(value_type = String)]
+    pub status: wharf_sign::SignatureStatus,
+    /// Who signed it, when verified: a trusted key's id or `<identity> (<issuer>)`.
+    pub signer: Option<String>,
+    /// Why not, when not.
+    pub detail: Option<String>,
 }
 
 /// A command that fetches a version as what it is.
@@ -498,6 +513,7 @@ impl Registry {
             manifests: Vec::new(),
             sbom: None,
             predicate_type: None,
+            attestation: None,
         };
         if class == ArtifactClass::Index {
             if let Ok(index) = serde_json::from_slice::<ImageIndex>(content) {
@@ -540,6 +556,11 @@ impl Registry {
             }
             ArtifactClass::Attestation => {
                 view.predicate_type = predicate_type(&annotations, &m.layers);
+                view.attestation = self.attestation_verdict(&m).await.map(|v| AttestationView {
+                    status: v.status(),
+                    signer: v.key_id().map(str::to_owned),
+                    detail: v.reason().map(str::to_owned),
+                });
             }
             _ => {}
         }

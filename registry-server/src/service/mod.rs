@@ -25,7 +25,8 @@ pub use quotas::{Quota, QuotaUsage};
 pub use uploads::{ChunkRange, UPLOAD_LEASE};
 
 pub use artifacts::{
-    ArtifactClass, ArtifactView, FetchCommand, IndexEntry, LayerView, SbomComponent, SbomView,
+    ArtifactClass, ArtifactView, AttestationView, FetchCommand, IndexEntry, LayerView,
+    SbomComponent, SbomView,
 };
 pub use catalog::{
     Dependents, MAX_PER_PAGE, PackageDetail, PackagePage, PackageSummary, ReferrerSummary,

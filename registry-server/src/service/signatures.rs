@@ -153,6 +153,35 @@ impl Registry {
         keys: &[wharf_sign::TrustedKey],
         identities: &[wharf_sign::bundle::IdentityRule],
     ) -> Option<Verdict> {
+        self.judge_bundle_layer(layer, subject, keys, identities, false)
+            .await
+    }
+
+    /// The verification status of an attestation manifest (a Sigstore bundle referrer
+    /// whose statement is not cosign's signature statement), judged like a signature
+    /// against the operator's trusted keys and identities; `None` when it is not one.
+    pub(super) async fn attestation_verdict(&self, m: &ImageManifest) -> Option<Verdict> {
+        let subject = m.subject.as_ref()?;
+        let (_, layer) = bundle_layers(m).next()?;
+        self.judge_bundle_layer(
+            layer,
+            &subject.digest,
+            &self.trusted_keys,
+            &self.trusted_identities,
+            true,
+        )
+        .await
+    }
+
+    /// [`Registry::judge_bundle`], judging attestations too with `attestations`.
+    async fn judge_bundle_layer(
+        &self,
+        layer: &wharf_oci::Descriptor,
+        subject: &Digest,
+        keys: &[wharf_sign::TrustedKey],
+        identities: &[wharf_sign::bundle::IdentityRule],
+        attestations: bool,
+    ) -> Option<Verdict> {
         use wharf_sign::bundle;
         let bytes = match layer.size > bundle::MAX_BUNDLE_BYTES {
             true => None,
@@ -166,11 +195,12 @@ impl Registry {
                 "the bundle is missing or too large".into(),
             ));
         };
-        if let Ok(summary) = bundle::summarize(&bytes)
-            && summary
+        let attestation = bundle::summarize(&bytes).is_ok_and(|summary| {
+            summary
                 .predicate_type
                 .is_some_and(|p| p != bundle::COSIGN_SIGN_PREDICATE)
-        {
+        });
+        if attestation != attestations {
             return None;
         }
         let root = match &self.trusted_root {

@@ -277,3 +277,70 @@ async fn a_rule_naming_only_identities_refuses_a_keyed_bundle() {
         );
     }
 }
+
+/// An attestation bundle (SLSA provenance) is not a signature: it neither satisfies a
+/// required-signature rule nor counts among the signatures, and its own page shows its
+/// predicate type and how it verified.
+#[tokio::test(flavor = "multi_thread")]
+async fn attestation_bundles_show_their_verification_and_are_not_signatures() {
+    let trusted = wharf_sign::generate_key(None).unwrap();
+    let rogue = wharf_sign::generate_key(None).unwrap();
+    let s = start(&trusted.public_pem).await;
+    let app = s.image("secure/attested", "1.0.0", b"app").await;
+    let provenance = |key: &str| {
+        wharf_sign::bundle::sign_statement(
+            key,
+            None,
+            &app.digest,
+            "https://slsa.dev/provenance/v1",
+            json!({"buildDefinition": {"buildType": "https://example.com/build"}}),
+        )
+        .unwrap()
+    };
+    let mut digests = Vec::new();
+    for key in [&trusted.private_pem, &rogue.private_pem] {
+        let bundle = provenance(key);
+        s.attach_bundle("secure/attested", &app, &bundle).await;
+        let m =
+            wharf_sign::bundle::bundle_manifest(app.clone(), &bundle, "2026-12-04T00:00:00.000Z");
+        digests.push(Digest::sha256_of(&serde_json::to_vec(&m).unwrap()));
+    }
+    assert_eq!(
+        s.get("secure/attested", "1.0.0").await.0,
+        StatusCode::FORBIDDEN,
+        "an attestation by the trusted key is not a signature"
+    );
+    let get = |path: String| {
+        let http = s.http.clone();
+        async move {
+            http.get(path)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let version = get(format!(
+        "{}/api/v1/packages/secure/attested@{}",
+        s.base, app.digest
+    ))
+    .await;
+    assert_eq!(version["signatures"], json!([]), "{version}");
+    let key_id = wharf_sign::key_id(&trusted.public_pem).unwrap();
+    for (digest, status) in digests.iter().zip(["verified", "unverified"]) {
+        let v = get(format!(
+            "{}/api/v1/packages/secure/attested@{digest}",
+            s.base
+        ))
+        .await;
+        let a = &v["artifact"];
+        assert_eq!(a["class"], "attestation", "{v}");
+        assert_eq!(a["predicate_type"], "https://slsa.dev/provenance/v1", "{v}");
+        assert_eq!(a["attestation"]["status"], status, "{v}");
+        if status == "verified" {
+            assert_eq!(a["attestation"]["signer"], key_id.as_str(), "{v}");
+        }
+    }
+}
