@@ -556,7 +556,7 @@ impl Registry {
             }
             ArtifactClass::Attestation => {
                 view.predicate_type = predicate_type(&annotations, &m.layers);
-                view.attestation = self.attestation_verdict(&m).await.map(|v| AttestationView {
+                view.attestation = self.attestation_verdict(m).await.map(|v| AttestationView {
                     status: v.status(),
                     signer: v.key_id().map(str::to_owned),
                     detail: v.reason().map(str::to_owned),
