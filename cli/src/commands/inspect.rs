@@ -32,6 +32,9 @@ struct RemoteReport {
     layout: Option<WasmLayout>,
     manifest: serde_json::Value,
     config: serde_json::Value,
+    /// Attestations attached (SLSA provenance and other in-toto statements in Sigstore
+    /// bundles), judged against the trust policy's signers for the package.
+    attestations: Vec<wharf_core::AttestationReport>,
     #[serde(flatten)]
     wasm: Inspection,
 }
@@ -102,6 +105,17 @@ impl Args {
                 let config: serde_json::Value =
                     serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null);
                 let info = inspect(&fetched.wasm, &target.to_string())?;
+                let signers = match settings.trust.rule_for(&target) {
+                    Some(rule) => rule.signers()?,
+                    None => wharf_core::Signers::nobody()?,
+                };
+                let attestations = wharf_core::check_attestations(
+                    &client,
+                    &target,
+                    &fetched.manifest_digest,
+                    &signers,
+                )
+                .await?;
                 let report = RemoteReport {
                     reference: target
                         .with_digest(fetched.manifest_digest.clone())
@@ -110,6 +124,7 @@ impl Args {
                     layout: WasmArtifact::read(manifest).ok().map(|a| a.layout),
                     manifest: manifest_json,
                     config,
+                    attestations,
                     wasm: info,
                 };
                 if self.json {
@@ -134,6 +149,19 @@ impl Args {
                     for (k, v) in a {
                         outln!("  {k}: {v}");
                     }
+                }
+                for a in &report.attestations {
+                    outln!(
+                        "attestation: {} {} ({}{})",
+                        a.predicate_type.as_deref().unwrap_or("(unknown predicate)"),
+                        a.digest,
+                        a.status,
+                        match (&a.signer, &a.detail) {
+                            (Some(s), _) => format!(" by {s}"),
+                            (None, Some(why)) => format!(": {why}"),
+                            (None, None) => String::new(),
+                        }
+                    );
                 }
                 print_inspection(&report.wasm);
                 Ok(ExitCode::SUCCESS)

@@ -525,3 +525,96 @@ fn wharf_sign_writes_the_bundle_cosign_v3_writes() {
         "{report}"
     );
 }
+
+/// `inspect` lists the attestations attached to a package (not its signatures), each
+/// judged against the trust policy's signers for it.
+#[test]
+fn inspect_shows_attestations_with_their_verification() {
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let base = work.path().join("release");
+    w.ok(&["key", "generate", "-o", s(&base)]);
+    let reg = Registry::start();
+    let hello = hello_component(&w, work.path());
+    let reference = format!("{}/demo/attested:1.0.0", reg.addr);
+    let digest: wharf_oci::Digest = w
+        .ok(&["push", s(&hello), &reference])
+        .trim()
+        .parse()
+        .unwrap();
+    w.ok(&["sign", &reference, "--key", s(&base.with_extension("key"))]);
+    // SLSA provenance signed by the release key, attached as cosign attaches it
+    let private = std::fs::read_to_string(base.with_extension("key")).unwrap();
+    let bundle = wharf_sign::bundle::sign_statement(
+        &private,
+        None,
+        &digest,
+        "https://slsa.dev/provenance/v1",
+        serde_json::json!({"buildDefinition": {"buildType": "https://example.com/ci"}}),
+    )
+    .unwrap();
+    let manifest_bytes = crate::support::get_bytes(&format!(
+        "http://{}/v2/demo/attested/manifests/{digest}",
+        reg.addr
+    ));
+    let subject = wharf_oci::Descriptor::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        digest.clone(),
+        manifest_bytes.len() as u64,
+    );
+    let m = wharf_sign::bundle::bundle_manifest(subject, &bundle, "2026-12-04T00:00:00.000Z");
+    crate::support::push_blob(&reg.addr, "demo/attested", &bundle);
+    crate::support::push_blob(&reg.addr, "demo/attested", b"{}");
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let m_digest = wharf_oci::Digest::sha256_of(&bytes);
+    crate::support::put_manifest(
+        &format!("http://{}/v2/demo/attested/manifests/{m_digest}", reg.addr),
+        &bytes,
+    );
+
+    let untrusted: serde_json::Value =
+        serde_json::from_str(&w.ok(&["inspect", &reference, "--json"])).unwrap();
+    let listed = untrusted["attestations"].as_array().unwrap();
+    assert_eq!(
+        listed.len(),
+        1,
+        "the signature is not an attestation: {untrusted}"
+    );
+    assert_eq!(
+        listed[0]["predicate_type"],
+        "https://slsa.dev/provenance/v1"
+    );
+    assert_eq!(listed[0]["digest"], m_digest.to_string());
+    assert_eq!(
+        listed[0]["status"], "unverified",
+        "no key trusted: {untrusted}"
+    );
+
+    let policy = work.path().join("trust.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[rules]]\nscope = \"{}/demo\"\nkeys = [\"release.pub\"]\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let trusted: serde_json::Value = serde_json::from_str(&w.ok(&[
+        "inspect",
+        &reference,
+        "--json",
+        "--trust-policy",
+        s(&policy),
+    ]))
+    .unwrap();
+    assert_eq!(
+        trusted["attestations"][0]["status"], "verified",
+        "{trusted}"
+    );
+    let text = w.ok(&["inspect", &reference, "--trust-policy", s(&policy)]);
+    assert!(
+        text.contains("attestation: https://slsa.dev/provenance/v1")
+            && text.contains("verified by sha256:"),
+        "{text}"
+    );
+}

@@ -346,6 +346,24 @@ pub fn get_json(url: &str) -> serde_json::Value {
     serde_json::from_slice(&get_bytes(url)).unwrap()
 }
 
+/// Push `bytes` as a blob of `repo` at `registry` (`host:port`) in one request.
+pub fn push_blob(registry: &str, repo: &str, bytes: &[u8]) {
+    use sha2::Digest as _;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "http://{registry}/v2/{repo}/blobs/uploads/?digest={digest}"
+            ))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "blob {digest}");
+    })
+}
+
 /// PUT an OCI image manifest at `url`; panics unless it is created.
 pub fn put_manifest(url: &str, body: &[u8]) {
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -159,6 +159,12 @@ impl Signers {
         })
     }
 
+    /// Nobody is trusted, against the built-in public-good root: judging with it still
+    /// checks and names who signed.
+    pub fn nobody() -> anyhow::Result<Signers> {
+        Signers::load(&[], &[], None)
+    }
+
     /// Nobody: no key and no identity.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.identities.is_empty()
@@ -518,4 +524,110 @@ async fn judge_legacy(
         subject,
         keys,
     )
+}
+
+/// An attestation attached to a manifest (a Sigstore bundle referrer whose in-toto
+/// statement is not cosign's signature statement: SLSA provenance, a scan) and how it
+/// verified.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttestationReport {
+    /// The referrer's manifest digest.
+    pub digest: Digest,
+    /// The statement's predicate type.
+    pub predicate_type: Option<String>,
+    /// `verified`, `unverified` or `invalid`.
+    pub status: wharf_sign::SignatureStatus,
+    /// Who signed it, when verified.
+    pub signer: Option<String>,
+    /// Why not, when not.
+    pub detail: Option<String>,
+}
+
+/// The attestations of `subject` in `target`'s repository, each judged against `signers`
+/// like a signature. At most [`MAX_SIGNATURES`] are read; one that cannot be read is
+/// reported `invalid` with the reason.
+pub async fn check_attestations(
+    client: &Client,
+    target: &ImageReference,
+    subject: &Digest,
+    signers: &Signers,
+) -> anyhow::Result<Vec<AttestationReport>> {
+    let Some(index) = client
+        .referrers(target, subject, Some(BUNDLE_MEDIA_TYPE))
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for d in index
+        .manifests
+        .into_iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
+        .filter(|d| {
+            // those announcing cosign's signature statement are signatures; the content
+            // of the others decides
+            d.annotations
+                .as_ref()
+                .and_then(|a| a.get(wharf_sign::bundle::PREDICATE_ANNOTATION))
+                .is_none_or(|p| p != COSIGN_SIGN_PREDICATE)
+        })
+        .take(MAX_SIGNATURES)
+    {
+        let invalid = |why: String| AttestationReport {
+            digest: d.digest.clone(),
+            predicate_type: None,
+            status: wharf_sign::SignatureStatus::Invalid,
+            signer: None,
+            detail: Some(why),
+        };
+        let layer = async {
+            let m = client
+                .pull_manifest(&target.with_digest(d.digest.clone()))
+                .await?;
+            let m = ImageManifest::from_slice(&m.bytes)?;
+            let layer = m
+                .layers
+                .into_iter()
+                .find(|l| l.media_type == BUNDLE_MEDIA_TYPE)
+                .context("no bundle layer")?;
+            Ok::<_, anyhow::Error>(
+                client
+                    .pull_blob_bytes(target, &layer, wharf_sign::bundle::MAX_BUNDLE_BYTES)
+                    .await?,
+            )
+        };
+        let bytes = match layer.await {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(invalid(format!("{e:#}")));
+                continue;
+            }
+        };
+        let predicate_type = match wharf_sign::bundle::summarize(&bytes) {
+            Ok(summary) => summary.predicate_type,
+            Err(e) => {
+                out.push(invalid(e.to_string()));
+                continue;
+            }
+        };
+        if predicate_type
+            .as_deref()
+            .is_none_or(|p| p == COSIGN_SIGN_PREDICATE)
+        {
+            continue; // a signature, not an attestation
+        }
+        let verdict = wharf_sign::bundle::judge_bundle(
+            &bytes,
+            Signed::Digest(subject),
+            &signers.bundle_trust(),
+        );
+        out.push(AttestationReport {
+            digest: d.digest.clone(),
+            predicate_type,
+            status: verdict.status(),
+            signer: verdict.key_id().map(str::to_owned),
+            detail: verdict.reason().map(str::to_owned),
+        });
+    }
+    Ok(out)
 }
