@@ -43,6 +43,11 @@ fn a_tag_moved_behind_the_logs_back_is_refused() {
     assert_eq!(report["tiles_checked"], 1, "{report}");
     let out = work.path().join("out.wasm");
     w.ok(&["pull", &v2, "-o", s(&out), "--require-log"]);
+    let key = work.path().join("release");
+    w.ok(&["key", "generate", "-o", s(&key)]);
+    w.ok(&["sign", &v2, "--key", s(&key.with_extension("key"))]);
+    let public = key.with_extension("pub");
+    w.ok(&["verify", &v2, "--key", s(&public), "--require-log"]);
 
     // someone with the database moves 1.0.0 to 2.0.0's manifest, writing no log entry
     sql(
@@ -57,6 +62,9 @@ fn a_tag_moved_behind_the_logs_back_is_refused() {
         "{err}"
     );
     assert!(!out.exists(), "nothing written");
+    // 1.0.0 now resolves to 2.0.0's signed manifest: the signature holds, the log does not
+    let err = w.fails(&["verify", &v1, "--key", s(&public), "--require-log"]);
+    assert!(err.contains(&format!("records demo/app:1.0.0 as {d1}")), "{err}");
     let err = w.fails(&["run", &v1, "--require-log"]);
     assert!(err.contains("refusing"), "{err}");
     // without --require-log the moved tag is served (the log is what catches it)
