@@ -120,7 +120,9 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<AppState>> {
         .with_trusted_identities(
             identity_rules(&config.trusted_identities).context("trusted-identities")?,
         )
-        .with_trusted_root(trusted_root(config.trusted_root.as_deref())?)
+        .with_trusted_root(wharf_sign::bundle::load_root(
+            config.trusted_root.as_deref(),
+        )?)
         .with_log_origin(match &config.public_registry {
             Some(host) => format!("{host}/releases"),
             None => service::DEFAULT_LOG_ORIGIN.to_owned(),
@@ -254,17 +256,4 @@ fn identity_rules(
         .iter()
         .map(wharf_sign::bundle::IdentitySpec::rule)
         .collect::<Result<_, _>>()?)
-}
-
-/// The configured `trusted_root.json`, or the public-good root built in.
-fn trusted_root(path: Option<&std::path::Path>) -> anyhow::Result<wharf_sign::bundle::TrustedRoot> {
-    Ok(match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("failed to read trusted root `{}`", p.display()))?;
-            wharf_sign::bundle::parse_root(&text)
-                .with_context(|| format!("trusted root `{}`", p.display()))?
-        }
-        None => wharf_sign::bundle::production_root()?,
-    })
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use wharf_component::CYCLONEDX_MEDIA_TYPE;
-use wharf_oci::ImageManifest;
 
 use crate::config::GlobalArgs;
 use crate::target::{Target, fetch, read_input, resolve};
@@ -84,21 +83,15 @@ impl Args {
                 match sboms.first() {
                     Some(d) => {
                         sbom_digest = Some(d.digest.clone());
-                        let m = client
-                            .pull_manifest(&target.with_digest(d.digest.clone()))
-                            .await?;
-                        let m = ImageManifest::from_slice(&m.bytes)?;
-                        let layer = m
-                            .layers
-                            .iter()
-                            .find(|l| l.media_type == CYCLONEDX_MEDIA_TYPE)
-                            .with_context(|| {
-                                format!("SBOM referrer {} has no CycloneDX layer", d.digest)
-                            })?;
-                        client
-                            .pull_blob_bytes(&target, layer, MAX_SBOM_BYTES)
-                            .await
-                            .context("failed to pull the SBOM")?
+                        wharf_core::referrer_layer(
+                            &client,
+                            &target,
+                            &d.digest,
+                            CYCLONEDX_MEDIA_TYPE,
+                            MAX_SBOM_BYTES,
+                        )
+                        .await
+                        .context("failed to pull the SBOM")?
                     }
                     None => {
                         drop(client);

@@ -64,7 +64,10 @@ fn a_tag_moved_behind_the_logs_back_is_refused() {
     assert!(!out.exists(), "nothing written");
     // 1.0.0 now resolves to 2.0.0's signed manifest: the signature holds, the log does not
     let err = w.fails(&["verify", &v1, "--key", s(&public), "--require-log"]);
-    assert!(err.contains(&format!("records demo/app:1.0.0 as {d1}")), "{err}");
+    assert!(
+        err.contains(&format!("records demo/app:1.0.0 as {d1}")),
+        "{err}"
+    );
     let err = w.fails(&["run", &v1, "--require-log"]);
     assert!(err.contains("refusing"), "{err}");
     // without --require-log the moved tag is served (the log is what catches it)
@@ -164,15 +167,5 @@ fn a_rewritten_or_shortened_log_and_a_new_key_are_refused() {
 
 /// Where `w` pinned `registry`'s log key and checkpoint.
 fn key_file(w: &Wharf, registry: &str) -> std::path::PathBuf {
-    let name: String = registry
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' => c,
-            _ => '_',
-        })
-        .collect();
-    w.home
-        .path()
-        .join("state/wharf/logs")
-        .join(format!("{name}.json"))
+    wharf_core::release_log::state_file(&w.home.path().join("state/wharf/logs"), registry)
 }

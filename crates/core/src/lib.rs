@@ -48,8 +48,8 @@ pub use push::{
 pub use remote::Remote;
 pub use signatures::{
     AttestationReport, IdentitySpec, SignatureFormat, SignatureReport, Signers, SigningKey,
-    TrustedKeys, VerifyReport, check_attestations, check_signatures, load_keys, sign_manifest,
-    subject_of,
+    TrustedKeys, VerifyReport, check_attestations, check_signatures, load_keys, referrer_layer,
+    sign_manifest, subject_of,
 };
 pub use trust::{TrustPolicy, Verification};
 pub use witfetch::{FetchedWit, WitFetch, WitFetchReport, fetch_wit_deps};

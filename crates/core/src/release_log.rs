@@ -102,7 +102,8 @@ pub async fn log_info(client: &Client, registry: &str) -> anyhow::Result<LogInfo
     Ok(info)
 }
 
-fn state_file(state_dir: &Path, registry: &str) -> PathBuf {
+/// The file in `state_dir` where the key and last checkpoint of `registry`'s log are kept.
+pub fn state_file(state_dir: &Path, registry: &str) -> PathBuf {
     let name: String = registry
         .chars()
         .map(|c| match c {

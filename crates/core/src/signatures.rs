@@ -139,15 +139,7 @@ impl Signers {
         identities: &[IdentitySpec],
         trusted_root: Option<&Path>,
     ) -> anyhow::Result<Signers> {
-        let root = match trusted_root {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("failed to read trusted root `{}`", p.display()))?;
-                wharf_sign::bundle::parse_root(&text)
-                    .with_context(|| format!("`{}`", p.display()))?
-            }
-            None => wharf_sign::bundle::production_root()?,
-        };
+        let root = wharf_sign::bundle::load_root(trusted_root)?;
         Ok(Signers {
             keys: load_keys(key_paths)?,
             identities: identities
@@ -580,22 +572,13 @@ pub async fn check_attestations(
             signer: None,
             detail: Some(why),
         };
-        let layer = async {
-            let m = client
-                .pull_manifest(&target.with_digest(d.digest.clone()))
-                .await?;
-            let m = ImageManifest::from_slice(&m.bytes)?;
-            let layer = m
-                .layers
-                .into_iter()
-                .find(|l| l.media_type == BUNDLE_MEDIA_TYPE)
-                .context("no bundle layer")?;
-            Ok::<_, anyhow::Error>(
-                client
-                    .pull_blob_bytes(target, &layer, wharf_sign::bundle::MAX_BUNDLE_BYTES)
-                    .await?,
-            )
-        };
+        let layer = referrer_layer(
+            client,
+            target,
+            &d.digest,
+            BUNDLE_MEDIA_TYPE,
+            wharf_sign::bundle::MAX_BUNDLE_BYTES,
+        );
         let bytes = match layer.await {
             Ok(b) => b,
             Err(e) => {
@@ -630,4 +613,28 @@ pub async fn check_attestations(
         });
     }
     Ok(out)
+}
+
+/// The first layer of media type `media_type` of the referrer manifest `referrer` in
+/// `target`'s repository, read whole (at most `limit` bytes, checked against its digest).
+///
+/// # Errors
+/// When the manifest cannot be read, has no such layer, or the layer is over `limit`.
+pub async fn referrer_layer(
+    client: &Client,
+    target: &ImageReference,
+    referrer: &Digest,
+    media_type: &str,
+    limit: u64,
+) -> anyhow::Result<Vec<u8>> {
+    let m = client
+        .pull_manifest(&target.with_digest(referrer.clone()))
+        .await?;
+    let m = ImageManifest::from_slice(&m.bytes)?;
+    let layer = m
+        .layers
+        .iter()
+        .find(|l| l.media_type == media_type)
+        .with_context(|| format!("referrer {referrer} has no {media_type} layer"))?;
+    Ok(client.pull_blob_bytes(target, layer, limit).await?)
 }

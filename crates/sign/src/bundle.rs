@@ -71,6 +71,23 @@ pub fn parse_root(json: &str) -> Result<TrustedRoot, SignError> {
     TrustedRoot::from_json(json).map_err(|e| SignError::TrustedRoot(e.to_string()))
 }
 
+/// The trusted root in the `trusted_root.json` at `path`, or without one the public-good
+/// root built in ([`production_root`]).
+///
+/// # Errors
+/// [`SignError::TrustedRoot`] naming the file that cannot be read or parsed.
+pub fn load_root(path: Option<&std::path::Path>) -> Result<TrustedRoot, SignError> {
+    match path {
+        None => production_root(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                SignError::TrustedRoot(format!("failed to read `{}`: {e}", p.display()))
+            })?;
+            parse_root(&text).map_err(|e| SignError::TrustedRoot(format!("`{}`: {e}", p.display())))
+        }
+    }
+}
+
 /// How a certificate value (identity or issuer) is matched.
 #[derive(Clone, Debug)]
 pub enum Matcher {
