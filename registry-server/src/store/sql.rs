@@ -108,6 +108,17 @@ pub(super) mod q {
         JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
         LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
         WHERE t.repository_id = $1 ORDER BY t.name";
+    /// One tag of a repository with what it points at, as [`TAG_DETAILS_BY_ID`] lists
+    /// them; binds repository id, tag.
+    pub const TAG_DETAIL_BY_NAME: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
+        m.artifact_type, m.size, w.kind, \
+        CAST(NULL AS TEXT) AS yank \
+        FROM tags t \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
+        WHERE t.repository_id = $1 AND t.name = $2";
+    /// The tag a package's summary names as its latest version; binds repository id.
+    pub const SUMMARY_TAG: &str = "SELECT tag FROM package_summary WHERE repository_id = $1";
     /// The yank marks of a repository, newest first: subject and annotations; binds
     /// repository id, yank artifact type.
     pub const YANK_MARKS: &str = "SELECT y.subject, y.annotations FROM manifests y \
@@ -726,6 +737,68 @@ macro_rules! impl_store {
             Ok(())
         }
 
+        /// [`refresh_summary`] after `tags` were set (and nothing else changed: no yank mark,
+        /// no deletion), reading only those tags and the current latest instead of every
+        /// tag of the repository: the latest of the repository is the latest of {its latest
+        /// before, the tags set now} by the same [`latest_version`] rule, unless one of the
+        /// tags set is the latest itself (then every tag is read again).
+        async fn refresh_summary_for_tags(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            repo_id: i64,
+            tags: &[Tag],
+        ) -> Result<(), StoreError> {
+            let current: Option<String> = sqlx::query_scalar(q::SUMMARY_TAG)
+                .bind(repo_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(c) = &current
+                && tags.iter().any(|t| t.as_str() == c)
+            {
+                return refresh_summary(conn, repo_id).await;
+            }
+            let mut records: Vec<TagRecord> = Vec::new();
+            for name in tags.iter().map(Tag::as_str).chain(current.as_deref()) {
+                let row: Option<TagRecord> = sqlx::query_as(q::TAG_DETAIL_BY_NAME)
+                    .bind(repo_id)
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                records.extend(row);
+            }
+            let mut rows: Vec<TagRow> = convert(records)?;
+            // in the order a full reading lists them (by name, bytewise), so ties break alike
+            rows.sort_by(|a, b| a.tag.as_str().cmp(b.tag.as_str()));
+            rows.dedup_by(|a, b| a.tag == b.tag);
+            let marks: Vec<(String, Option<String>)> = sqlx::query_as(q::YANK_MARKS)
+                .bind(repo_id)
+                .bind(YANK_ARTIFACT_TYPE)
+                .fetch_all(&mut *conn)
+                .await?;
+            attach_yanks(&mut rows, &marks)?;
+            let latest = latest_version(&rows).map(|r| r.tag.as_str().to_owned());
+            if latest == current {
+                return Ok(());
+            }
+            let Some(latest) = latest else {
+                // the latest before is gone from view: only a full reading decides
+                return refresh_summary(conn, repo_id).await;
+            };
+            sqlx::query(q::DELETE_SUMMARY_INTERFACES)
+                .bind(repo_id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(q::SET_SUMMARY)
+                .bind(repo_id)
+                .bind(latest)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(q::SET_SUMMARY_INTERFACES)
+                .bind(repo_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
         impl $store {
             /// Write the summaries a database from before them lacks (and any lost),
             /// 500 repositories per transaction; called at open.
@@ -1103,7 +1176,11 @@ macro_rules! impl_store {
                     });
                 }
                 append_log(&mut tx, &log).await?;
-                refresh_summary(&mut tx, repo_id).await?;
+                match m.artifact_type == Some(YANK_ARTIFACT_TYPE) {
+                    // a yank mark can take the latest version out of the running
+                    true => refresh_summary(&mut tx, repo_id).await?,
+                    false => refresh_summary_for_tags(&mut tx, repo_id, tags).await?,
+                }
                 tx.commit().await?;
                 self.announce(repo.as_str()).await?;
                 Ok(PutOutcome::Stored)
