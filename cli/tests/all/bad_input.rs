@@ -107,6 +107,79 @@ fn unknown_repository_and_tag() {
     assert!(err.contains("no version of nobody:here matches"), "{err}");
 }
 
+/// Files under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A push sends the file while it validates it: a binary found invalid only at its end
+/// (after several pieces went up) is reported as invalid, its upload session is cancelled
+/// and nothing of it stays in the registry; the whole file then pushes and pulls back
+/// byte for byte.
+#[test]
+fn a_file_found_invalid_while_it_uploads_leaves_nothing() {
+    let w = Wharf::new();
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    // 3 MiB of data: the push reads, sends and inspects it in several pieces
+    let data = "w".repeat(3 << 20);
+    let wat = format!(
+        r#"(module (memory 64) (func (export "f") (result i32) i32.const 7) (data (i32.const 0) "{data}"))"#
+    );
+    let whole = wat::parse_str(&wat).unwrap();
+    let full = work.path().join("big.wasm");
+    std::fs::write(&full, &whole).unwrap();
+    let truncated = work.path().join("cut.wasm");
+    std::fs::write(&truncated, &whole[..whole.len() - 9]).unwrap();
+    let reference = format!("{}/demo/big:1.0.0", reg.addr);
+    let err = w.fails(&["push", s(&truncated), &reference]);
+    assert!(
+        err.contains("cut.wasm") && err.contains("is not valid WebAssembly"),
+        "{err}"
+    );
+    assert!(
+        files_under(reg.dir.path()).iter().all(|f| {
+            let f = f.to_string_lossy();
+            !f.contains("/blobs/") && !f.contains("/uploads/")
+        }),
+        "no blob and no upload session is left: {:?}",
+        files_under(reg.dir.path())
+    );
+    let url = format!("http://{}/v2/demo/big/manifests/1.0.0", reg.addr);
+    let status = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async { reqwest::get(&url).await.unwrap().status() });
+    assert_eq!(status, 404, "the tag was not created");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&w.ok(&["push", s(&full), &reference, "--json"])).unwrap();
+    assert_eq!(report["layer"]["size"], whole.len() as u64, "{report}");
+    assert_eq!(report["blobs_sent"], 2, "{report}");
+    let out = work.path().join("pulled.wasm");
+    w.ok(&["pull", &reference, "-o", s(&out)]);
+    assert!(std::fs::read(&out).unwrap() == whole, "pulled bytes differ");
+    assert!(
+        files_under(reg.dir.path())
+            .iter()
+            .all(|f| !f.to_string_lossy().contains("/uploads/")),
+        "no upload session is left after a push"
+    );
+    // pushed again: the version holds it already, nothing is sent
+    let again: serde_json::Value =
+        serde_json::from_str(&w.ok(&["push", s(&full), &reference, "--json"])).unwrap();
+    assert_eq!(again["already_present"], true, "{again}");
+    assert_eq!(again["digest"], report["digest"], "{again}");
+}
+
 #[test]
 fn tampered_blob_is_caught_on_pull_and_run() {
     let w = Wharf::new();

@@ -57,6 +57,14 @@ pub struct ClientConfig {
     pub max_blob_bytes: Option<u64>,
 }
 
+/// An open blob upload session ([`Client::open_upload`]): where its next request goes and
+/// how many bytes it holds.
+#[derive(Debug)]
+pub struct BlobUpload {
+    location: String,
+    size: u64,
+}
+
 /// Redirects followed for one request, as reqwest's default policy.
 const MAX_REDIRECTS: usize = 10;
 /// Default connect timeout: 30 s.
@@ -810,6 +818,31 @@ impl Client {
         ))
     }
 
+    /// Whether `repo` holds any tag (one `GET tags/list?n=1`); a repository the registry
+    /// does not know holds none.
+    pub async fn has_tags(
+        &self,
+        registry: &str,
+        repo: &RepositoryName,
+    ) -> Result<bool, ClientError> {
+        let url = self.repo_url(registry, repo, "tags/list?n=1");
+        let resp = self
+            .send(registry, Some(repo), false, &url, |h| h.get(&url))
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        if !resp.status().is_success() {
+            return Err(status_error("GET", &url, resp).await);
+        }
+        let body: serde_json::Value =
+            json_capped(resp, MAX_LISTING_BODY, self.metadata_timeout(), &url).await?;
+        Ok(body
+            .get("tags")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty()))
+    }
+
     /// All tags of `repo`, following `Link` pagination.
     pub async fn tags(
         &self,
@@ -921,6 +954,116 @@ impl Client {
             return Err(status_error("PUT", &url, resp).await);
         }
         Ok(())
+    }
+
+    /// Open an upload session in `r`'s repository for a blob whose digest is not known yet
+    /// (distribution-spec "Pushing a blob in chunks"): its bytes follow with
+    /// [`Client::upload_chunk`], the digest with [`Client::commit_upload`], or
+    /// [`Client::cancel_upload`] drops it.
+    pub async fn open_upload(&self, r: &ImageReference) -> Result<BlobUpload, ClientError> {
+        Ok(BlobUpload {
+            location: self.start_upload(r).await?,
+            size: 0,
+        })
+    }
+
+    /// Send `len` bytes of `body` as the next chunk of `upload` (one `PATCH` with
+    /// `Content-Range: <start>-<end>` and `Content-Length`, streamed as `body` yields), and
+    /// follow the session to the `Location` the registry answers with.
+    ///
+    /// # Errors
+    /// Transport errors (including an error `body` yields, which aborts the request) and any
+    /// answer but `202 Accepted`, or one whose `Range` does not end where this chunk does.
+    pub async fn upload_chunk<S>(
+        &self,
+        r: &ImageReference,
+        upload: &mut BlobUpload,
+        body: S,
+        len: u64,
+    ) -> Result<(), ClientError>
+    where
+        S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        let url = upload.location.clone();
+        let mut rb = self
+            .http_for(&url)?
+            .patch(&url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(body));
+        if len > 0 {
+            let range = format!("{}-{}", upload.size, upload.size + len - 1);
+            rb = rb.header(reqwest::header::CONTENT_RANGE, range);
+        }
+        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+            rb = rb.header(AUTHORIZATION, h);
+        }
+        let resp = rb.send().await.map_err(transport(&url))?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(status_error("PATCH", &url, resp).await);
+        }
+        let end = upload.size + len;
+        // `Range: 0-<last byte>` (distribution-spec); an empty session answers `0-0`
+        let reported = resp
+            .headers()
+            .get(reqwest::header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once('-'))
+            .and_then(|(_, last)| last.trim().parse::<u64>().ok());
+        if let Some(last) = reported
+            && end > 0
+            && last + 1 != end
+        {
+            return Err(ClientError::Protocol {
+                url,
+                reason: format!(
+                    "the registry holds bytes 0-{last} of the upload, not 0-{}",
+                    end - 1
+                ),
+            });
+        }
+        if let Some(loc) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()) {
+            upload.location = resolve_location(&url, loc)?;
+        }
+        upload.size = end;
+        Ok(())
+    }
+
+    /// Close `upload` as blob `digest` (a `PUT ?digest=` with no body); the registry checks
+    /// the bytes it holds against `digest`.
+    pub async fn commit_upload(
+        &self,
+        r: &ImageReference,
+        upload: BlobUpload,
+        digest: &Digest,
+    ) -> Result<(), ClientError> {
+        self.finish_upload(
+            r,
+            &upload.location,
+            digest,
+            reqwest::Body::from(Vec::new()),
+            0,
+        )
+        .await
+    }
+
+    /// Drop `upload` and the bytes sent to it (`DELETE` on the session). A session the
+    /// registry no longer knows (`404`) counts as dropped.
+    pub async fn cancel_upload(
+        &self,
+        r: &ImageReference,
+        upload: BlobUpload,
+    ) -> Result<(), ClientError> {
+        let url = upload.location;
+        let mut rb = self.http_for(&url)?.delete(&url);
+        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+            rb = rb.header(AUTHORIZATION, h);
+        }
+        let resp = rb.send().await.map_err(transport(&url))?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
+            _ => Err(status_error("DELETE", &url, resp).await),
+        }
     }
 
     /// Push `bytes` as a blob unless the repository has it. Returns true when sent.

@@ -18,8 +18,9 @@ mod error;
 
 pub use auth::{Credentials, DockerConfig, write_docker_credentials};
 pub use client::{
-    Client, ClientConfig, PackageHit, PlainHttp, PulledManifest, PushedReferrer, ReferrerLayer,
-    SearchRequest, SearchResults, YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION, output_file_builder,
+    BlobUpload, Client, ClientConfig, PackageHit, PlainHttp, PulledManifest, PushedReferrer,
+    ReferrerLayer, SearchRequest, SearchResults, YANK_ARTIFACT_TYPE, YANK_REASON_ANNOTATION,
+    output_file_builder,
 };
 pub use error::ClientError;
 

@@ -120,7 +120,24 @@ impl StreamingInspector {
     /// # Errors
     /// [`ComponentError::NotWasm`] or [`ComponentError::Invalid`] for a binary that does not
     /// validate, including one that ends early.
-    pub fn finish(mut self, digest: Digest) -> Result<(Inspection, Option<String>)> {
+    pub fn finish(self, digest: Digest) -> Result<(Inspection, Option<String>)> {
+        let what = self.what.clone();
+        let (inspection, reduced) = self.finish_reduced(digest)?;
+        let wit = match inspection.kind {
+            WasmKind::CoreModule => None,
+            _ => crate::wit::component_wit(&reduced, &what).ok(),
+        };
+        Ok((inspection, wit))
+    }
+
+    /// End of input, without the WIT decode: the inspection of the whole binary (as
+    /// [`StreamingInspector::finish`]) and the reduced binary it was read from, which
+    /// answers for the binary's types, imports, exports and custom sections (a cargo-auditable
+    /// `.dep-v0` section included) but holds no function bodies or data.
+    ///
+    /// # Errors
+    /// As [`StreamingInspector::finish`].
+    pub fn finish_reduced(mut self, digest: Digest) -> Result<(Inspection, Vec<u8>)> {
         self.parse(true)?;
         if !self.done {
             return Err(self.invalid("the binary ends early"));
@@ -128,11 +145,7 @@ impl StreamingInspector {
         let (_, reduced) = self.levels.pop().unwrap_or_default();
         let mut inspection = crate::inspect::inspect_known(&reduced, &self.what, Some(digest))?;
         inspection.size = self.size;
-        let wit = match inspection.kind {
-            WasmKind::CoreModule => None,
-            _ => crate::wit::component_wit(&reduced, &self.what).ok(),
-        };
-        Ok((inspection, wit))
+        Ok((inspection, reduced))
     }
 
     fn invalid(&self, reason: impl Into<String>) -> ComponentError {

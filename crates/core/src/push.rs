@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use futures_util::StreamExt as _;
 use serde::Serialize;
-use wharf_component::{CYCLONEDX_MEDIA_TYPE, Inspection, WasmKind, inspect};
+use wharf_component::{CYCLONEDX_MEDIA_TYPE, Inspection, WasmKind};
 use wharf_oci::{
     ANNOTATION_TITLE, Descriptor, Digest, ImageManifest, ImageReference, PackageRef, Reference,
     WasmComponentConfig, WasmConfig, media_types,
@@ -88,21 +89,24 @@ impl SbomChoice {
                     Ok(None)
                 }
             },
-            SbomChoice::File(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("failed to read SBOM `{}`", path.display()))?;
-                let doc: serde_json::Value = serde_json::from_slice(&bytes)
-                    .with_context(|| format!("SBOM `{}` is not JSON", path.display()))?;
-                if doc.get("bomFormat").and_then(|f| f.as_str()) != Some("CycloneDX") {
-                    bail!(
-                        "SBOM `{}` is not a CycloneDX JSON document (no \"bomFormat\": \"CycloneDX\")",
-                        path.display()
-                    );
-                }
-                Ok(Some(bytes))
-            }
+            SbomChoice::File(path) => read_sbom_file(path).map(Some),
         }
     }
+}
+
+/// The CycloneDX JSON document in the file at `path`, checked to be one.
+fn read_sbom_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("failed to read SBOM `{}`", path.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("SBOM `{}` is not JSON", path.display()))?;
+    if doc.get("bomFormat").and_then(|f| f.as_str()) != Some("CycloneDX") {
+        bail!(
+            "SBOM `{}` is not a CycloneDX JSON document (no \"bomFormat\": \"CycloneDX\")",
+            path.display()
+        );
+    }
+    Ok(bytes)
 }
 
 /// Everything a push does besides the layer: annotations, signing, SBOM.
@@ -186,8 +190,24 @@ fn wasm_config(info: &Inspection, created: &str) -> WasmConfig {
 
 /// Push `file` (a component, core module or WIT package; `.wat` is encoded first) to
 /// `target` in the CNCF Wasm layout, then sign it and attach its SBOM as `options` say.
-/// Everything that can fail on the input (the wasm, the key, the SBOM) is checked before
-/// the first byte is sent.
+///
+/// The file is read in [`READ_CHUNK`] pieces and never held whole. Into a repository with
+/// no tags (a new package) it is read once: each piece goes to the registry as it is read
+/// while the same pass hashes, validates and inspects it
+/// ([`wharf_component::StreamingInspector`]), so the inspection costs no time of its own.
+/// Where the repository has tags, the file is hashed first (a fast pass) so that a layer
+/// the repository holds is not sent again (`HEAD`), and where the tag holds a manifest it is
+/// inspected first, so that a version that already holds this very artifact uploads
+/// nothing (see [`PushReport::already_present`]). Nothing becomes visible before it has all
+/// been checked: the layer's upload session is committed only once the binary validated
+/// (and its SBOM, when asked for, was read), and cancelled otherwise, so an invalid file
+/// leaves nothing in the registry.
+/// Standard input and `.wat` files are read whole (the text is encoded first) and pushed
+/// from a temporary file.
+///
+/// # Errors
+/// An unreadable file, a binary that does not validate (naming the file and the reason),
+/// an unreadable SBOM, and the registry's refusals, each naming what was being pushed.
 pub async fn push_file(
     client: &wharf_client::Client,
     target: &ImageReference,
@@ -196,13 +216,11 @@ pub async fn push_file(
     warn: Warn<'_>,
 ) -> anyhow::Result<PushReport> {
     let what = file.display().to_string();
-    let bytes = read_wasm(file)?;
-    let info = inspect(&bytes, &what)?;
-    let sbom = options.sbom.document(&bytes, &what, warn)?;
-    // a `.wat` file is pushed as the binary it encodes
+    // standard input and the text format are pushed as the binary they hold, from a file
     let text_source = file.extension().is_some_and(|e| e == "wat");
-    let converted = match text_source {
+    let materialized = match text_source || file.as_os_str() == "-" {
         true => {
+            let bytes = read_wasm(file)?;
             let mut tmp =
                 tempfile::NamedTempFile::new().context("failed to create a temporary file")?;
             std::io::Write::write_all(&mut tmp, &bytes)
@@ -211,8 +229,63 @@ pub async fn push_file(
         }
         false => None,
     };
-    let layer_path = converted.as_ref().map_or(file, |t| t.path());
-    drop(bytes);
+    let layer_path = materialized.as_ref().map_or(file, |t| t.path());
+    // a named SBOM file is checked before anything is sent
+    let sbom_file = match &options.sbom {
+        SbomChoice::File(path) => Some(read_sbom_file(path)?),
+        _ => None,
+    };
+
+    // a tag that holds a manifest may hold this very artifact, and a repository with tags
+    // may hold the layer: there, the file is hashed before anything is sent
+    let held = held_manifest(client, target).await;
+    let known = match &held {
+        Some(_) => true,
+        None => client
+            .has_tags(&target.registry, &target.repository)
+            .await
+            .unwrap_or(true),
+    };
+    let present = match known {
+        true => {
+            let path = layer_path.to_owned();
+            let digest = blocking(move || hash_file(&path)).await?;
+            client
+                .blob_size(target, &digest)
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        }
+        false => false,
+    };
+    let (info, reduced, upload) = match held.is_some() || present {
+        true => {
+            let (path, name) = (layer_path.to_owned(), what.clone());
+            let (info, reduced) = blocking(move || inspect_file(&path, &name)).await?;
+            (info, reduced, None)
+        }
+        false => {
+            let (upload, info, reduced) =
+                upload_inspecting(client, target, layer_path, &what, options.progress.clone())
+                    .await?;
+            (info, reduced, Some(upload))
+        }
+    };
+    let sbom = match (&options.sbom, sbom_file) {
+        (SbomChoice::Auto, _) => options.sbom.document(&reduced, &what, warn),
+        (_, file) => Ok(file),
+    };
+    drop(reduced);
+    let sbom = match sbom {
+        Ok(sbom) => sbom,
+        Err(e) => {
+            if let Some(upload) = upload {
+                let _ = client.cancel_upload(target, upload).await;
+            }
+            return Err(e);
+        }
+    };
 
     let created = created_time()?;
     let config = wasm_config(&info, &created);
@@ -221,6 +294,7 @@ pub async fn push_file(
 
     let title = match (file.file_stem(), text_source) {
         (Some(stem), true) => format!("{}.wasm", stem.to_string_lossy()),
+        _ if file.as_os_str() == "-" => "module.wasm".into(),
         _ => file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -247,7 +321,8 @@ pub async fn push_file(
     // a version that already holds this very artifact (a retried push, or the same file
     // pushed again at another time) is a success: nothing is uploaded, its digest reported,
     // and a signature or SBOM asked for is attached to it
-    let existing = same_artifact_at(client, target, &manifest).await;
+    let existing =
+        held.and_then(|(theirs, desc)| same_artifact(&theirs, &manifest).then_some(desc));
     let already_present = existing.is_some();
     let (digest, manifest_desc, sent) = match existing {
         Some(existing) => (existing.digest.clone(), existing, 0),
@@ -257,14 +332,28 @@ pub async fn push_file(
             // the layer and the config go up at once (each skipped when the registry has it)
             let (layer_sent, config_sent) = futures_util::try_join!(
                 async {
-                    client
-                        .push_blob_file(target, layer_path, &info.digest, info.size, move |n| {
-                            if let Some(p) = &progress {
-                                p(n, total)
-                            }
-                        })
-                        .await
-                        .with_context(|| format!("failed to push the wasm layer to {target}"))
+                    match upload {
+                        Some(upload) => client
+                            .commit_upload(target, upload, &info.digest)
+                            .await
+                            .map(|()| true),
+                        None => {
+                            client
+                                .push_blob_file(
+                                    target,
+                                    layer_path,
+                                    &info.digest,
+                                    info.size,
+                                    move |n| {
+                                        if let Some(p) = &progress {
+                                            p(n, total)
+                                        }
+                                    },
+                                )
+                                .await
+                        }
+                    }
+                    .with_context(|| format!("failed to push the wasm layer to {target}"))
                 },
                 async {
                     client
@@ -337,32 +426,196 @@ pub async fn push_file(
     })
 }
 
-/// The manifest tag `target` already points at, when it is `manifest` but for the time it
-/// was made: the same layers (digest, size, media type, annotations), config media type and
-/// subject, and the same manifest annotations besides `org.opencontainers.image.created`.
-/// `None` when the tag is free, holds something else or cannot be read (the push then goes
-/// ahead and the registry decides), and for a target pinned by digest.
-async fn same_artifact_at(
+/// Size of the pieces a pushed file is read, sent and inspected in (1 MiB).
+pub const READ_CHUNK: usize = 1 << 20;
+
+/// Pieces read ahead of the upload (so at most this many [`READ_CHUNK`]s are in memory).
+const READ_AHEAD: usize = 4;
+
+/// Run `f` on the blocking pool (file reads, hashing, validation).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("a file-reading task failed")?
+}
+
+/// The sha256 digest of the file at `path`, read in [`READ_CHUNK`] pieces.
+fn hash_file(path: &Path) -> anyhow::Result<Digest> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let mut hasher = wharf_oci::DigestHasher::new();
+    let mut piece = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match file.read(&mut piece) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("failed to read `{}`", path.display()));
+            }
+        };
+        hasher.update(&piece[..n]);
+    }
+    Ok(hasher.finish().0)
+}
+
+/// Validate and inspect the file at `path` in one streaming pass: its inspection and the
+/// reduced binary ([`wharf_component::StreamingInspector::finish_reduced`]).
+fn inspect_file(path: &Path, what: &str) -> anyhow::Result<(Inspection, Vec<u8>)> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("failed to read `{}`", path.display()))?
+        .len();
+    read_inspecting(file, size, path, what, |_| true)
+}
+
+/// Read `size` bytes of `file` in [`READ_CHUNK`] pieces, hand each to `sink` (until it
+/// answers false: it wants no more) and then hash, validate and inspect it. The whole file
+/// is inspected even when the sink stopped early, so a problem of the file is reported
+/// before one of where it was going. A file whose length is not `size` (it changed while it
+/// was read) is an error naming `path`.
+fn read_inspecting(
+    file: std::fs::File,
+    size: u64,
+    path: &Path,
+    what: &str,
+    mut sink: impl FnMut(bytes::Bytes) -> bool,
+) -> anyhow::Result<(Inspection, Vec<u8>)> {
+    use std::io::Read as _;
+    let mut file = file.take(size);
+    let mut hasher = wharf_oci::DigestHasher::new();
+    let mut inspector = wharf_component::StreamingInspector::new(what);
+    let mut sending = true;
+    loop {
+        let mut piece = Vec::with_capacity(READ_CHUNK);
+        (&mut file)
+            .take(READ_CHUNK as u64)
+            .read_to_end(&mut piece)
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        if piece.is_empty() {
+            break;
+        }
+        let piece = bytes::Bytes::from(piece);
+        sending = sending && sink(piece.clone());
+        hasher.update(&piece);
+        inspector.feed(&piece)?;
+    }
+    let (digest, len) = hasher.finish();
+    if len != size {
+        bail!(
+            "`{}` changed while it was read: {len} bytes instead of {size}",
+            path.display()
+        );
+    }
+    Ok(inspector.finish_reduced(digest)?)
+}
+
+/// Upload the file at `path` into a new upload session of `target` while the same read
+/// hashes, validates and inspects it ([`read_inspecting`] on a blocking thread, the upload
+/// one streamed `PATCH` fed [`READ_AHEAD`] pieces ahead). Returns the session, still open,
+/// with the inspection and reduced binary; on any failure the session is cancelled and the
+/// inspection's error (naming the file) comes first, also when the registry could not be
+/// reached or refused the upload.
+async fn upload_inspecting(
     client: &wharf_client::Client,
     target: &ImageReference,
-    manifest: &ImageManifest,
-) -> Option<Descriptor> {
+    path: &Path,
+    what: &str,
+    progress: Option<Progress>,
+) -> anyhow::Result<(wharf_client::BlobUpload, Inspection, Vec<u8>)> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let size = file
+        .metadata()
+        .with_context(|| format!("failed to read `{}`", path.display()))?
+        .len();
+    let mut upload = match client.open_upload(target).await {
+        Ok(upload) => upload,
+        Err(e) => {
+            // the file's own problems come before the registry's
+            let (path, what) = (path.to_owned(), what.to_owned());
+            blocking(move || inspect_file(&path, &what)).await?;
+            return Err(e).with_context(|| format!("failed to push the wasm layer to {target}"));
+        }
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(READ_AHEAD);
+    let reader = {
+        let path = path.to_owned();
+        let what = what.to_owned();
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = read_inspecting(file, size, &path, &what, |piece| {
+                tx.blocking_send(Ok(piece)).is_ok()
+            });
+            if let Err(e) = &result {
+                // end the request body with an error, so the registry keeps nothing of it
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+            result
+        })
+    };
+    drop(tx);
+    let mut sent = 0u64;
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    })
+    .map(move |piece| {
+        if let (Ok(p), Some(progress)) = (&piece, &progress) {
+            sent += p.len() as u64;
+            progress(sent, size);
+        }
+        piece
+    });
+    let uploaded = client.upload_chunk(target, &mut upload, body, size).await;
+    let inspected = reader.await.context("a file-reading task failed")?;
+    match (inspected, uploaded) {
+        (Ok((info, reduced)), Ok(())) => Ok((upload, info, reduced)),
+        (Err(e), _) => {
+            let _ = client.cancel_upload(target, upload).await;
+            Err(e)
+        }
+        (Ok(_), Err(e)) => {
+            let _ = client.cancel_upload(target, upload).await;
+            Err(e).with_context(|| format!("failed to push the wasm layer to {target}"))
+        }
+    }
+}
+
+/// What the tag of `target` holds now: its manifest and descriptor, when it is an image
+/// manifest. `None` when the tag is free, holds something else or cannot be read, and for a
+/// target pinned by digest.
+async fn held_manifest(
+    client: &wharf_client::Client,
+    target: &ImageReference,
+) -> Option<(ImageManifest, Descriptor)> {
     target.tag.as_ref()?;
     if target.digest.is_some() {
         return None;
     }
     let pulled = client.pull_manifest(target).await.ok()?;
     let theirs = ImageManifest::from_slice(&pulled.bytes).ok()?;
+    let desc = Descriptor::new(&pulled.media_type, pulled.digest, pulled.bytes.len() as u64);
+    Some((theirs, desc))
+}
+
+/// Whether `theirs` (what a tag holds) is `manifest` but for the time it was made: the
+/// same layers (digest, size, media type, annotations), config media type and subject, and
+/// the same manifest annotations besides `org.opencontainers.image.created`.
+fn same_artifact(theirs: &ImageManifest, manifest: &ImageManifest) -> bool {
     let without_created = |m: &ImageManifest| {
         let mut a = m.annotations.clone().unwrap_or_default();
         a.remove(wharf_oci::ANNOTATION_CREATED);
         a
     };
-    let same = theirs.layers == manifest.layers
+    theirs.layers == manifest.layers
         && theirs.config.media_type == manifest.config.media_type
         && theirs.subject == manifest.subject
-        && without_created(&theirs) == without_created(manifest);
-    same.then(|| Descriptor::new(&pulled.media_type, pulled.digest, pulled.bytes.len() as u64))
+        && without_created(theirs) == without_created(manifest)
 }
 
 /// For a push of a package name: the repository the registry's discovery document maps
