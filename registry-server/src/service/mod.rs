@@ -7,6 +7,7 @@
 mod artifacts;
 mod blobs;
 mod catalog;
+mod early_inspection;
 mod gc;
 mod listings;
 mod manifest_cache;
@@ -216,6 +217,8 @@ pub struct Registry {
     trusted_root: Option<Arc<wharf_sign::bundle::TrustedRoot>>,
     /// Permits to read a wasm layer into memory for indexing.
     index_permits: tokio::sync::Semaphore,
+    /// Wasm layers inspected while they uploaded.
+    early_inspections: early_inspection::EarlyInspections,
     /// Expiry of pre-signed blob URLs, when whole-blob reads are redirected to them.
     blob_redirect: Option<std::time::Duration>,
     /// Storage quotas per repository prefix.
@@ -239,6 +242,8 @@ impl Registry {
         gc: GcSettings,
     ) -> Self {
         let index_permits = tokio::sync::Semaphore::new(limits.max_concurrent_index.max(1));
+        let early_inspections =
+            early_inspection::EarlyInspections::new(limits.max_concurrent_index);
         Registry {
             store,
             blobs,
@@ -249,6 +254,7 @@ impl Registry {
             trusted_identities: Vec::new(),
             trusted_root: None,
             index_permits,
+            early_inspections,
             blob_redirect: None,
             quotas: Vec::new(),
             mirrors: Vec::new(),

@@ -312,6 +312,14 @@ impl Registry {
             }
             None => body,
         };
+        // a body from the session's first byte may be a Wasm layer to inspect on the way
+        let body = match current {
+            0 => self.early_inspections.tap(id, body),
+            _ => {
+                self.early_inspections.forget(id);
+                body
+            }
+        };
         let cursor = match self
             .blobs
             .append_upload(id, &claim.cursor(), body, last)
@@ -319,6 +327,7 @@ impl Registry {
         {
             Ok(cursor) => cursor,
             Err(e) => {
+                self.early_inspections.forget(id);
                 let over = quota_error.lock().ok().and_then(|e| *e);
                 if let Some(needed) = over {
                     // name the quota the upload ran into
@@ -445,10 +454,12 @@ impl Registry {
             )));
         }
         self.store.delete_upload(id).await?;
+        self.early_inspections.committed(id, digest, size);
         Ok(size)
     }
 
     async fn discard_upload(&self, id: &UploadId, state: Option<&str>) -> Result<(), ServiceError> {
+        self.early_inspections.forget(id);
         self.store.delete_upload(id).await?;
         self.blobs.delete_upload(id, state).await?;
         Ok(())

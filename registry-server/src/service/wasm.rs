@@ -7,8 +7,9 @@ use super::{Registry, ServiceError};
 use crate::store::WasmIndexEntry;
 
 impl Registry {
-    /// Validate the one wasm layer of `m` with wasmparser, streaming it from the blob
-    /// store, and record what it is. A layer over `max_index_bytes` is refused
+    /// Validate the one wasm layer of `m` with wasmparser and record what it is: from the
+    /// inspection made while it uploaded when there is one, else streaming it from the blob
+    /// store. A layer over `max_index_bytes` is refused
     /// ([`ServiceError::SizeInvalid`], 413), never stored unvalidated.
     pub(super) async fn index_wasm(
         &self,
@@ -27,6 +28,54 @@ impl Registry {
                 layer.digest, layer.size, self.limits.max_index_bytes
             )));
         }
+        let (info, wit) = match self.early_inspections.take(&layer.digest).await {
+            // inspected while it uploaded (service/early_inspection.rs)
+            Some(inspected) => {
+                if inspected.0.size != layer.size {
+                    return Err(ServiceError::ManifestInvalid(format!(
+                        "layer {} is {} bytes, but the manifest says {}",
+                        layer.digest, inspected.0.size, layer.size
+                    )));
+                }
+                inspected
+            }
+            None => self.inspect_stored(&layer).await?,
+        };
+        // what the manifest's standard annotations say (set by `wharf push --annotation`,
+        // ORAS, wkg) wins; the wasm metadata sections fill what they leave out
+        let annotations = artifact.manifest.annotations.as_ref();
+        let annotated = |key: &str, from_wasm: Option<String>| {
+            annotations
+                .and_then(|a| a.get(key))
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .or(from_wasm)
+        };
+        Ok(Some(WasmIndexEntry {
+            kind: info.kind,
+            target: info.target,
+            package: info.package,
+            imports: info.imports,
+            exports: info.exports,
+            layer_digest: layer.digest.clone(),
+            layer_size: layer.size,
+            description: annotated(
+                "org.opencontainers.image.description",
+                info.metadata.description,
+            ),
+            licenses: annotated("org.opencontainers.image.licenses", info.metadata.licenses),
+            source: annotated("org.opencontainers.image.source", info.metadata.source),
+            authors: annotated("org.opencontainers.image.authors", info.metadata.authors),
+            wit,
+        }))
+    }
+
+    /// Validate and inspect the stored blob of `layer`, streamed from the blob store, with
+    /// at most `max-concurrent-index` such reads at once.
+    async fn inspect_stored(
+        &self,
+        layer: &wharf_oci::Descriptor,
+    ) -> Result<super::early_inspection::Inspected, ServiceError> {
         let _permit = self
             .index_permits
             .acquire()
@@ -74,33 +123,6 @@ impl Registry {
         if let Some(e) = read_error {
             return Err(e);
         }
-        let (info, wit) = inspected.map_err(|e| ServiceError::ManifestInvalid(e.to_string()))?;
-        // what the manifest's standard annotations say (set by `wharf push --annotation`,
-        // ORAS, wkg) wins; the wasm metadata sections fill what they leave out
-        let annotations = artifact.manifest.annotations.as_ref();
-        let annotated = |key: &str, from_wasm: Option<String>| {
-            annotations
-                .and_then(|a| a.get(key))
-                .filter(|v| !v.trim().is_empty())
-                .cloned()
-                .or(from_wasm)
-        };
-        Ok(Some(WasmIndexEntry {
-            kind: info.kind,
-            target: info.target,
-            package: info.package,
-            imports: info.imports,
-            exports: info.exports,
-            layer_digest: layer.digest.clone(),
-            layer_size: layer.size,
-            description: annotated(
-                "org.opencontainers.image.description",
-                info.metadata.description,
-            ),
-            licenses: annotated("org.opencontainers.image.licenses", info.metadata.licenses),
-            source: annotated("org.opencontainers.image.source", info.metadata.source),
-            authors: annotated("org.opencontainers.image.authors", info.metadata.authors),
-            wit,
-        }))
+        inspected.map_err(|e| ServiceError::ManifestInvalid(e.to_string()))
     }
 }

@@ -529,6 +529,162 @@ async fn invalid_wasm_layer_is_refused() {
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
+/// Upload `bytes` to `repo` in `pieces` `PATCH` requests, then `PUT ?digest=` with no body.
+async fn push_in_patches(s: &TestApp, repo: &str, bytes: &[u8], pieces: usize) -> String {
+    let post = s
+        .http
+        .post(s.url(&format!("/v2/{repo}/blobs/uploads/")))
+        .send()
+        .await
+        .unwrap();
+    let mut loc = post.headers()["location"].to_str().unwrap().to_owned();
+    let step = bytes.len().div_ceil(pieces);
+    for (i, piece) in bytes.chunks(step).enumerate() {
+        let start = i * step;
+        let patch = s
+            .http
+            .patch(s.url(&loc))
+            .header(
+                "content-range",
+                format!("{start}-{}", start + piece.len() - 1),
+            )
+            .body(piece.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(patch.status(), StatusCode::ACCEPTED);
+        loc = patch.headers()["location"].to_str().unwrap().to_owned();
+    }
+    let d = digest(bytes);
+    let put = s
+        .http
+        .put(s.url(&format!("{loc}?digest={d}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    d
+}
+
+/// A Wasm layer that arrives in one request is validated and inspected as it is written
+/// (service/early_inspection.rs): its manifest indexes without reading the stored blob,
+/// with the same answers as a layer sent in several chunks and read back; a layer whose
+/// upload was chunked, or that the inspector found invalid, is read back and judged there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_layer_inspected_while_it_uploads_indexes_like_one_read_back() {
+    let s = start().await;
+    // a component of 2 MiB (a core module with a large data segment) importing one interface
+    let data = "d".repeat(2 << 20);
+    let component = wat::parse_str(format!(
+        r#"(component
+             (import "wasi:cli/environment@0.2.0" (instance))
+             (core module $m (memory 40) (data (i32.const 0) "{data}"))
+             (core instance (instantiate $m)))"#
+    ))
+    .unwrap();
+    let config = br#"{"architecture":"wasm","os":"wasip2","layerDigests":[]}"#;
+    let manifest_for = |cd: &str, ld: &str| {
+        let mut m = image_manifest(
+            cd,
+            config.len(),
+            &[(ld, component.len(), "application/wasm")],
+        );
+        m["config"]["mediaType"] = json!("application/vnd.wasm.config.v0+json");
+        m
+    };
+    // sent in three chunks: inspected from the blob store at the manifest PUT
+    let cd = s.push_blob("w/chunked", config).await;
+    let ld = push_in_patches(&s, "w/chunked", &component, 3).await;
+    let r = s
+        .put_json(
+            "w/chunked",
+            "1.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest_for(&cd, &ld),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // sent in one PATCH (as wharf push does): inspected on the way; the stored file is then
+    // damaged behind the registry's back, and the manifest PUT still indexes it, so it was
+    // not read back
+    s.push_blob("w/streamed", config).await;
+    assert_eq!(push_in_patches(&s, "w/streamed", &component, 1).await, ld);
+    let hex = ld.trim_start_matches("sha256:");
+    let stored = s.data_dir().join("blobs/sha256").join(&hex[..2]).join(hex);
+    let good = std::fs::read(&stored).unwrap();
+    std::fs::write(&stored, b"\0asm damaged").unwrap();
+    let r = s
+        .put_json(
+            "w/streamed",
+            "1.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest_for(&cd, &ld),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    std::fs::write(&stored, &good).unwrap();
+    let detail = |repo: &'static str| {
+        let url = s.url(&format!("/api/v1/packages/{repo}@1.0.0"));
+        let http = s.http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (chunked, streamed) = (detail("w/chunked").await, detail("w/streamed").await);
+    for key in ["kind", "target", "imports", "exports", "wit", "size"] {
+        assert_eq!(
+            chunked[key], streamed[key],
+            "{key}: {chunked} vs {streamed}"
+        );
+    }
+    assert_eq!(
+        streamed["imports"],
+        json!(["wasi:cli/environment@0.2.0"]),
+        "{streamed}"
+    );
+    assert_eq!(streamed["kind"], "component", "{streamed}");
+    assert!(
+        streamed["wit"]
+            .as_str()
+            .is_some_and(|w| w.contains("import wasi:cli/environment@0.2.0")),
+        "{streamed}"
+    );
+    // an inspection is used once: a second manifest naming the layer reads it back
+    std::fs::write(&stored, b"\0asm damaged").unwrap();
+    let r = s
+        .put_json(
+            "w/streamed",
+            "1.0.1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest_for(&cd, &ld),
+        )
+        .await;
+    assert_eq!(code(r).await, "MANIFEST_INVALID");
+    std::fs::write(&stored, &good).unwrap();
+    // a binary invalid at its end, sent in one request: refused at the manifest PUT
+    let mut bad = component.clone();
+    bad.extend_from_slice(b"\x01");
+    let bd = push_in_patches(&s, "w/bad-end", &bad, 1).await;
+    s.push_blob("w/bad-end", config).await;
+    let mut m = manifest_for(&cd, &bd);
+    m["layers"][0]["size"] = json!(bad.len());
+    let r = s
+        .put_json(
+            "w/bad-end",
+            "1.0.0",
+            "application/vnd.oci.image.manifest.v1+json",
+            &m,
+        )
+        .await;
+    assert_eq!(code(r).await, "MANIFEST_INVALID");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tags_and_catalog_paginate_in_lexical_order() {
     let s = start().await;
