@@ -138,7 +138,11 @@ if [[ " $rows " == *" client "* ]]; then
     a=$(median ${arr[wkg]}); b=$(median ${arr[wharf]})
     printf '%-44s %16.1f %16.1f %7.2fx\n' "${f#c} of a $(printf %.0f $mib) MiB component, MiB/s" "$a" "$b" "$(python3 -c "print($b/$a)")"
   done
-  echo "registry peak RSS after these pushes (indexing reads each layer): $(peak_kib ${pid[client]}) KiB"
+  # the client's own memory for one more push each (a push never holds the file whole)
+  rss_wkg=$(/usr/bin/time -f %M wkg oci push --insecure "${addr[client]}" "${addr[client]}/bench/rss-wkg:1.0.0" "$work/big.wasm" 2>&1 >/dev/null | tail -1)
+  rss_wharf=$(/usr/bin/time -f %M "$WHARF" push "$work/big.wasm" "${addr[client]}/bench/rss-wharf:1.0.0" 2>&1 >/dev/null | tail -1)
+  printf '%-44s %16s %16s\n' "client peak RSS during one push, KiB" "$rss_wkg" "$rss_wharf"
+  echo "registry peak RSS after these pushes (each layer validated as it streams): $(peak_kib ${pid[client]}) KiB"
 fi
 
 if [[ " $rows " == *" componentize "* ]]; then
