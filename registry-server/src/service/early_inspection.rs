@@ -15,7 +15,8 @@
 //!
 //! It never slows an upload: a piece the inspector is not ready for abandons the inspection
 //! instead of waiting, and at most `max-concurrent-index` run at once (more uploads are not
-//! inspected early).
+//! inspected early); a body past `max-index-bytes` (whose manifest is refused anyway) is
+//! not inspected past that size.
 //!
 //! [`Registry::index_wasm`]: super::Registry
 
@@ -78,15 +79,19 @@ pub(super) struct EarlyInspections {
     committed: Mutex<VecDeque<(Digest, u64, Running)>>,
     /// Inspections that may run at once.
     permits: Arc<tokio::sync::Semaphore>,
+    /// The largest layer inspected (`max-index-bytes`): a larger one is refused at its
+    /// manifest anyway, so its inspection stops at this many bytes.
+    max_bytes: u64,
 }
 
 impl EarlyInspections {
-    /// At most `concurrent` inspections at once.
-    pub(super) fn new(concurrent: usize) -> Self {
+    /// At most `concurrent` inspections at once, of layers up to `max_bytes`.
+    pub(super) fn new(concurrent: usize, max_bytes: u64) -> Self {
         EarlyInspections {
             running: Mutex::default(),
             committed: Mutex::default(),
             permits: Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))),
+            max_bytes,
         }
     }
 
@@ -112,6 +117,7 @@ impl EarlyInspections {
             map.insert(id.as_str().to_owned(), running);
         }
         let mut permit = Some(permit);
+        let max_bytes = self.max_bytes;
         let mut first = true;
         let mut tx: Option<tokio::sync::mpsc::Sender<Bytes>> = None;
         Box::pin(body.map(move |piece| {
@@ -126,7 +132,8 @@ impl EarlyInspections {
                 tx = Some(sender);
             }
             if let Some(sender) = &tx {
-                if sender.try_send(p.clone()).is_ok() {
+                let within = fed.load(Ordering::Acquire) + p.len() as u64 <= max_bytes;
+                if within && sender.try_send(p.clone()).is_ok() {
                     fed.fetch_add(p.len() as u64, Ordering::AcqRel);
                 } else {
                     abandoned.store(true, Ordering::Release);

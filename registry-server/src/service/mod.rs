@@ -242,8 +242,10 @@ impl Registry {
         gc: GcSettings,
     ) -> Self {
         let index_permits = tokio::sync::Semaphore::new(limits.max_concurrent_index.max(1));
-        let early_inspections =
-            early_inspection::EarlyInspections::new(limits.max_concurrent_index);
+        let early_inspections = early_inspection::EarlyInspections::new(
+            limits.max_concurrent_index,
+            limits.max_index_bytes,
+        );
         Registry {
             store,
             blobs,
