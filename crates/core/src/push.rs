@@ -236,18 +236,16 @@ pub async fn push_file(
         _ => None,
     };
 
-    // a tag that holds a manifest may hold this very artifact, and a repository with tags
-    // may hold the layer: there, the file is hashed before anything is sent
+    // a tag that holds a manifest may hold this very artifact: inspected before anything is
+    // sent; a repository with tags may hold the layer: hashed first (a fast pass) and asked
     let held = held_manifest(client, target).await;
-    let known = match &held {
+    let inspect_first = match &held {
         Some(_) => true,
-        None => client
+        None if client
             .has_tags(&target.registry, &target.repository)
             .await
-            .unwrap_or(true),
-    };
-    let present = match known {
-        true => {
+            .unwrap_or(true) =>
+        {
             let path = layer_path.to_owned();
             let digest = blocking(move || hash_file(&path)).await?;
             client
@@ -257,9 +255,9 @@ pub async fn push_file(
                 .flatten()
                 .is_some()
         }
-        false => false,
+        None => false,
     };
-    let (info, reduced, upload) = match held.is_some() || present {
+    let (info, reduced, upload) = match inspect_first {
         true => {
             let (path, name) = (layer_path.to_owned(), what.clone());
             let (info, reduced) = blocking(move || inspect_file(&path, &name)).await?;
