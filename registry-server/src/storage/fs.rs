@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 use wharf_oci::Digest;
 
@@ -12,6 +12,51 @@ use super::{BlobStore, ByteRange, ByteStream, StorageError, UploadCursor, Upload
 const CHUNK: usize = 256 * 1024;
 /// Chunks of a request body queued for the file writer at most.
 const WRITE_QUEUE: usize = 8;
+
+/// Bytes read from a blob file at once when it is served (1 MiB).
+const READ_PIECE: u64 = 1 << 20;
+
+/// The next `len` bytes of `file`, read on the blocking pool in [`READ_PIECE`] reads straight
+/// into the buffers that are sent (no copy between a file buffer and the stream), each
+/// read started as soon as the one before returns so that reading the next piece overlaps
+/// sending this one. No thread is held between reads. A file that ends before `len` bytes
+/// ends the stream with `UnexpectedEof`.
+fn file_stream(file: std::fs::File, len: u64) -> ByteStream {
+    type Pending = tokio::task::JoinHandle<(std::fs::File, std::io::Result<bytes::Bytes>)>;
+    fn read_piece(file: std::fs::File, want: u64) -> Pending {
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut piece = Vec::with_capacity(want as usize);
+            let read = (&file).take(want).read_to_end(&mut piece);
+            (file, read.map(|_| bytes::Bytes::from(piece)))
+        })
+    }
+    let first = (len > 0).then(|| read_piece(file, len.min(READ_PIECE)));
+    Box::pin(futures_util::stream::unfold(
+        (first, len),
+        |(pending, left): (Option<Pending>, u64)| async move {
+            let (file, piece) = match pending?.await {
+                Ok(done) => done,
+                Err(e) => return Some((Err(std::io::Error::other(e)), (None, 0))),
+            };
+            match piece {
+                Ok(piece) if piece.is_empty() => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("the blob file ended {left} bytes early"),
+                    )),
+                    (None, 0),
+                )),
+                Ok(piece) => {
+                    let left = left.saturating_sub(piece.len() as u64);
+                    let next = (left > 0).then(|| read_piece(file, left.min(READ_PIECE)));
+                    Some((Ok(piece), (next, left)))
+                }
+                Err(e) => Some((Err(e), (None, 0))),
+            }
+        },
+    ))
+}
 
 /// Blobs on a local filesystem, laid out as `docs/storage-layout.md` describes:
 /// `<root>/blobs/<algorithm>/<first two hex>/<hex>` and `<root>/uploads/<uuid>`.
@@ -124,16 +169,22 @@ impl BlobStore for FsBlobStore {
         range: Option<ByteRange>,
     ) -> Result<(ByteStream, u64), StorageError> {
         let path = self.blob_path(digest);
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
+        let opened = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            Ok::<_, std::io::Error>((file, size))
+        })
+        .await
+        .map_err(|e| io("open blob")(std::io::Error::other(e)))?;
+        let (mut file, size) = match opened {
+            Ok(opened) => opened,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StorageError::NotFound(digest.to_string()));
             }
             Err(e) => return Err(io("open blob")(e)),
         };
-        let size = file.metadata().await.map_err(io("stat blob"))?.len();
         match range {
-            None => Ok((Box::pin(ReaderStream::with_capacity(file, CHUNK)), size)),
+            None => Ok((file_stream(file, size), size)),
             Some(r) => {
                 if r.start > r.end || r.end >= size {
                     return Err(StorageError::RangeNotSatisfiable {
@@ -142,14 +193,10 @@ impl BlobStore for FsBlobStore {
                         size,
                     });
                 }
-                file.seek(SeekFrom::Start(r.start))
-                    .await
+                std::io::Seek::seek(&mut file, SeekFrom::Start(r.start))
                     .map_err(io("seek blob"))?;
                 let len = r.end - r.start + 1;
-                Ok((
-                    Box::pin(ReaderStream::with_capacity(file.take(len), CHUNK)),
-                    len,
-                ))
+                Ok((file_stream(file, len), len))
             }
         }
     }
