@@ -280,6 +280,76 @@ fn control_sequences_from_a_registry_are_escaped() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
 
+/// A registry that points its upload sessions at another host: `wharf push` sends the
+/// bytes there (the OCI protocol allows it) but never the registry's credentials.
+#[test]
+fn an_upload_location_on_another_host_gets_no_credentials() {
+    use std::sync::{Arc, Mutex};
+    // the other host: takes anything, and writes down the Authorization headers it got
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let log = seen.clone();
+    let elsewhere = serve_in_thread(Router::new().fallback(
+        move |method: axum::http::Method, headers: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("?").to_owned());
+                log.lock().unwrap().push(auth);
+                match method {
+                    axum::http::Method::PUT => StatusCode::CREATED,
+                    _ => StatusCode::ACCEPTED,
+                }
+            }
+        },
+    ));
+    let target = format!("http://{elsewhere}/upload/1");
+    let asked_with_auth: Arc<Mutex<bool>> = Arc::default();
+    let asked = asked_with_auth.clone();
+    let registry = serve_in_thread(
+        Router::new()
+            .route(
+                "/v2/lib/app/blobs/uploads/",
+                axum::routing::post(move |headers: axum::http::HeaderMap| {
+                    let (target, asked) = (target.clone(), asked.clone());
+                    async move {
+                        if headers.get("authorization").is_none() {
+                            return (
+                                StatusCode::UNAUTHORIZED,
+                                [("www-authenticate", r#"Basic realm="fake""#.to_owned())],
+                            )
+                                .into_response();
+                        }
+                        *asked.lock().unwrap() = true;
+                        (StatusCode::ACCEPTED, [("location", target)]).into_response()
+                    }
+                }),
+            )
+            .fallback(|| async { StatusCode::NOT_FOUND }),
+    );
+    let w = Wharf::new();
+    let work = tempfile::tempdir().unwrap();
+    let hello = hello_component(&w, work.path());
+    let out = w
+        .cmd()
+        .args(["push", s(&hello), &format!("{registry}/lib/app:1.0.0")])
+        .env("WHARF_REGISTRY_USERNAME", "alice")
+        .env("WHARF_REGISTRY_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert!(
+        *asked_with_auth.lock().unwrap(),
+        "the upload was opened with credentials: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty(), "the bytes went to the upload location");
+    assert!(
+        seen.iter().all(Option::is_none),
+        "the other host got credentials: {seen:?}"
+    );
+}
+
 /// Serve `router` on a free loopback port from a thread of its own; returns `host:port`.
 fn serve_in_thread(router: Router) -> String {
     let (tx, rx) = std::sync::mpsc::channel();

@@ -339,6 +339,21 @@ impl Client {
         self.auth.lock().ok()?.get(key).cloned()
     }
 
+    /// The cached `Authorization` of `r`'s repository for a request to `url`, an upload
+    /// `Location` the registry answered with: only when `url` has the origin (scheme, host,
+    /// port) the registry's API is reached at, so a registry that points an upload at
+    /// another host never hands that host its credentials (as browsers and reqwest drop
+    /// `Authorization` on a cross-origin redirect).
+    fn auth_for_location(&self, r: &ImageReference, url: &str) -> Option<String> {
+        let api = self.repo_url(&r.registry, &r.repository, "");
+        let same = match (Url::parse(url), Url::parse(&api)) {
+            (Ok(a), Ok(b)) => a.origin() == b.origin(),
+            _ => false,
+        };
+        same.then(|| self.cached_auth(&format!("{}/{}", r.registry, r.repository)))
+            .flatten()
+    }
+
     /// Send a request built by `build`, answering one authentication challenge
     /// (Basic, or the bearer-token flow) with the configured credentials.
     async fn send(
@@ -946,7 +961,7 @@ impl Client {
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, size)
             .body(body);
-        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+        if let Some(h) = self.auth_for_location(r, &url) {
             rb = rb.header(AUTHORIZATION, h);
         }
         let resp = rb.send().await.map_err(transport(&url))?;
@@ -995,7 +1010,7 @@ impl Client {
             let range = format!("{}-{}", upload.size, upload.size + len - 1);
             rb = rb.header(reqwest::header::CONTENT_RANGE, range);
         }
-        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+        if let Some(h) = self.auth_for_location(r, &url) {
             rb = rb.header(AUTHORIZATION, h);
         }
         let resp = rb.send().await.map_err(transport(&url))?;
@@ -1056,7 +1071,7 @@ impl Client {
     ) -> Result<(), ClientError> {
         let url = upload.location;
         let mut rb = self.http_for(&url)?.delete(&url);
-        if let Some(h) = self.cached_auth(&format!("{}/{}", r.registry, r.repository)) {
+        if let Some(h) = self.auth_for_location(r, &url) {
             rb = rb.header(AUTHORIZATION, h);
         }
         let resp = rb.send().await.map_err(transport(&url))?;
