@@ -1,6 +1,6 @@
 //! Bad input gets a clear error naming the problem, exit code 1, and leaves nothing behind.
 
-use crate::support::{Registry, Wharf, guests, hello_component, root, s};
+use crate::support::{Registry, Wharf, files_under, guests, hello_component, root, s};
 
 #[test]
 fn truncated_and_wrong_kinds_of_wasm() {
@@ -105,20 +105,6 @@ fn unknown_repository_and_tag() {
     assert!(err.contains("MANIFEST_UNKNOWN"), "{err}");
     let err = w.fails(&["run", "nobody:here", "--registry", &reg.addr]);
     assert!(err.contains("no version of nobody:here matches"), "{err}");
-}
-
-/// Files under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// A push sends the file while it validates it: a binary found invalid only at its end

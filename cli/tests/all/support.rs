@@ -379,6 +379,20 @@ pub fn put_manifest(url: &str, body: &[u8]) {
     })
 }
 
+/// Every file below `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Path as `&str`.
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{Registry, Wharf, build_guest_in, guests, root, s};
+use crate::support::{Registry, Wharf, build_guest_in, files_under, guests, root, s};
 
 /// Push every WASI package under `wit/deps` (each built with the others as its deps) and
 /// the greeter's WIT package; returns (package, manifest digest) pairs.
@@ -49,7 +49,7 @@ fn push_wit_packages(w: &Wharf, reg: &Registry, work: &Path) -> Vec<(String, Str
 
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = Vec::new();
-    for entry in walk(dir) {
+    for entry in files_under(dir) {
         files.push((
             entry.strip_prefix(dir).unwrap().display().to_string(),
             std::fs::read(&entry).unwrap(),
@@ -57,19 +57,6 @@ fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     files.sort();
     files
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -460,15 +460,18 @@ fn hash_file(path: &Path) -> anyhow::Result<Digest> {
     Ok(hasher.finish().0)
 }
 
+/// The file at `path`, open for reading, and its length in bytes.
+fn open_sized(path: &Path) -> anyhow::Result<(std::fs::File, u64)> {
+    let read = || format!("failed to read `{}`", path.display());
+    let file = std::fs::File::open(path).with_context(read)?;
+    let size = file.metadata().with_context(read)?.len();
+    Ok((file, size))
+}
+
 /// Validate and inspect the file at `path` in one streaming pass: its inspection and the
 /// reduced binary ([`wharf_component::StreamingInspector::finish_reduced`]).
 fn inspect_file(path: &Path, what: &str) -> anyhow::Result<(Inspection, Vec<u8>)> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("failed to read `{}`", path.display()))?;
-    let size = file
-        .metadata()
-        .with_context(|| format!("failed to read `{}`", path.display()))?
-        .len();
+    let (file, size) = open_sized(path)?;
     read_inspecting(file, size, path, what, |_| true)
 }
 
@@ -526,12 +529,7 @@ async fn upload_inspecting(
     what: &str,
     progress: Option<Progress>,
 ) -> anyhow::Result<(wharf_client::BlobUpload, Inspection, Vec<u8>)> {
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("failed to read `{}`", path.display()))?;
-    let size = file
-        .metadata()
-        .with_context(|| format!("failed to read `{}`", path.display()))?
-        .len();
+    let (file, size) = open_sized(path)?;
     let mut upload = match client.open_upload(target).await {
         Ok(upload) => upload,
         Err(e) => {

@@ -623,20 +623,8 @@ async fn a_layer_inspected_while_it_uploads_indexes_like_one_read_back() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     std::fs::write(&stored, &good).unwrap();
-    let detail = |repo: &'static str| {
-        let url = s.url(&format!("/api/v1/packages/{repo}@1.0.0"));
-        let http = s.http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
-    };
-    let (chunked, streamed) = (detail("w/chunked").await, detail("w/streamed").await);
+    let chunked = s.get_json("/api/v1/packages/w/chunked@1.0.0").await;
+    let streamed = s.get_json("/api/v1/packages/w/streamed@1.0.0").await;
     for key in ["kind", "target", "imports", "exports", "wit", "size"] {
         assert_eq!(
             chunked[key], streamed[key],

@@ -104,6 +104,18 @@ impl TestApp {
             .status()
     }
 
+    /// `GET path` answered as JSON.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `PUT /v2/<repo>/manifests/<reference>` with `body` as `media_type`.
     pub async fn put_manifest(
         &self,
