@@ -3,7 +3,6 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 use wharf_oci::Digest;
 
@@ -110,21 +109,6 @@ async fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
         out.push(e.path());
     }
     Ok(out)
-}
-
-/// The digest (in `like`'s algorithm) of the file at `path`, read in chunks.
-async fn hash_file(path: &Path, like: &Digest) -> Result<Digest, std::io::Error> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = like.hasher();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finish().0)
 }
 
 async fn size_of(path: &Path) -> Result<Option<u64>, StorageError> {
@@ -329,24 +313,10 @@ impl BlobStore for FsBlobStore {
     ) -> Result<u64, StorageError> {
         let from = self.upload_path(id);
         let to = self.blob_path(digest);
-        // A blob already there is not trusted blindly: it is hashed again, and a file that
-        // no longer matches its name (disk corruption, a tampered file) is replaced by
-        // the upload, whose digest the caller has just checked.
-        if let Some(size) = size_of(&to).await? {
-            match hash_file(&to, digest).await {
-                Ok(actual) if &actual == digest => {
-                    let _ = tokio::fs::remove_file(&from).await;
-                    return Ok(size);
-                }
-                Ok(actual) => tracing::error!(
-                    %digest, %actual,
-                    "stored blob does not match its digest; replacing it with the verified upload"
-                ),
-                Err(e) => {
-                    tracing::error!(%digest, error = %e, "stored blob unreadable; replacing it")
-                }
-            }
-        }
+        // The verified upload always takes the blob's place, also when a blob of that
+        // digest is there already: a stored file is not trusted blindly (disk corruption, a
+        // tampered file), and one fsync and a rename cost less than hashing it again.
+        // Readers of the old file keep reading it; it is the same bytes when it was intact.
         let file = match tokio::fs::File::open(&from).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

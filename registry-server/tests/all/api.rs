@@ -529,6 +529,42 @@ async fn invalid_wasm_layer_is_refused() {
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
+/// A stored blob damaged behind the registry's back (disk corruption, a tampered file) is
+/// repaired by pushing its bytes again, to any repository: the verified upload takes its
+/// place, and reads give the right bytes again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_blob_is_repaired_by_pushing_it_again() {
+    let s = start().await;
+    let bytes = b"the blob as it was pushed".repeat(1000);
+    let d = s.push_blob("repair/a", &bytes).await;
+    let hex = d.trim_start_matches("sha256:");
+    let stored = s.data_dir().join("blobs/sha256").join(&hex[..2]).join(hex);
+    let mut damaged = bytes.clone();
+    damaged[7] ^= 0x20;
+    std::fs::write(&stored, &damaged).unwrap();
+    s.push_blob("repair/b", &bytes).await;
+    assert!(
+        std::fs::read(&stored).unwrap() == bytes,
+        "the stored blob was repaired"
+    );
+    for repo in ["repair/a", "repair/b"] {
+        let got = s
+            .http
+            .get(s.url(&format!("/v2/{repo}/blobs/{d}")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert!(
+            got.as_ref() == bytes.as_slice(),
+            "{repo} serves the pushed bytes"
+        );
+    }
+    assert_eq!(s.upload_files(), 0, "no upload file is left behind");
+}
+
 /// Upload `bytes` to `repo` in `pieces` `PATCH` requests, then `PUT ?digest=` with no body.
 async fn push_in_patches(s: &TestApp, repo: &str, bytes: &[u8], pieces: usize) -> String {
     let post = s
