@@ -548,15 +548,7 @@ async fn a_damaged_blob_is_repaired_by_pushing_it_again() {
         "the stored blob was repaired"
     );
     for repo in ["repair/a", "repair/b"] {
-        let got = s
-            .http
-            .get(s.url(&format!("/v2/{repo}/blobs/{d}")))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let got = s.get_bytes(&format!("/v2/{repo}/blobs/{d}")).await;
         assert!(
             got.as_ref() == bytes.as_slice(),
             "{repo} serves the pushed bytes"

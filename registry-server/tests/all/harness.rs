@@ -104,6 +104,18 @@ impl TestApp {
             .status()
     }
 
+    /// The body of `GET path`.
+    pub async fn get_bytes(&self, path: &str) -> bytes::Bytes {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` answered as JSON.
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
         self.http
