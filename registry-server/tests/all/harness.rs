@@ -128,6 +128,34 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An image manifest with the config `{}` and one layer of `layer`, pushed with its
+    /// blobs under `reference` (expecting 201): its digest and bytes.
+    pub async fn put_image(
+        &self,
+        repo: &str,
+        reference: &str,
+        layer: &[u8],
+    ) -> (wharf_oci::Digest, Vec<u8>) {
+        let cd = self.push_blob(repo, b"{}").await;
+        let ld = self.push_blob(repo, layer).await;
+        let m = serde_json::json!({
+            "schemaVersion": 2, "mediaType": wharf_oci::media_types::OCI_MANIFEST,
+            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2 },
+            "layers": [{ "mediaType": "application/octet-stream", "digest": ld, "size": layer.len() }],
+        });
+        let bytes = serde_json::to_vec(&m).unwrap();
+        let r = self
+            .put_manifest(
+                repo,
+                reference,
+                wharf_oci::media_types::OCI_MANIFEST,
+                &bytes,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "PUT {repo}:{reference}");
+        (wharf_oci::Digest::sha256_of(&bytes), bytes)
+    }
+
     /// `PUT /v2/<repo>/manifests/<reference>` with `body` as `media_type`.
     pub async fn put_manifest(
         &self,

@@ -3,28 +3,13 @@
 //! tile paths; readable only by those who may pull everything.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use wharf_oci::{Digest, media_types};
 use wharf_sign::log::{Action, LogEntry, Replay, TILE_WIDTH, TilePath};
 
 use crate::harness::{TestApp, htpasswd};
 
 impl TestApp {
-    /// An image manifest with one layer of `layer`, PUT under `reference`.
-    async fn put_image(&self, repo: &str, reference: &str, layer: &[u8]) -> (Digest, Vec<u8>) {
-        let cd = self.push_blob(repo, b"{}").await;
-        let ld = self.push_blob(repo, layer).await;
-        let m = json!({
-            "schemaVersion": 2, "mediaType": media_types::OCI_MANIFEST,
-            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2 },
-            "layers": [{ "mediaType": "application/octet-stream", "digest": ld, "size": layer.len() }],
-        });
-        let bytes = serde_json::to_vec(&m).unwrap();
-        self.put(repo, reference, &bytes).await;
-        (Digest::sha256_of(&bytes), bytes)
-    }
-
-    /// PUT an OCI manifest and expect 201.
     async fn put(&self, repo: &str, reference: &str, bytes: &[u8]) {
         let r = self
             .put_manifest(repo, reference, media_types::OCI_MANIFEST, bytes)
@@ -118,15 +103,7 @@ async fn every_change_of_a_tag_is_logged_and_the_tiles_recompute() {
     for i in 1..294 {
         s.put("demo/many", &format!("t{i}"), &m).await;
     }
-    let doc: Value = s
-        .http
-        .get(s.url("/.well-known/wasm-pkg/registry.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_json("/.well-known/wasm-pkg/registry.json").await;
     let verifier = doc["wharf"]["log"]["verifier"].as_str().unwrap().to_owned();
     assert_eq!(doc["wharf"]["log"]["path"], "/log/v1");
     let (status, note) = s.log_get("/log/v1/checkpoint").await;
@@ -220,15 +197,7 @@ async fn concurrent_pushes_append_without_gaps() {
     tags.sort();
     tags.dedup();
     assert_eq!(tags.len(), 25, "each tag once");
-    let doc: Value = s
-        .http
-        .get(s.url("/.well-known/wasm-pkg/registry.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_json("/.well-known/wasm-pkg/registry.json").await;
     let (_, note) = s.log_get("/log/v1/checkpoint").await;
     let tree = wharf_sign::log::verify_checkpoint(
         &note,

@@ -56,16 +56,18 @@ impl TestApp {
 
     /// Push an image and return its manifest descriptor.
     async fn image(&self, repo: &str, tag: &str, layer: &[u8]) -> Descriptor {
-        let cd = self.blob(repo, b"{}").await;
-        let ld = self.blob(repo, layer).await;
-        let m = json!({
-            "schemaVersion": 2, "mediaType": media_types::OCI_MANIFEST,
-            "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": 2 },
-            "layers": [{ "mediaType": "application/octet-stream", "digest": ld, "size": layer.len() }],
-        });
-        let bytes = serde_json::to_vec(&m).unwrap();
-        assert_eq!(self.manifest(repo, tag, &bytes).await, StatusCode::CREATED);
+        let (_, bytes) = self.put_image(repo, tag, layer).await;
         Descriptor::of(media_types::OCI_MANIFEST, &bytes)
+    }
+
+    /// Push referrer manifest `m` by its digest, expecting 201.
+    async fn put_by_digest(&self, repo: &str, m: &impl serde::Serialize) {
+        let bytes = serde_json::to_vec(m).unwrap();
+        assert_eq!(
+            self.manifest(repo, &Digest::sha256_of(&bytes).to_string(), &bytes)
+                .await,
+            StatusCode::CREATED
+        );
     }
 
     /// Sign `subject` with `private_pem`, as `wharf sign` does.
@@ -79,12 +81,7 @@ impl TestApp {
         self.blob(repo, &payload).await;
         self.blob(repo, wharf_sign::EMPTY_CONFIG).await;
         let m = wharf_sign::signature_manifest(subject.clone(), &payload, &signature);
-        let bytes = serde_json::to_vec(&m).unwrap();
-        assert_eq!(
-            self.manifest(repo, &Digest::sha256_of(&bytes).to_string(), &bytes)
-                .await,
-            StatusCode::CREATED
-        );
+        self.put_by_digest(repo, &m).await;
     }
 }
 
@@ -173,12 +170,7 @@ impl TestApp {
             bundle,
             "2026-12-04T00:00:00.000Z",
         );
-        let bytes = serde_json::to_vec(&m).unwrap();
-        assert_eq!(
-            self.manifest(repo, &Digest::sha256_of(&bytes).to_string(), &bytes)
-                .await,
-            StatusCode::CREATED
-        );
+        self.put_by_digest(repo, &m).await;
     }
 }
 
