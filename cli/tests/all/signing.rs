@@ -2,11 +2,11 @@
 //! so the format is proven, not assumed; against wharf-registry (referrers API) and the
 //! reference registry (cosign's `.sig` tag fallback).
 
-use std::process::Command;
-
 use base64::Engine as _;
 
-use crate::support::{DockerRegistry, Registry, Wharf, hello_component, require_tool, s};
+use crate::support::{
+    DockerRegistry, Registry, Wharf, assert_openssl_verifies, hello_component, s,
+};
 
 fn keys(w: &Wharf, dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let base = dir.join(name);
@@ -40,7 +40,6 @@ fn keys(w: &Wharf, dir: &std::path::Path, name: &str) -> (std::path::PathBuf, st
 
 #[test]
 fn sign_verify_and_an_independent_check_with_openssl() {
-    let openssl = require_tool("openssl");
     let w = Wharf::new();
     let work = tempfile::tempdir().unwrap();
     let (key, public) = keys(&w, work.path(), "release");
@@ -146,17 +145,10 @@ fn sign_verify_and_an_independent_check_with_openssl() {
             .unwrap(),
     )
     .unwrap();
-    let out = Command::new(&openssl)
-        .args(["dgst", "-sha256", "-verify", s(&public), "-signature"])
-        .arg(work.path().join("sig.der"))
-        .arg(work.path().join("payload.json"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "Verified OK",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_openssl_verifies(
+        &public,
+        &work.path().join("sig.der"),
+        &work.path().join("payload.json"),
     );
 
     // a second signature (a Sigstore bundle, the default) is kept beside the first

@@ -3,11 +3,12 @@
 //! v3's layout, checked field by field and by openssl over the DSSE encoding).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 
-use crate::support::{Registry, Wharf, get_json, hello_component, require_tool, root, s};
+use crate::support::{
+    Registry, Wharf, assert_openssl_verifies, get_json, hello_component, root, s,
+};
 
 /// The identity every conformance bundle is signed by, unless the case says otherwise.
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -323,7 +324,6 @@ fn tampered_log_entries_are_refused() {
 /// entry (for `verify-blob`, as cosign) are refused.
 #[test]
 fn wharf_sign_writes_the_bundle_cosign_v3_writes() {
-    let openssl = require_tool("openssl");
     let w = Wharf::new();
     let work = tempfile::tempdir().unwrap();
     let base = work.path().join("release");
@@ -434,17 +434,10 @@ fn wharf_sign_writes_the_bundle_cosign_v3_writes() {
         b64.decode(signatures[0]["sig"].as_str().unwrap()).unwrap(),
     )
     .unwrap();
-    let out = Command::new(&openssl)
-        .args(["dgst", "-sha256", "-verify", s(&public), "-signature"])
-        .arg(work.path().join("sig.der"))
-        .arg(work.path().join("pae"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "Verified OK",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    assert_openssl_verifies(
+        &public,
+        &work.path().join("sig.der"),
+        &work.path().join("pae"),
     );
 
     // the keyed path accepts it; another key does not

@@ -379,6 +379,23 @@ pub fn put_manifest(url: &str, body: &[u8]) {
     })
 }
 
+/// Assert that `openssl dgst -sha256 -verify` accepts the DER signature in `signature`
+/// over the bytes in `message` with the public key in `public` (an independent check).
+pub fn assert_openssl_verifies(public: &Path, signature: &Path, message: &Path) {
+    let out = Command::new(require_tool("openssl"))
+        .args(["dgst", "-sha256", "-verify", s(public), "-signature"])
+        .arg(signature)
+        .arg(message)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Verified OK",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Every file below `dir`, recursively (none when it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
