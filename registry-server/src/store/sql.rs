@@ -18,6 +18,19 @@ use super::{
 };
 
 /// The statements (binds in the order of their `$n`).
+/// The select list and joins of a tag with what it points at (`yank` left empty), shared by
+/// `q::TAG_DETAILS_BY_ID` and `q::TAG_DETAIL_BY_NAME`, which add their `WHERE`.
+macro_rules! tag_detail_select {
+    () => {
+        "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
+        m.artifact_type, m.size, w.kind, \
+        CAST(NULL AS TEXT) AS yank \
+        FROM tags t \
+        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
+        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest"
+    };
+}
+
 pub(super) mod q {
     /// Create repository `$1` at time `$2` unless it exists.
     pub const UPSERT_REPOSITORY: &str =
@@ -101,22 +114,16 @@ pub(super) mod q {
     pub const REPOSITORY_FROM: &str = "FROM repositories r WHERE r.manifest_count > 0";
     /// Tags of a repository with what they point at, by name (`yank` left empty: see
     /// [`YANK_MARKS`] and [`super::attach_yanks`]); binds repository id.
-    pub const TAG_DETAILS_BY_ID: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
-        m.artifact_type, m.size, w.kind, \
-        CAST(NULL AS TEXT) AS yank \
-        FROM tags t \
-        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
-        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
-        WHERE t.repository_id = $1 ORDER BY t.name";
+    pub const TAG_DETAILS_BY_ID: &str = concat!(
+        tag_detail_select!(),
+        " WHERE t.repository_id = $1 ORDER BY t.name"
+    );
     /// One tag of a repository with what it points at, as [`TAG_DETAILS_BY_ID`] lists
     /// them; binds repository id, tag.
-    pub const TAG_DETAIL_BY_NAME: &str = "SELECT t.name AS tag, t.manifest_digest AS digest, t.updated_at, m.media_type, \
-        m.artifact_type, m.size, w.kind, \
-        CAST(NULL AS TEXT) AS yank \
-        FROM tags t \
-        JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest \
-        LEFT JOIN wasm_index w ON w.repository_id = t.repository_id AND w.manifest_digest = t.manifest_digest \
-        WHERE t.repository_id = $1 AND t.name = $2";
+    pub const TAG_DETAIL_BY_NAME: &str = concat!(
+        tag_detail_select!(),
+        " WHERE t.repository_id = $1 AND t.name = $2"
+    );
     /// The tag a package's summary names as its latest version; binds repository id.
     pub const SUMMARY_TAG: &str = "SELECT tag FROM package_summary WHERE repository_id = $1";
     /// The yank marks of a repository, newest first: subject and annotations; binds
