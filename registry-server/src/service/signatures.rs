@@ -85,7 +85,7 @@ impl Registry {
             }
             for (_, layer) in bundle_layers(&sig) {
                 if let Some(verdict) = self
-                    .judge_bundle(layer, &m.digest, &keys, &rule.identities)
+                    .judge_bundle(layer, &m.digest, &keys, &rule.identities, false)
                     .await
                     && verdict.key_id().is_some()
                 {
@@ -131,6 +131,7 @@ impl Registry {
                         &subject.digest,
                         &self.trusted_keys,
                         &self.trusted_identities,
+                        false,
                     )
                     .await
                 {
@@ -141,29 +142,13 @@ impl Registry {
         out
     }
 
-    /// Judge a Sigstore bundle layer signing `subject` ([`wharf_sign::bundle::judge_bundle`]
-    /// against `keys`, `identities` and the configured trusted root, else the public-good
-    /// one; a keyless bundle by no trusted identity is `unverified` with its signer named).
-    /// `None` for an attestation bundle (a predicate other than cosign's sign statement),
-    /// which is not a signature.
-    async fn judge_bundle(
-        &self,
-        layer: &wharf_oci::Descriptor,
-        subject: &Digest,
-        keys: &[wharf_sign::TrustedKey],
-        identities: &[wharf_sign::bundle::IdentityRule],
-    ) -> Option<Verdict> {
-        self.judge_bundle_layer(layer, subject, keys, identities, false)
-            .await
-    }
-
     /// The verification status of an attestation manifest (a Sigstore bundle referrer
     /// whose statement is not cosign's signature statement), judged like a signature
     /// against the operator's trusted keys and identities; `None` when it is not one.
     pub(super) async fn attestation_verdict(&self, m: &ImageManifest) -> Option<Verdict> {
         let subject = m.subject.as_ref()?;
         let (_, layer) = bundle_layers(m).next()?;
-        self.judge_bundle_layer(
+        self.judge_bundle(
             layer,
             &subject.digest,
             &self.trusted_keys,
@@ -173,8 +158,12 @@ impl Registry {
         .await
     }
 
-    /// [`Registry::judge_bundle`], judging attestations too with `attestations`.
-    async fn judge_bundle_layer(
+    /// Judge a Sigstore bundle layer signing `subject` ([`wharf_sign::bundle::judge_bundle`]
+    /// against `keys`, `identities` and the configured trusted root, else the public-good
+    /// one; a keyless bundle by no trusted identity is `unverified` with its signer named).
+    /// `None` for an attestation bundle (a predicate other than cosign's sign statement),
+    /// which is not a signature, unless `attestations` asks to judge those too.
+    async fn judge_bundle(
         &self,
         layer: &wharf_oci::Descriptor,
         subject: &Digest,
