@@ -15,6 +15,12 @@ const WRITE_QUEUE: usize = 8;
 /// Bytes read from a blob file at once when it is served (1 MiB).
 const READ_PIECE: u64 = 1 << 20;
 
+/// How long a blob file replaced by a commit is kept aside before it is removed (1 s):
+/// freeing its blocks holds the filesystem journal (~20 ms per 100 MiB on ext4, more
+/// with `discard`), and would stall the fsyncs of the same push's other blobs and its
+/// manifest that follow within milliseconds.
+const FREE_REPLACED_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Bytes of an upload written between two write-behind hints (8 MiB); see [`write_behind`].
 const WRITE_BEHIND: u64 = 8 << 20;
 
@@ -358,13 +364,28 @@ impl BlobStore for FsBlobStore {
                 .await
                 .map_err(io("create blob directory"))?;
         }
-        tokio::fs::rename(&from, &to)
-            .await
-            .map_err(io("move upload into place"))?;
+        // A file replaced by the rename would have its blocks freed inside the rename,
+        // on the request's time (~20 ms per 100 MiB on ext4): the old file is first
+        // linked aside under a fresh upload name, and that name removed after the
+        // response. One left behind by a crash is an orphan upload file for `gc`.
+        let aside = self.upload_path(&UploadId::new());
+        let set_aside = tokio::fs::hard_link(&to, &aside).await.is_ok();
+        if let Err(e) = tokio::fs::rename(&from, &to).await {
+            if set_aside {
+                let _ = tokio::fs::remove_file(&aside).await;
+            }
+            return Err(io("move upload into place")(e));
+        }
         if let Some(dir) = to.parent()
             && let Ok(d) = tokio::fs::File::open(dir).await
         {
             let _ = d.sync_all().await;
+        }
+        if set_aside {
+            tokio::spawn(async move {
+                tokio::time::sleep(FREE_REPLACED_AFTER).await;
+                let _ = tokio::fs::remove_file(aside).await;
+            });
         }
         Ok(size)
     }
