@@ -2,7 +2,8 @@
 # wharf side by side with its peers, in one run (figures, never asserted by tests):
 #   1. wharf-registry against CNCF Distribution (Debian's docker-registry), alternating:
 #      push and pull of a 100 MiB blob with curl (medians of 5), manifest GET with wrk
-#      (64 connections, 10 s), peak RSS after pushing and pulling 1 GiB;
+#      (64 connections, 10 s), peak RSS after pushing and pulling 1 GiB; where nginx is
+#      installed, nginx with sendfile serving the same file, as the ceiling of any server here;
 #   2. `wharf push`/`pull` of a 100 MiB component against `wkg oci push`/`pull`, on the same
 #      wharf-registry (medians of 5);
 #   3. `wharf componentize` of a 50 MiB wasip1 module against `wasm-tools component new`
@@ -63,10 +64,28 @@ push_blob() { # addr repo file digest
 if [[ " $rows " == *" registry "* ]]; then
   echo "== 1. wharf-registry vs CNCF Distribution $(docker-registry --version 2>/dev/null | awk '{print $3}')"
   start_wharf wharf; start_distribution distribution
+  if command -v nginx >/dev/null; then
+    nginx_port=$(free_port); mkdir -p "$work/www"
+    chmod 755 "$work"  # nginx's workers read as an unprivileged user
+    cat > "$work/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $work/nginx.pid; error_log $work/nginx.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:$nginx_port; root $work/www; } }
+CONF
+    echo ok > "$work/www/ready"
+    nginx -c "$work/nginx.conf" & pids+=($!)
+    wait_http "http://127.0.0.1:$nginx_port/ready"
+  fi
   declare -A push pull
   for run in 1 2 3 4 5; do
     head -c $((100*1024*1024)) /dev/urandom > "$work/blob"
     d="sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)"
+    if [ -n "${nginx_port:-}" ]; then
+      ln -f "$work/blob" "$work/www/blob"
+      t0=$(now); curl -fsS "http://127.0.0.1:$nginx_port/blob" -o /dev/null; t1=$(now)
+      pull[nginx]+="$(python3 -c "print(100/($t1-$t0))") "
+    fi
     for r in distribution wharf; do
       t0=$(now); push_blob "${addr[$r]}" "bench/b$run" "$work/blob" "$d"; t1=$(now)
       curl -fsSL "http://${addr[$r]}/v2/bench/b$run/blobs/$d" -o /dev/null; t2=$(now)
@@ -96,13 +115,17 @@ if [[ " $rows " == *" registry "* ]]; then
     push_blob "${addr[$r]}" bench/big "$work/big" "$d"
     curl -fsSL "http://${addr[$r]}/v2/bench/big/blobs/$d" -o /dev/null
   done
-  rm -f "$work/big" "$work/blob" "$work/back"
+  rm -f "$work/big" "$work/blob" "$work/back" "$work/www/blob"
   printf '%-44s %16s %16s %8s\n' figure distribution wharf ratio
   for f in push pull; do
     declare -n arr=$f
     a=$(median ${arr[distribution]}); b=$(median ${arr[wharf]})
     printf '%-44s %16.1f %16.1f %7.2fx\n' "$f of a 100 MiB blob, MiB/s (curl)" "$a" "$b" "$(python3 -c "print($b/$a)")"
   done
+  if [ -n "${pull[nginx]:-}" ]; then
+    printf '%-44s %16.1f %16s %7.2fx\n' "  nginx $(nginx -v 2>&1 | sed 's|.*/||') sendfile, same file, MiB/s" "$(median ${pull[nginx]})" "" \
+      "$(python3 -c "print($(median ${pull[nginx]})/$(median ${pull[distribution]}))")"
+  fi
   a=$(median ${rps[distribution]}); b=$(median ${rps[wharf]})
   printf '%-44s %16.0f %16.0f %7.2fx\n' "manifest GET, 64 connections, req/s (wrk)" "$a" "$b" "$(python3 -c "print($b/$a)")"
   printf '%-44s %16s %16s\n' "  p99 latency (both runs)" "${p99[distribution]}" "${p99[wharf]}"
