@@ -4,7 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{Registry, Wharf, guests, hello_component, require_tool, s};
+use crate::support::{Registry, Wharf, files_under, guests, hello_component, require_tool, s};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -384,6 +384,33 @@ fn publish_checks_wit_semver_against_the_previous_version() {
         "greet: func(who: person) -> string;\n    bow: func(depth: u8);",
     );
     project("2.1.0", &added);
+    // the previous version is compared from the cache, read as it streams: a cached copy
+    // that no longer hashes to its digest is refused, removed, and fetched anew next time
+    let blobs = w.home.path().join("cache/wharf/blobs");
+    let before = files_under(&blobs);
+    let out = publish(&["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cached: Vec<_> = files_under(&blobs)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(cached.len(), 1, "the 2.0.0 layer is cached: {cached:?}");
+    let mut flipped = std::fs::read(&cached[0]).unwrap();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    std::fs::write(&cached[0], &flipped).unwrap();
+    let out = publish(&["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("failed to fetch the previous version") && err.contains("is corrupt"),
+        "{err}"
+    );
+    assert!(!cached[0].exists(), "the corrupt copy was removed");
     let out = publish(&["--json"]);
     assert!(
         out.status.success(),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use wharf_client::Client;
-use wharf_oci::{Digest, ImageManifest, ImageReference, WasmArtifact, media_types};
+use wharf_oci::{Descriptor, Digest, ImageManifest, ImageReference, WasmArtifact, media_types};
 
 use crate::FetchError;
 
@@ -103,37 +103,13 @@ pub async fn fetch_pulled(
     reference: &ImageReference,
     pulled: wharf_client::PulledManifest,
 ) -> Result<FetchedPackage, FetchError> {
-    let not_wasm = |reason: String| FetchError::NotWasm {
-        reference: reference.to_string(),
-        reason,
-    };
-    let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(|e| not_wasm(e.to_string()))?;
-    let layer = WasmArtifact::read(&manifest)
-        .and_then(|a| a.layer().cloned())
-        .map_err(|e| not_wasm(e.to_string()))?;
-    debug_assert!(media_types::is_wasm_layer(&layer.media_type));
-    let (wasm, cached) = match cache.read(&layer.digest)? {
-        Some(wasm) => (wasm, true),
-        None => {
-            let path = cache.path_of(&layer.digest);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|source| FetchError::Io {
-                    action: "create cache directory",
-                    path: dir.display().to_string(),
-                    source,
-                })?;
-            }
-            client
-                .pull_blob_to_file(reference, &layer, &path, |_| {})
-                .await?;
-            let wasm = cache.read(&layer.digest)?.ok_or_else(|| FetchError::Io {
-                action: "read back",
-                path: path.display().to_string(),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
-            })?;
-            (wasm, false)
-        }
-    };
+    let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(not_wasm(reference))?;
+    let (layer, path, cached) = layer_in_cache(client, cache, reference, &manifest).await?;
+    let wasm = cache.read(&layer.digest)?.ok_or_else(|| FetchError::Io {
+        action: "read back",
+        path: path.display().to_string(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    })?;
     Ok(FetchedPackage {
         manifest_digest: pulled.digest.clone(),
         manifest,
@@ -142,4 +118,57 @@ pub async fn fetch_pulled(
         wasm,
         cached,
     })
+}
+
+/// Resolve `reference` (manifest verified), find its wasm layer and get it into `cache`
+/// without reading it into memory: the layer's descriptor and its path in the cache. A
+/// file already cached is not checked here; the caller reads it with its digest check
+/// (hashing it as it streams, as `wharf publish` does to compare WIT).
+pub async fn fetch_layer_file(
+    client: &Client,
+    cache: &BlobCache,
+    reference: &ImageReference,
+) -> Result<(Descriptor, PathBuf), FetchError> {
+    let pulled = client.pull_manifest(reference).await?;
+    let manifest = ImageManifest::from_slice(&pulled.bytes).map_err(not_wasm(reference))?;
+    let (layer, path, _) = layer_in_cache(client, cache, reference, &manifest).await?;
+    Ok((layer, path))
+}
+
+/// The wasm layer of `manifest` (current or legacy media types), its path in `cache`, and
+/// whether it was there already; pulled into the cache (digest verified as it streams,
+/// renamed into place only on a match) when missing.
+async fn layer_in_cache(
+    client: &Client,
+    cache: &BlobCache,
+    reference: &ImageReference,
+    manifest: &ImageManifest,
+) -> Result<(Descriptor, PathBuf, bool), FetchError> {
+    let layer = WasmArtifact::read(manifest)
+        .and_then(|a| a.layer().cloned())
+        .map_err(not_wasm(reference))?;
+    debug_assert!(media_types::is_wasm_layer(&layer.media_type));
+    let path = cache.path_of(&layer.digest);
+    if path.is_file() {
+        return Ok((layer, path, true));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| FetchError::Io {
+            action: "create cache directory",
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    client
+        .pull_blob_to_file(reference, &layer, &path, |_| {})
+        .await?;
+    Ok((layer, path, false))
+}
+
+/// A `NotWasm` error for `reference`, from what refused it.
+fn not_wasm<E: std::fmt::Display>(reference: &ImageReference) -> impl Fn(E) -> FetchError + '_ {
+    move |e| FetchError::NotWasm {
+        reference: reference.to_string(),
+        reason: e.to_string(),
+    }
 }

@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 use wharf_client::{Client, ClientError};
-use wharf_component::{WasmKind, WitChange, inspect, wit_changes};
+use wharf_component::{WasmKind, WitChange, wit_changes};
 use wharf_oci::{ImageReference, PackageRef};
 
 use crate::Warn;
-use crate::cache::{BlobCache, fetch_package};
+use crate::cache::{BlobCache, fetch_layer_file};
 use crate::project::Project;
-use crate::push::{PushOptions, PushReport, package_target, push_file, read_wasm};
+use crate::push::{
+    PushOptions, PushReport, hash_file, inspect_wasm_file, package_target, push_file,
+};
 
 /// What `publish` checked and decided, before anything is pushed.
 #[derive(Debug)]
@@ -94,8 +96,9 @@ pub async fn plan(
         );
     };
     let file = project.path(&package.file);
-    let bytes = read_wasm(&file)?;
-    let info = inspect(&bytes, &file.display().to_string())?;
+    // both versions are read as they stream, keeping only their reduced binaries (function
+    // bodies and data left out), which hold all their WIT
+    let (info, wasm) = inspect_wasm_file(&file).await?;
     if info.kind == WasmKind::CoreModule {
         bail!(
             "`{}` is a core module; publish a component (`wharf componentize`) or a WIT package",
@@ -141,10 +144,10 @@ pub async fn plan(
             tag: Some(prev.to_string().parse()?),
             ..target.clone()
         };
-        let fetched = fetch_package(client, cache, &prev_ref)
+        let prev_wasm = previous_wasm(client, cache, &prev_ref)
             .await
             .with_context(|| format!("failed to fetch the previous version {prev_ref}"))?;
-        changes = wit_changes(&fetched.wasm, &bytes)
+        changes = wit_changes(&prev_wasm, &wasm)
             .with_context(|| format!("cannot compare with the previous version {prev}"))?;
         let breaking: Vec<String> = changes
             .iter()
@@ -177,6 +180,32 @@ pub async fn plan(
         previous,
         changes,
     })
+}
+
+/// The reduced binary of the wasm layer of `reference`, got into `cache` and read as it
+/// streams; a cached file that does not hash to its digest is removed and refused.
+async fn previous_wasm(
+    client: &Client,
+    cache: &BlobCache,
+    reference: &ImageReference,
+) -> anyhow::Result<Vec<u8>> {
+    let (layer, path) = fetch_layer_file(client, cache, reference).await?;
+    let inspected = inspect_wasm_file(&path).await;
+    // a copy that fails to inspect is hashed on its own, so damage is named as damage
+    let actual = match &inspected {
+        Ok((info, _)) => info.digest.clone(),
+        Err(_) => hash_file(&path)?,
+    };
+    if actual != layer.digest {
+        let _ = std::fs::remove_file(&path);
+        return Err(crate::FetchError::CacheCorrupt {
+            digest: layer.digest.to_string(),
+            path: path.display().to_string(),
+            actual: actual.to_string(),
+        }
+        .into());
+    }
+    Ok(inspected?.1)
 }
 
 impl PublishPlan {

@@ -440,7 +440,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The sha256 digest of the file at `path`, read in [`READ_CHUNK`] pieces.
-fn hash_file(path: &Path) -> anyhow::Result<Digest> {
+pub(crate) fn hash_file(path: &Path) -> anyhow::Result<Digest> {
     use std::io::Read as _;
     let mut file = std::fs::File::open(path)
         .with_context(|| format!("failed to read `{}`", path.display()))?;
@@ -473,6 +473,20 @@ fn open_sized(path: &Path) -> anyhow::Result<(std::fs::File, u64)> {
 fn inspect_file(path: &Path, what: &str) -> anyhow::Result<(Inspection, Vec<u8>)> {
     let (file, size) = open_sized(path)?;
     read_inspecting(file, size, path, what, |_| true)
+}
+
+/// [`inspect_file`] on the blocking pool for a wasm file as `push` takes it: standard input
+/// (`-`) and the text format (`.wat`) are read whole and encoded ([`read_wasm`]), and their
+/// binary is returned whole; a binary file is streamed and its reduced binary returned, so
+/// a large component is never held in memory. Either can be decoded to its WIT.
+pub(crate) async fn inspect_wasm_file(path: &Path) -> anyhow::Result<(Inspection, Vec<u8>)> {
+    let what = path.display().to_string();
+    if path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "wat") {
+        let bytes = read_wasm(path)?;
+        return Ok((wharf_component::inspect(&bytes, &what)?, bytes));
+    }
+    let path = path.to_path_buf();
+    blocking(move || inspect_file(&path, &what)).await
 }
 
 /// Read `size` bytes of `file` in [`READ_CHUNK`] pieces, hand each to `sink` (until it
