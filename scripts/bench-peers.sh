@@ -166,6 +166,14 @@ if [[ " $rows " == *" client "* ]]; then
   rss_wharf=$(/usr/bin/time -f %M "$WHARF" push "$work/big.wasm" "${addr[client]}/bench/rss-wharf:1.0.0" 2>&1 >/dev/null | tail -1)
   printf '%-44s %16s %16s\n' "client peak RSS during one push, KiB" "$rss_wkg" "$rss_wharf"
   echo "registry peak RSS after these pushes (each layer validated as it streams): $(peak_kib ${pid[client]}) KiB"
+  # `wharf publish` of a new version compares its WIT with the previous one's (both read as
+  # they stream, the previous one fetched into an empty cache)
+  mkdir -p "$work/proj"; ln -f "$work/big.wasm" "$work/proj/app.wasm"
+  for v in 1.0.0 1.0.1; do
+    printf '[package]\nname = "bench:big"\nversion = "%s"\nfile = "app.wasm"\nregistry = "%s"\n' "$v" "${addr[client]}" > "$work/proj/wharf.toml"
+    rss_publish=$(XDG_CACHE_HOME="$work/publish-cache" /usr/bin/time -f %M "$WHARF" publish --manifest-path "$work/proj" 2>&1 >/dev/null | tail -1)
+  done
+  echo "wharf publish of a second version (WIT compared with the first), peak RSS: $rss_publish KiB"
 fi
 
 if [[ " $rows " == *" componentize "* ]]; then
