@@ -85,7 +85,8 @@ fn file_stream(file: std::fs::File, len: u64) -> ByteStream {
 }
 
 /// Blobs on a local filesystem, laid out as `docs/storage-layout.md` describes:
-/// `<root>/blobs/<algorithm>/<first two hex>/<hex>` and `<root>/uploads/<uuid>`.
+/// `<root>/blobs/<algorithm>/<first two hex>/<hex>` and `<root>/uploads/<uuid>`; blob files
+/// replaced by a commit wait in `<root>/replaced/<uuid>` for a second before removal.
 /// A blob appears only by `rename` of a fully written, fsynced upload, so a crash never
 /// leaves a partial blob visible.
 pub struct FsBlobStore {
@@ -106,6 +107,13 @@ impl FsBlobStore {
         tokio::fs::create_dir_all(root.join("uploads"))
             .await
             .map_err(io("create uploads directory"))?;
+        // files set aside by a process that stopped before removing them
+        for file in read_dir(&root.join("replaced")).await? {
+            let _ = tokio::fs::remove_file(file).await;
+        }
+        tokio::fs::create_dir_all(root.join("replaced"))
+            .await
+            .map_err(io("create replaced directory"))?;
         Ok(FsBlobStore { root })
     }
 
@@ -366,9 +374,9 @@ impl BlobStore for FsBlobStore {
         }
         // A file replaced by the rename would have its blocks freed inside the rename,
         // on the request's time (~20 ms per 100 MiB on ext4): the old file is first
-        // linked aside under a fresh upload name, and that name removed after the
-        // response. One left behind by a crash is an orphan upload file for `gc`.
-        let aside = self.upload_path(&UploadId::new());
+        // linked aside, and that name removed after the response. One left behind by a
+        // stopped process is removed when the store is opened next.
+        let aside = self.root.join("replaced").join(UploadId::new().as_str());
         let set_aside = tokio::fs::hard_link(&to, &aside).await.is_ok();
         if let Err(e) = tokio::fs::rename(&from, &to).await {
             if set_aside {

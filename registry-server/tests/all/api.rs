@@ -554,12 +554,14 @@ async fn a_damaged_blob_is_repaired_by_pushing_it_again() {
             "{repo} serves the pushed bytes"
         );
     }
-    // the replaced file waits aside, under an upload name, for about a second
+    assert_eq!(s.upload_files(), 0, "no upload file is left behind");
+    // the replaced file waits aside for about a second, then is gone
+    let replaced = s.data_dir().join("replaced");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while s.upload_files() > 0 && std::time::Instant::now() < deadline {
+    while !walk(&replaced).is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(s.upload_files(), 0, "no upload file is left behind");
+    assert!(walk(&replaced).is_empty(), "the replaced file is removed");
 }
 
 /// Upload `bytes` to `repo` in `pieces` `PATCH` requests, then `PUT ?digest=` with no body.

@@ -362,3 +362,46 @@ async fn the_s3_server_really_checks_signatures() {
     let right = S3BlobStore::open(&url, &server.settings(), MIN_PART_SIZE).unwrap();
     right.check_ready().await.unwrap();
 }
+
+/// A blob file replaced by a commit is set aside (so freeing its blocks is off the
+/// request's time) and removed a second later; one left by a process that stopped in
+/// between is removed when the directory store is opened again. The blob stays readable.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replaced_blob_file_set_aside_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::open(dir.path()).await.unwrap();
+    let content = b"pushed twice".repeat(100);
+    let digest = Digest::sha256_of(&content);
+    for _ in 0..2 {
+        let id = UploadId::new();
+        store.create_upload(&id).await.unwrap();
+        let cursor = store
+            .append_upload(
+                &id,
+                &UploadCursor::default(),
+                body(vec![content.clone()]),
+                false,
+            )
+            .await
+            .unwrap();
+        store.commit_upload(&id, &cursor, &digest).await.unwrap();
+    }
+    let replaced = dir.path().join("replaced");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&replaced).unwrap().next().is_some()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        std::fs::read_dir(&replaced).unwrap().next().is_none(),
+        "the replaced file is removed"
+    );
+    // a leftover from a stopped process
+    std::fs::write(replaced.join(UploadId::new().as_str()), b"old").unwrap();
+    let store = FsBlobStore::open(dir.path()).await.unwrap();
+    assert!(std::fs::read_dir(&replaced).unwrap().next().is_none());
+    let (stream, len) = store.read(&digest, None).await.unwrap();
+    assert_eq!(len, content.len() as u64);
+    assert_eq!(read_all(stream).await, content);
+}
