@@ -55,6 +55,24 @@ async fn backends() -> Vec<Backend> {
 
 const BUCKET: &str = "wharf-blobs";
 
+/// Store `content` as a blob through an upload of one request, committed; its digest.
+async fn put_blob(store: &dyn BlobStore, content: &[u8]) -> Digest {
+    let id = UploadId::new();
+    store.create_upload(&id).await.unwrap();
+    let cursor = store
+        .append_upload(
+            &id,
+            &UploadCursor::default(),
+            body(vec![content.to_vec()]),
+            true,
+        )
+        .await
+        .unwrap();
+    let digest = Digest::sha256_of(content);
+    store.commit_upload(&id, &cursor, &digest).await.unwrap();
+    digest
+}
+
 fn body(chunks: Vec<Vec<u8>>) -> ByteStream {
     Box::pin(futures_util::stream::iter(
         chunks.into_iter().map(|c| Ok(Bytes::from(c))),
@@ -305,19 +323,7 @@ async fn reads_are_presigned_only_where_the_store_can_sign_them() {
     for b in backends().await {
         let store = b.open().await;
         let content = b"served from object storage".to_vec();
-        let id = UploadId::new();
-        store.create_upload(&id).await.unwrap();
-        let cursor = store
-            .append_upload(
-                &id,
-                &UploadCursor::default(),
-                body(vec![content.clone()]),
-                true,
-            )
-            .await
-            .unwrap();
-        let digest = Digest::sha256_of(&content);
-        store.commit_upload(&id, &cursor, &digest).await.unwrap();
+        let digest = put_blob(store.as_ref(), &content).await;
         let url = store
             .presigned_read(&digest, Duration::from_secs(2))
             .await
@@ -371,21 +377,8 @@ async fn a_replaced_blob_file_set_aside_is_removed() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsBlobStore::open(dir.path()).await.unwrap();
     let content = b"pushed twice".repeat(100);
-    let digest = Digest::sha256_of(&content);
-    for _ in 0..2 {
-        let id = UploadId::new();
-        store.create_upload(&id).await.unwrap();
-        let cursor = store
-            .append_upload(
-                &id,
-                &UploadCursor::default(),
-                body(vec![content.clone()]),
-                false,
-            )
-            .await
-            .unwrap();
-        store.commit_upload(&id, &cursor, &digest).await.unwrap();
-    }
+    let digest = put_blob(&store, &content).await;
+    assert_eq!(put_blob(&store, &content).await, digest);
     let replaced = dir.path().join("replaced");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::fs::read_dir(&replaced).unwrap().next().is_some()
