@@ -1581,10 +1581,14 @@ impl Client {
             source,
         };
         if std::fs::metadata(dest).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-            let file = std::fs::OpenOptions::new()
+            // opening a FIFO waits for its reader: off the async threads
+            let file = tokio::fs::OpenOptions::new()
                 .write(true)
                 .open(dest)
-                .map_err(|e| io("open", e))?;
+                .await
+                .map_err(|e| io("open", e))?
+                .into_std()
+                .await;
             self.stream_blob(r, desc, file, dest, progress).await?;
             return Ok(());
         }

@@ -15,7 +15,7 @@ use crate::Warn;
 use crate::cache::{BlobCache, fetch_layer_file};
 use crate::project::Project;
 use crate::push::{
-    PushOptions, PushReport, hash_file, inspect_wasm_file, package_target, push_file,
+    PushOptions, PushReport, blocking, hash_file, inspect_wasm_file, package_target, push_file,
 };
 
 /// What `publish` checked and decided, before anything is pushed.
@@ -194,7 +194,10 @@ async fn previous_wasm(
     // a copy that fails to inspect is hashed on its own, so damage is named as damage
     let actual = match &inspected {
         Ok((info, _)) => info.digest.clone(),
-        Err(_) => hash_file(&path)?,
+        Err(_) => {
+            let path = path.clone();
+            blocking(move || hash_file(&path)).await?
+        }
     };
     if actual != layer.digest {
         let _ = std::fs::remove_file(&path);

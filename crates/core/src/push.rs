@@ -218,7 +218,7 @@ pub async fn push_file(
     let what = file.display().to_string();
     // standard input and the text format are pushed as the binary they hold, from a file
     let text_source = file.extension().is_some_and(|e| e == "wat");
-    let materialized = match text_source || file.as_os_str() == "-" {
+    let materialized = match read_whole(file) {
         true => {
             let bytes = read_wasm(file)?;
             let mut tmp =
@@ -430,8 +430,14 @@ pub const READ_CHUNK: usize = 1 << 20;
 /// Pieces read ahead of the upload (so at most this many [`READ_CHUNK`]s are in memory).
 const READ_AHEAD: usize = 4;
 
+/// Whether `path` is read whole by [`read_wasm`] rather than streamed: standard input
+/// (`-`), and the text format (`.wat`), which is encoded first.
+fn read_whole(path: &Path) -> bool {
+    path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "wat")
+}
+
 /// Run `f` on the blocking pool (file reads, hashing, validation).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(f)
@@ -481,7 +487,7 @@ fn inspect_file(path: &Path, what: &str) -> anyhow::Result<(Inspection, Vec<u8>)
 /// a large component is never held in memory. Either can be decoded to its WIT.
 pub(crate) async fn inspect_wasm_file(path: &Path) -> anyhow::Result<(Inspection, Vec<u8>)> {
     let what = path.display().to_string();
-    if path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "wat") {
+    if read_whole(path) {
         let bytes = read_wasm(path)?;
         return Ok((wharf_component::inspect(&bytes, &what)?, bytes));
     }

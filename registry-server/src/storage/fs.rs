@@ -107,14 +107,16 @@ impl FsBlobStore {
         tokio::fs::create_dir_all(root.join("uploads"))
             .await
             .map_err(io("create uploads directory"))?;
+        let store = FsBlobStore { root };
         // files set aside by a process that stopped before removing them
-        for file in read_dir(&root.join("replaced")).await? {
+        let replaced = store.replaced_dir();
+        for file in read_dir(&replaced).await? {
             let _ = tokio::fs::remove_file(file).await;
         }
-        tokio::fs::create_dir_all(root.join("replaced"))
+        tokio::fs::create_dir_all(replaced)
             .await
             .map_err(io("create replaced directory"))?;
-        Ok(FsBlobStore { root })
+        Ok(store)
     }
 
     /// Every storage path is built here.
@@ -129,6 +131,11 @@ impl FsBlobStore {
 
     fn upload_path(&self, id: &UploadId) -> PathBuf {
         self.root.join("uploads").join(id.as_str())
+    }
+
+    /// Where blob files replaced by a commit wait before they are removed.
+    fn replaced_dir(&self) -> PathBuf {
+        self.root.join("replaced")
     }
 }
 
@@ -376,7 +383,7 @@ impl BlobStore for FsBlobStore {
         // on the request's time (~20 ms per 100 MiB on ext4): the old file is first
         // linked aside, and that name removed after the response. One left behind by a
         // stopped process is removed when the store is opened next.
-        let aside = self.root.join("replaced").join(UploadId::new().as_str());
+        let aside = self.replaced_dir().join(UploadId::new().as_str());
         let set_aside = tokio::fs::hard_link(&to, &aside).await.is_ok();
         if let Err(e) = tokio::fs::rename(&from, &to).await {
             if set_aside {
